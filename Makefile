@@ -1,0 +1,85 @@
+# Glocal — the two commands are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+PG_URL ?= postgres://postgres@127.0.0.1:5432/glocal
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-sqlite test-postgres lint typecheck check browser-deps bench-deps bench bench-quick messages clean serve worker
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: set up, migrate the embedded SQLite database, seed the demo network, serve on 127.0.0.1:$(PORT)
+demo: $(STAMP)
+	PORT=$(PORT) $(BIN)/glocal demo --port $(PORT)
+
+serve: $(STAMP)
+	$(BIN)/glocal serve --port $(PORT)
+
+worker: $(STAMP)
+	$(BIN)/glocal worker
+
+## browser-deps: Debian's chromium for the browser tests (never a browser downloaded by Playwright)
+browser-deps:
+	@if ! command -v chromium >/dev/null; then \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy glocal config
+
+check: $(STAMP)
+	DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=$$(printf 'x%.0s' {1..60})-check \
+	  ALLOWED_HOSTS=glocal.example $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+test-sqlite: $(STAMP) browser-deps
+	@echo "=== Test suite on SQLite ==="
+	env -u DATABASE_URL $(BIN)/pytest -p no:cacheprovider
+
+test-postgres: $(STAMP) browser-deps
+	@echo "=== Test suite on PostgreSQL ==="
+	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/pytest -p no:cacheprovider
+
+## test: set up, run the whole suite on SQLite, then on PostgreSQL when one is reachable
+test: $(STAMP) browser-deps lint typecheck check
+	@$(MAKE) --no-print-directory test-sqlite
+	@if [ -n "$$DATABASE_URL" ] || $(BIN)/python -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(('127.0.0.1',5432)))"; then \
+	  $(MAKE) --no-print-directory test-postgres && echo "POSTGRES RUN: passed" | tee .postgres-run; \
+	else echo "POSTGRES RUN: skipped (no server on 127.0.0.1:5432 and no DATABASE_URL)" | tee .postgres-run; fi
+
+## bench-deps: Debian's postfix for smtp-source / smtp-sink, the SMTP reference of D1 and D2
+bench-deps:
+	@if ! command -v smtp-sink >/dev/null && [ ! -x /usr/sbin/smtp-sink ]; then \
+	  echo "Installing Debian's postfix (smtp-source, smtp-sink) for the SMTP benchmarks"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "postfix postfix/main_mailer_type select No configuration" | $$SUDO debconf-set-selections; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postfix >/dev/null; \
+	fi
+
+bench: $(STAMP) bench-deps
+	$(BIN)/python -m bench $(if $(ID),--id $(ID),)
+
+bench-quick: $(STAMP) bench-deps
+	$(BIN)/python -m bench --quick $(if $(ID),--id $(ID),)
+
+## messages: refresh the French catalogue after changing UI strings (needs gettext)
+messages: $(STAMP)
+	cd glocal && ../$(BIN)/django-admin makemessages -l fr --no-obsolete -i "*/tests/*" && ../$(BIN)/django-admin compilemessages
+
+clean:
+	rm -rf $(VENV) data .postgres-run

@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from glocal.accounts.urls import people_patterns
+from glocal.core import views as core_views
+
+core_patterns = (
+    [
+        path("", core_views.home, name="home"),
+        path("switch/", core_views.switch_membership, name="switch"),
+        path("jobs/<int:pk>/", core_views.job_detail, name="job"),
+    ],
+    "core",
+)
+
+urlpatterns = [
+    path("", include(core_patterns)),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("manifest.webmanifest", core_views.manifest, name="manifest"),
+    path("sw.js", core_views.service_worker, name="service_worker"),
+    path("offline/", core_views.offline, name="offline"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("glocal.accounts.urls")),
+    path("people/", include((people_patterns, "people"))),
+    path("network/", include("glocal.network.urls")),
+    path("templates/", include("glocal.creatives.urls")),
+    path("library/", include("glocal.brand.urls")),
+    path("customers/", include("glocal.audience.urls")),
+    path("", include("glocal.targeting.urls")),  # l/ (public forms), leads/, segments/, prospect-lists/
+    path("campaigns/", include("glocal.campaigns.urls")),
+    path("ops/", admin.site.urls),
+]

@@ -1,0 +1,836 @@
+"""Contact import from CSV or XLSX: map columns, validate every row, then all or nothing.
+
+Streaming in two passes so that a file of a million rows never sits in memory:
+
+1. *validate*: read row by row, clean each one, look existing contacts up in batches, remember only
+   an 8-byte key per email and mobile (duplicates inside the file are found by sorting those keys);
+   every bad row is reported with its number (row 1 is the header, as in a spreadsheet) and reason.
+2. *write* (only when no row is bad, and not a dry run): read the file again and upsert in batches
+   inside ONE transaction (bulk_create / bulk_update): a failure anywhere writes nothing.
+
+Idempotent: a row identical to what is stored changes nothing (no ledger entry either); an empty
+cell leaves the stored value alone. A person on the opposition list never gets a positive consent
+from an import. A row matching another store's contact is refused when HQ lets stores see that
+customers exist, and otherwise silently left unchanged (the importer learns nothing).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime
+import hashlib
+import io
+import pickle
+import tempfile
+import unicodedata
+from array import array
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from glocal.core import audit
+from glocal.core.jobs import Report, job_handler
+from glocal.core.models import Job
+from glocal.core.scope import get_scope
+from glocal.network.models import Entity
+
+from . import services
+from .models import (
+    AttributeDefinition,
+    Channel,
+    ConsentEvent,
+    ConsentSource,
+    ConsentStatus,
+    Contact,
+    OwnershipTransfer,
+    Suppression,
+    consent_field,
+    hash_value,
+)
+
+JOB_KIND = "audience.import"
+BATCH = 1000
+MAX_REPORTED_ERRORS = 10_000
+
+# target field → (label, header synonyms, compared after normalise_header)
+TARGETS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    "email": (
+        gettext_lazy("Email"),
+        ("email", "e-mail", "mail", "courriel", "adresse email", "adresse mail"),
+    ),
+    "mobile": (
+        gettext_lazy("Mobile"),
+        ("mobile", "phone", "telephone", "tel", "portable", "gsm", "numero", "cell", "mobile phone"),
+    ),
+    "first_name": (gettext_lazy("First name"), ("first name", "firstname", "prenom", "given name")),
+    "last_name": (
+        gettext_lazy("Last name"),
+        ("last name", "lastname", "nom", "surname", "family name", "name"),
+    ),
+    "address_line1": (gettext_lazy("Address"), ("address", "adresse", "address line1", "address1", "rue")),
+    "address_line2": (gettext_lazy("Address (line 2)"), ("address line2", "address2", "complement")),
+    "postcode": (
+        gettext_lazy("Postcode"),
+        ("postcode", "postal code", "zip", "zip code", "code postal", "cp"),
+    ),
+    "city": (gettext_lazy("City"), ("city", "ville", "town", "commune")),
+    "country": (gettext_lazy("Country"), ("country", "pays")),
+    "language": (gettext_lazy("Language"), ("language", "langue", "lang")),
+    "birth_date": (
+        gettext_lazy("Birth date"),
+        ("birth date", "birthdate", "date of birth", "dob", "date de naissance", "naissance", "birthday"),
+    ),
+    "kind": (gettext_lazy("Kind (customer / prospect)"), ("kind", "type", "statut")),
+    "tags": (gettext_lazy("Tags"), ("tags", "tag", "etiquettes")),
+    "owner": (
+        gettext_lazy("Owner store code"),
+        ("owner", "store", "store code", "magasin", "code magasin", "entity", "entite", "shop"),
+    ),
+    "consent_email": (
+        gettext_lazy("Email consent"),
+        ("consent email", "email consent", "optin email", "email optin", "consentement email"),
+    ),
+    "consent_sms": (
+        gettext_lazy("SMS consent"),
+        ("consent sms", "sms consent", "optin sms", "sms optin", "consentement sms"),
+    ),
+    "consent_postal": (
+        gettext_lazy("Postal mail consent"),
+        ("consent postal", "postal consent", "optin courrier", "consentement courrier"),
+    ),
+    "consent_phone": (
+        gettext_lazy("Phone call consent"),
+        ("consent phone", "phone consent", "optin telephone", "consentement telephone"),
+    ),
+}
+PROFILE_TARGETS = (
+    "first_name",
+    "last_name",
+    "address_line1",
+    "address_line2",
+    "postcode",
+    "city",
+    "country",
+    "language",
+)
+CONSENT_VALUES = {
+    **dict.fromkeys(
+        ("opt_in", "optin", "opt-in", "yes", "oui", "1", "true", "vrai", "y", "o", "x"), "opt_in"
+    ),
+    **dict.fromkeys(("soft_opt_in", "soft", "soft opt-in", "soft opt in"), "soft_opt_in"),
+    **dict.fromkeys(("b2b",), "b2b"),
+    **dict.fromkeys(("opt_out", "optout", "opt-out", "no", "non", "0", "false", "faux", "n"), "opt_out"),
+}
+KIND_VALUES = {
+    **dict.fromkeys(("customer", "client", "cliente", "c"), "customer"),
+    **dict.fromkeys(("prospect", "p", "lead"), "prospect"),
+}
+
+
+def normalise_header(text: str) -> str:
+    text = unicodedata.normalize("NFKD", str(text or "")).encode("ascii", "ignore").decode().lower()
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
+
+
+def target_choices(attributes: list[AttributeDefinition]) -> list[tuple[str, str]]:
+    return [
+        ("", _("— ignore this column —")),
+        *((key, str(label)) for key, (label, _syn) in TARGETS.items()),
+        *((f"attr:{a.key}", f"{a.label} ({_('attribute')})") for a in attributes),
+    ]
+
+
+def guess_mapping(header: list[str], attributes: list[AttributeDefinition]) -> list[str]:
+    """A target per column (or "" to ignore), each target used once."""
+    lookup: dict[str, str] = {}
+    for key, (_label, synonyms) in TARGETS.items():
+        lookup[normalise_header(key)] = key
+        for synonym in synonyms:
+            lookup.setdefault(normalise_header(synonym), key)
+    for a in attributes:
+        lookup.setdefault(normalise_header(a.key), f"attr:{a.key}")
+        lookup.setdefault(normalise_header(a.label), f"attr:{a.key}")
+        lookup[normalise_header(f"attr:{a.key}")] = f"attr:{a.key}"
+    used: set[str] = set()
+    mapping = []
+    for column in header:
+        target = lookup.get(normalise_header(column), "")
+        if target in used:
+            target = ""
+        used.add(target)
+        mapping.append(target)
+    return mapping
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading
+
+
+class FileError(Exception):
+    pass
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+@contextmanager
+def _open(source: str) -> Iterator[IO[bytes]]:
+    """``source`` is a storage name (uploads from the web) or ``file:<path>`` (the command line)."""
+    if source.startswith("file:"):
+        with open(source[5:], "rb") as handle:
+            yield handle
+    else:
+        with default_storage.open(source, "rb") as handle:
+            yield handle
+
+
+def is_xlsx(filename: str) -> bool:
+    return filename.lower().endswith((".xlsx", ".xlsm"))
+
+
+def iter_rows(source: str, filename: str) -> Iterator[list[str]]:
+    """Every row of the file as text cells, the header first. Streams (CSV and XLSX read-only)."""
+    with _open(source) as handle:
+        if is_xlsx(filename):
+            import openpyxl
+
+            try:
+                workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+            except Exception as exc:  # not a workbook at all
+                raise FileError(_("The file is not a valid XLSX workbook.")) from exc
+            try:
+                sheet = workbook.worksheets[0]
+                for cells in sheet.iter_rows(values_only=True):
+                    yield [_cell(v) for v in cells]
+            finally:
+                workbook.close()
+            return
+        head = handle.read(65536)
+        handle.seek(0)
+        try:
+            first = head.decode("utf-8-sig").splitlines()[0] if head else ""
+        except UnicodeDecodeError:
+            first = ""
+        delimiter = max((";", ",", "\t"), key=first.count) if first else ","
+        text = codecs.getreader("utf-8-sig")(handle)
+        try:
+            for line in csv.reader(text, delimiter=delimiter):
+                yield [v.strip() for v in line]
+        except UnicodeDecodeError as exc:
+            raise FileError(_("The file is not UTF-8 text. Save it as “CSV UTF-8”.")) from exc
+        except csv.Error as exc:
+            raise FileError(_("The file is not valid CSV: %(error)s") % {"error": exc}) from exc
+
+
+def read_header(source: str, filename: str) -> list[str]:
+    rows = iter_rows(source, filename)
+    try:
+        header = next(rows)
+    except StopIteration:
+        header = []
+    finally:
+        rows.close()  # type: ignore[attr-defined]
+    return header
+
+
+def estimate_rows(source: str, filename: str) -> int:
+    """Data rows, for the progress bar (quoted line breaks may make it approximate for CSV)."""
+    with _open(source) as handle:
+        if is_xlsx(filename):
+            import openpyxl
+
+            try:
+                workbook = openpyxl.load_workbook(handle, read_only=True)
+                count = (workbook.worksheets[0].max_row or 1) - 1
+                workbook.close()
+                return max(count, 0)
+            except Exception:
+                return 0
+        lines, last = 0, b"\n"
+        while chunk := handle.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+        return max(lines + (0 if last == b"\n" else 1) - 1, 0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Report
+
+
+@dataclass
+class RowError:
+    row: int
+    code: str  # what identifies the row for the reader (email or mobile as typed)
+    messages: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "code": self.code, "messages": self.messages}
+
+
+@dataclass
+class ImportReport:
+    total_rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    consents: int = 0
+    consent_refused: int = 0  # positive consent not recorded: the person is on the opposition list
+    error_count: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    file_errors: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.error_count and not self.file_errors
+
+    def add_error(self, error: RowError) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(error)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total_rows": self.total_rows,
+            "created": self.created,
+            "updated": self.updated,
+            "moved": 0,
+            "unchanged": self.unchanged,
+            "consents": self.consents,
+            "consent_refused": self.consent_refused,
+            "error_count": self.error_count,
+            "errors": [e.as_dict() for e in self.errors],
+            "errors_truncated": self.error_count > len(self.errors),
+            "file_errors": self.file_errors,
+            "dry_run": self.dry_run,
+            "ok": self.ok,
+        }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Validation of one row
+
+
+@dataclass
+class Context:
+    organisation_id: int
+    default_owner: tuple[int, str]  # (id, path)
+    entities: dict[str, tuple[int, str]]  # code → (id, path) inside the scope
+    org_codes: set[str]  # every entity code of the organisation
+    attributes: dict[str, AttributeDefinition]
+    scope_path: str
+    existence_visible: bool
+
+
+def clean_row(cells: dict[str, str], ctx: Context) -> tuple[dict[str, Any], list[str]]:
+    """Clean one row's mapped cells; returns (values, error messages). Only non-empty cells appear
+    in ``values`` (an empty cell leaves the stored value alone)."""
+    values: dict[str, Any] = {}
+    errors: list[str] = []
+    country = (cells.get("country") or "FR").strip().upper()
+    for name, raw in cells.items():
+        raw = raw.strip()
+        if not raw:
+            continue
+        try:
+            if name == "email":
+                values["email"] = services.normalise_email(raw)
+            elif name == "mobile":
+                values["mobile"] = services.normalise_mobile(raw, country if len(country) == 2 else "FR")
+            elif name == "birth_date":
+                try:
+                    values["birth_date"] = services.parse_date(raw)
+                except ValueError:
+                    errors.append(_("birth date: “%(value)s” is not a date (YYYY-MM-DD).") % {"value": raw})
+            elif name == "country":
+                if len(raw) != 2 or not raw.isalpha():
+                    errors.append(_("country: use a two-letter code (FR, BE…)."))
+                else:
+                    values["country"] = raw.upper()
+            elif name == "kind":
+                kind = KIND_VALUES.get(raw.lower())
+                if kind is None:
+                    errors.append(_("kind: “%(value)s” is neither customer nor prospect.") % {"value": raw})
+                else:
+                    values["kind"] = kind
+            elif name == "tags":
+                values["tags"] = services.normalise_tags(raw)
+            elif name == "owner":
+                if raw in ctx.entities:
+                    values["owner"] = ctx.entities[raw]
+                elif raw in ctx.org_codes:
+                    errors.append(_("owner: store “%(code)s” is outside your scope.") % {"code": raw})
+                else:
+                    errors.append(_("owner: unknown store “%(code)s”.") % {"code": raw})
+            elif name.startswith("consent_"):
+                status = CONSENT_VALUES.get(raw.lower())
+                if status is None:
+                    errors.append(
+                        _("%(column)s: “%(value)s” is not a consent (opt_in, soft_opt_in, b2b, opt_out).")
+                        % {"column": _label(name), "value": raw}
+                    )
+                else:
+                    values[name] = status
+            elif name.startswith("attr:"):
+                definition = ctx.attributes[name[5:]]
+                try:
+                    values.setdefault("attributes", {})[definition.key] = services.coerce_attribute(
+                        definition, raw
+                    )
+                except ValueError as exc:
+                    errors.append(f"{definition.label}: {exc}")
+            elif name in PROFILE_TARGETS:
+                limit = getattr(Contact._meta.get_field(name), "max_length", None) or 200
+                if len(raw) > limit:
+                    errors.append(
+                        _("%(column)s: at most %(max)d characters.") % {"column": _label(name), "max": limit}
+                    )
+                else:
+                    values[name] = raw
+        except ValidationError as exc:
+            errors.append(f"{_label(name)}: {' '.join(exc.messages)}")
+    if not errors and not values.get("email") and not values.get("mobile"):
+        errors.append(_("Each row needs an email address or a mobile number."))
+    return values, errors
+
+
+def _label(target: str) -> str:
+    return str(TARGETS[target][0]) if target in TARGETS else target
+
+
+def _key(value: str) -> int:
+    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "little", signed=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The two passes
+
+
+@dataclass
+class Plan:
+    source: str
+    filename: str
+    mapping: list[str]
+    wording: str = ""
+    default_owner_code: str = ""
+
+
+def _context(plan: Plan) -> Context:
+    scope = get_scope()
+    entities = {code: (pk, path) for code, pk, path in Entity.objects.values_list("code", "pk", "path")}
+    default = Entity.objects.get(pk=scope.entity_id)
+    if plan.default_owner_code:
+        if plan.default_owner_code not in entities:
+            raise FileError(_("Unknown entity “%(code)s”.") % {"code": plan.default_owner_code})
+        default_owner = entities[plan.default_owner_code]
+    else:
+        default_owner = (default.pk, default.path)
+    return Context(
+        organisation_id=scope.organisation_id,
+        default_owner=default_owner,
+        entities=entities,
+        org_codes=set(
+            Entity.unscoped.filter(organisation_id=scope.organisation_id).values_list("code", flat=True)
+        ),
+        attributes={a.key: a for a in AttributeDefinition.objects.all()},
+        scope_path=scope.entity_path,
+        existence_visible=services.settings_for(scope.organisation_id).existence_visible,
+    )
+
+
+def _cleaned_batches(
+    plan: Plan, ctx: Context, report: ImportReport | None
+) -> Iterator[list[tuple[int, dict[str, Any], list[str], str]]]:
+    """Batches of (row number, values, errors, identifier) in file order."""
+    rows = iter_rows(plan.source, plan.filename)
+    header = next(rows, None)
+    if header is None:
+        raise FileError(_("The file is empty."))
+    mapping = plan.mapping
+    batch: list[tuple[int, dict[str, Any], list[str], str]] = []
+    for number, cells in enumerate(rows, start=2):
+        if not any(cells):
+            continue  # blank lines are not rows
+        mapped = {target: cells[i] if i < len(cells) else "" for i, target in enumerate(mapping) if target}
+        values, errors = clean_row(mapped, ctx)
+        ident = mapped.get("email") or mapped.get("mobile") or ""
+        batch.append((number, values, errors, ident[:80]))
+        if report is not None:
+            report.total_rows += 1
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _existing(
+    ctx: Context, values: list[dict[str, Any]], fields: list[str] | None = None
+) -> tuple[dict, dict]:
+    emails = [v["email"] for v in values if v.get("email")]
+    mobiles = [v["mobile"] for v in values if v.get("mobile")]
+    if not emails and not mobiles:
+        return {}, {}
+    # Dedupe is organisation-wide: a match outside the scope is handled (never shown) below.
+    # Looked up by hash: plain (organisation, *_hash) indexes, where the partial unique indexes on
+    # the clear values cannot serve a long IN list.
+    # The organisation is checked below rather than in SQL, so that only the hash indexes can serve.
+    qs = Contact.unscoped.filter(
+        Q(email_hash__in=[hash_value(e) for e in emails])
+        | Q(mobile_hash__in=[hash_value(m) for m in mobiles])
+    )
+    if fields:
+        qs = qs.only("organisation_id", *fields)
+    by_email, by_mobile = {}, {}
+    for contact in qs:
+        if contact.organisation_id != ctx.organisation_id:
+            continue
+        if contact.email:
+            by_email[contact.email] = contact
+        if contact.mobile:
+            by_mobile[contact.mobile] = contact
+    return by_email, by_mobile
+
+
+def _match(values: dict[str, Any], by_email: dict, by_mobile: dict) -> tuple[Contact | None, str]:
+    a = by_email.get(values.get("email", ""))
+    b = by_mobile.get(values.get("mobile", ""))
+    if a is not None and b is not None and a.pk != b.pk:
+        return None, _("the email address and the mobile number belong to two different contacts.")
+    return a or b, ""
+
+
+def validate(
+    plan: Plan, progress: Callable[[int], None] | None = None, spool: IO[bytes] | None = None
+) -> ImportReport:
+    """Pass 1: every row checked; the report lists every bad row. Writes nothing to the database.
+
+    ``spool``: a private temporary file receiving the cleaned batches, so that the write pass does not
+    parse and validate every row a second time (memory stays flat: one batch at a time)."""
+    import polars as pl
+
+    report = ImportReport()
+    try:
+        ctx = _context(plan)
+        unknown = [t for t in plan.mapping if t and t not in TARGETS and t[5:] not in ctx.attributes]
+        if unknown:
+            raise FileError(_("Unknown fields in the mapping: %(f)s") % {"f": ", ".join(unknown)})
+        used = [t for t in plan.mapping if t]
+        if len(used) != len(set(used)):
+            raise FileError(_("Each field may be mapped from one column only."))
+        if "email" not in used and "mobile" not in used:
+            raise FileError(_("Map a column to the email address or to the mobile number."))
+        # 16 bytes per identifier (8-byte key, row number): a million rows stay a few dozen MB.
+        keys: dict[str, tuple[array[int], array[int]]] = {
+            name: (array("q"), array("q")) for name in ("email", "mobile", "contact")
+        }
+        for batch in _cleaned_batches(plan, ctx, report):
+            if spool is not None:
+                pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
+            by_email, by_mobile = _existing(
+                ctx, [v for _n, v, e, _i in batch if not e], ["pk", "email", "mobile", "owner_path"]
+            )
+            for number, values, errors, ident in batch:
+                if not errors:
+                    contact, problem = _match(values, by_email, by_mobile)
+                    if problem:
+                        errors.append(problem)
+                    elif (
+                        contact is not None
+                        and not contact.owner_path.startswith(ctx.scope_path)
+                        and ctx.existence_visible
+                    ):
+                        errors.append(_("This person is already a customer of another store."))
+                    elif contact is not None:
+                        keys["contact"][0].append(contact.pk)
+                        keys["contact"][1].append(number)
+                for name in ("email", "mobile"):
+                    if values.get(name):
+                        keys[name][0].append(_key(values[name]))
+                        keys[name][1].append(number)
+                if errors:
+                    report.add_error(RowError(row=number, code=ident, messages=errors))
+            if progress:
+                progress(report.total_rows)
+        extra: dict[int, list[str]] = {}
+        for name, (hashes, numbers) in keys.items():
+            if not hashes:
+                continue
+            frame = pl.DataFrame(
+                {"h": pl.Series(hashes, dtype=pl.Int64), "row": pl.Series(numbers, dtype=pl.Int64)}
+            )
+            dups = (
+                frame.group_by("h")
+                .agg(pl.col("row").sort())
+                .filter(pl.col("row").list.len() > 1)
+                .get_column("row")
+                .to_list()
+            )
+            for group in dups:
+                for number in group[1:]:
+                    if name == "contact":
+                        message = _("duplicate in the file: same person as row %(row)d.") % {"row": group[0]}
+                    else:
+                        label = _("email") if name == "email" else _("mobile")
+                        message = _("duplicate in the file: same %(field)s as row %(row)d.") % {
+                            "field": label,
+                            "row": group[0],
+                        }
+                    if message not in extra.get(number, []):
+                        extra.setdefault(number, []).append(message)
+        if extra:
+            # Merge with the errors already found on those rows, in row order.
+            by_row = {e.row: e for e in report.errors}
+            for number, messages in sorted(extra.items()):
+                if number in by_row:
+                    by_row[number].messages.extend(messages)
+                else:
+                    report.add_error(RowError(row=number, code="", messages=messages))
+            report.errors.sort(key=lambda e: e.row)
+    except FileError as exc:
+        report.file_errors.append(str(exc))
+    return report
+
+
+def import_contacts(
+    plan: Plan, *, dry_run: bool = False, report_progress: Report | None = None
+) -> ImportReport:
+    """Validate the file; when every row is valid (and not ``dry_run``) write it in one transaction."""
+    total = estimate_rows(plan.source, plan.filename) if report_progress else 0
+    span = total if dry_run else 2 * total
+
+    def progress(done: int) -> None:
+        if report_progress:
+            report_progress(min(done, span), span)
+
+    with tempfile.TemporaryFile() as spool:
+        report = validate(plan, progress, spool=None if dry_run else spool)
+        report.dry_run = dry_run
+        if not report.ok or dry_run:
+            return report
+        counted, written = report.total_rows, 0
+        spool.seek(0)
+        with transaction.atomic():
+            ctx = _context(plan)
+            for batch in _spooled(spool):
+                _write_batch(batch, ctx, plan, report)
+                written += len(batch)
+                progress(counted + written)
+            audit.record(
+                action="contact.import",
+                summary=f"{plan.filename}: {report.created} created, {report.updated} updated",
+                data={k: v for k, v in report.as_dict().items() if k not in {"errors", "file_errors"}},
+            )
+    progress(2 * counted)
+    return report
+
+
+def _spooled(spool: IO[bytes]) -> Iterator[list[tuple[int, dict[str, Any], list[str], str]]]:
+    while True:
+        try:
+            # Our own temporary file, written by validate() a moment ago: trusted data.
+            yield pickle.load(spool)  # noqa: S301
+        except EOFError:
+            return
+
+
+def _write_batch(
+    batch: list[tuple[int, dict[str, Any], list[str], str]], ctx: Context, plan: Plan, report: ImportReport
+) -> None:
+    scope = get_scope()
+    now = timezone.now()
+    rows = [values for _n, values, errors, _i in batch]
+    if any(errors for _n, _v, errors, _i in batch):  # pragma: no cover - validate() passed
+        raise RuntimeError("file changed between validation and import")
+    by_email, by_mobile = _existing(ctx, rows)
+    hashes = {hash_value(v.get("email", "")) for v in rows} | {hash_value(v.get("mobile", "")) for v in rows}
+    hashes.discard("")
+    suppressed = {
+        (channel, value)
+        for org, channel, value in Suppression.unscoped.filter(value_hash__in=hashes).values_list(
+            "organisation_id", "channel", "value_hash"
+        )
+        if org == ctx.organisation_id
+    }
+    new: list[tuple[Contact, dict[str, Any]]] = []
+    changed: list[Contact] = []
+    changed_fields: set[str] = set()
+    events: list[ConsentEvent] = []
+    transfers: list[OwnershipTransfer] = []
+    opt_outs: list[Suppression] = []
+
+    def consents_for(contact: Contact, values: dict[str, Any]) -> bool:
+        touched = False
+        for channel in Channel.values:
+            status = values.get(consent_field(channel))
+            if not status or contact.consent(channel) == status:
+                continue
+            channel_hashes = services.channel_hashes(channel, contact.email_hash, contact.mobile_hash)
+            if status != ConsentStatus.OPT_OUT and any((channel, h) in suppressed for h in channel_hashes):
+                report.consent_refused += 1
+                continue
+            setattr(contact, consent_field(channel), status)
+            changed_fields.add(consent_field(channel))
+            events.append(
+                ConsentEvent(
+                    organisation_id=ctx.organisation_id,
+                    contact=contact,
+                    entity_id=scope.entity_id,
+                    channel=channel,
+                    status=status,
+                    source=ConsentSource.IMPORT,
+                    wording=plan.wording,
+                    form_version=plan.filename[:120],
+                    actor_id=scope.user_id,
+                    created_at=now,
+                )
+            )
+            if status == ConsentStatus.OPT_OUT:
+                opt_outs.extend(
+                    Suppression(
+                        organisation_id=ctx.organisation_id, channel=channel, value_hash=h, reason="opt_out"
+                    )
+                    for h in channel_hashes
+                )
+            touched = True
+        return touched
+
+    seen: set[int] = set()
+    for values in rows:
+        contact, _problem = _match(values, by_email, by_mobile)
+        if contact is None:
+            owner_id, owner_path = values.get("owner", ctx.default_owner)
+            contact = Contact(
+                organisation_id=ctx.organisation_id,
+                owner_id=owner_id,
+                owner_path=owner_path,
+                kind=values.get("kind", Contact.Kind.PROSPECT),
+                email=values.get("email", ""),
+                email_hash=hash_value(values.get("email", "")),
+                mobile=values.get("mobile", ""),
+                mobile_hash=hash_value(values.get("mobile", "")),
+                birth_date=values.get("birth_date"),
+                attributes=values.get("attributes", {}),
+                tags=values.get("tags", ""),
+                created_at=now,
+                last_activity_at=now,
+                **{k: values[k] for k in PROFILE_TARGETS if k in values},
+            )
+            consents_for(contact, values)  # events point at the object; bulk_create fills the id
+            new.append((contact, values))
+            report.created += 1
+            continue
+        if not contact.owner_path.startswith(ctx.scope_path) or contact.pk in seen:
+            report.unchanged += 1  # another store's contact: left alone, nothing revealed
+            continue
+        seen.add(contact.pk)
+        touched: set[str] = set()
+        for name in (*PROFILE_TARGETS, "kind", "birth_date", "email", "mobile"):
+            if name in values and getattr(contact, name) != values[name]:
+                setattr(contact, name, values[name])
+                touched.add(name)
+        if "email" in touched:
+            contact.email_hash = hash_value(contact.email)
+            touched.add("email_hash")
+        if "mobile" in touched:
+            contact.mobile_hash = hash_value(contact.mobile)
+            touched.add("mobile_hash")
+        if values.get("attributes"):
+            merged = {**contact.attributes, **values["attributes"]}
+            if merged != contact.attributes:
+                contact.attributes = merged
+                touched.add("attributes")
+        if values.get("tags"):
+            merged_tags = services.normalise_tags(contact.tag_list + values["tags"].strip("|").split("|"))
+            if merged_tags != contact.tags:
+                contact.tags = merged_tags
+                touched.add("tags")
+        if "owner" in values and values["owner"][0] != contact.owner_id:
+            transfers.append(
+                OwnershipTransfer(
+                    organisation_id=ctx.organisation_id,
+                    contact=contact,
+                    from_entity_id=contact.owner_id,
+                    to_entity_id=values["owner"][0],
+                    reason=OwnershipTransfer.Reason.IMPORT,
+                    detail=plan.filename[:200],
+                    actor_id=scope.user_id,
+                    created_at=now,
+                )
+            )
+            contact.owner_id, contact.owner_path = values["owner"]
+            touched |= {"owner", "owner_path"}
+        changed_fields.update(touched)
+        if consents_for(contact, values) or touched:
+            changed.append(contact)
+            report.updated += 1
+        else:
+            report.unchanged += 1
+
+    if new:
+        Contact.unscoped.bulk_create([c for c, _v in new], batch_size=BATCH)
+        for contact, _values in new:
+            transfers.append(
+                OwnershipTransfer(
+                    organisation_id=ctx.organisation_id,
+                    contact=contact,
+                    to_entity_id=contact.owner_id,
+                    reason=OwnershipTransfer.Reason.CREATED,
+                    detail=plan.filename[:200],
+                    actor_id=scope.user_id,
+                    created_at=now,
+                )
+            )
+    if changed:
+        Contact.unscoped.bulk_update(changed, sorted(changed_fields | {"updated_at"}), batch_size=BATCH)
+    ConsentEvent.unscoped.bulk_create(events, batch_size=BATCH)
+    OwnershipTransfer.unscoped.bulk_create(transfers, batch_size=BATCH)
+    Suppression.unscoped.bulk_create(opt_outs, ignore_conflicts=True)
+    report.consents += len(events)
+
+
+@job_handler(JOB_KIND)
+def run_import_job(job: Job, report: Report) -> dict[str, Any]:
+    from django.utils import translation
+
+    params = job.params
+    with translation.override(params.get("language") or None):  # the report in the user's language
+        return _run_import(params, report)
+
+
+def _run_import(params: dict[str, Any], report: Report) -> dict[str, Any]:
+    plan = Plan(
+        source=params["upload"],
+        filename=params.get("filename", ""),
+        mapping=list(params["mapping"]),
+        wording=params.get("wording", ""),
+    )
+    return import_contacts(plan, dry_run=params.get("dry_run", False), report_progress=report).as_dict()
+
+
+def csv_bytes(rows: list[list[Any]]) -> bytes:
+    """A CSV file from rows (tests and the demo)."""
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode()

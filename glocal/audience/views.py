@@ -1,0 +1,388 @@
+"""Audience pages: contact list and page, consent, purchases, ownership, rights, import wizard, settings.
+
+Thin: forms + services + selectors. Every object is fetched through scoped managers (404 outside)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from glocal.core import audit, jobs
+from glocal.core.http import ScopedRequest
+from glocal.core.models import Job
+from glocal.core.views_base import scoped
+from glocal.network.models import Entity
+from glocal.network.roles import Action
+
+from . import importer, selectors, services
+from .forms import (
+    AssignForm,
+    AttributeForm,
+    ConsentForm,
+    ContactForm,
+    FilterForm,
+    MappingForm,
+    PurchaseForm,
+    SettingsForm,
+    UploadForm,
+)
+from .models import (
+    AttributeDefinition,
+    ConsentEvent,
+    ConsentSource,
+    ConsentStatus,
+    Contact,
+    OwnershipTransfer,
+    Purchase,
+)
+
+SESSION_KEY = "audience_imports"
+
+
+def _owner_choices(request: ScopedRequest) -> list[tuple[str, str]]:
+    """Stores a HQ or regional user may filter on (none for a store: it only has its own)."""
+    stores = Entity.objects.filter(entity_type__is_local=True).exclude(pk=request.scope.entity_id)
+    return [
+        (str(pk), f"{name} ({code})")
+        for pk, name, code in stores.order_by("name").values_list("pk", "name", "code")
+    ]
+
+
+def _filtered(request: ScopedRequest) -> tuple[FilterForm, Any]:
+    form = FilterForm(request.GET or None, owners=_owner_choices(request))
+    data = form.cleaned_data if form.is_valid() else {}
+    owner = get_object_or_404(Entity, pk=data["owner"]) if data.get("owner") else None
+    qs = selectors.filtered_contacts(
+        query=data.get("q", ""),
+        kind=data.get("kind", ""),
+        channel=data.get("channel", ""),
+        tag=data.get("tag", ""),
+        owner=owner,
+    )
+    return form, qs
+
+
+@scoped(Action.CONTACT_VIEW)
+def contact_list(request: ScopedRequest) -> HttpResponse:
+    form, qs = _filtered(request)
+    page = selectors.contact_page(qs, request.GET.get("after", ""))
+    params = request.GET.copy()
+    params.pop("after", None)
+    context = {"form": form, "page": page, "query_string": params.urlencode()}
+    return render(request, "audience/list.html", context)
+
+
+@scoped(Action.CONTACT_VIEW)
+def contact_count(request: ScopedRequest) -> HttpResponse:
+    """The (capped) number of contacts matching the filters, loaded lazily by the list page."""
+    _form, qs = _filtered(request)
+    count, capped = selectors.capped_count(qs)
+    return render(request, "audience/_count.html", {"count": count, "capped": capped})
+
+
+def _attributes() -> list[AttributeDefinition]:
+    return list(AttributeDefinition.objects.all())
+
+
+@scoped(Action.CONTACT_EDIT)
+def contact_create(request: ScopedRequest) -> HttpResponse:
+    form = ContactForm(request.POST or None, attributes=_attributes(), with_consent=True)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.contact_create(
+                fields=form.contact_fields(),
+                consents=form.consents(),
+                source=ConsentSource.STORE,
+                ip=request.META.get("REMOTE_ADDR"),
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            if result.contact is None:
+                messages.success(request, _("Thank you: the details were recorded."))
+                return redirect("audience:list")
+            messages.success(request, _("The contact was created."))
+            return redirect("audience:contact", pk=result.contact.pk)
+    return render(request, "audience/contact_form.html", {"form": form})
+
+
+def _add_errors(form: Any, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.message_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+@scoped(Action.CONTACT_VIEW)
+def contact_detail(request: ScopedRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact.objects.select_related("owner"), pk=pk)
+    attributes = {a.key: a.label for a in _attributes()}
+    context = {
+        "contact": contact,
+        "attributes": [(attributes.get(k, k), v) for k, v in contact.attributes.items()],
+        "consents": [
+            (c, status, ConsentStatus(status).label if status else "")
+            for c in selectors.Channel
+            for status in [contact.consent(c.value)]
+        ],
+        "ledger": ConsentEvent.objects.filter(contact=contact).select_related("entity", "actor")[:100],
+        "purchases": Purchase.objects.filter(contact=contact).select_related("entity")[:100],
+        "transfers": OwnershipTransfer.objects.filter(contact=contact).select_related(
+            "from_entity", "to_entity", "actor"
+        )[:50],
+        "consent_form": ConsentForm(),
+        "purchase_form": PurchaseForm(initial={"entity": contact.owner_id}),
+    }
+    return render(request, "audience/contact.html", context)
+
+
+@scoped(Action.CONTACT_EDIT)
+def contact_edit(request: ScopedRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    initial = {
+        name: getattr(contact, name) for name in ("kind", "first_name", "last_name", "email", "mobile")
+    }
+    initial.update(
+        {
+            name: getattr(contact, name)
+            for name in (
+                "address_line1",
+                "address_line2",
+                "postcode",
+                "city",
+                "country",
+                "language",
+                "birth_date",
+            )
+        }
+    )
+    initial["tags"] = ", ".join(contact.tag_list)
+    initial.update({f"attr_{k}": v for k, v in contact.attributes.items()})
+    form = ContactForm(request.POST or None, initial=initial, attributes=_attributes())
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.contact_update(contact=contact, changes=form.contact_fields())
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("The contact was saved."))
+            return redirect("audience:contact", pk=contact.pk)
+    return render(request, "audience/contact_form.html", {"form": form, "contact": contact})
+
+
+@require_POST
+@scoped(Action.CONTACT_EDIT)
+def contact_consent(request: ScopedRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        event = services.consent_record(
+            contact=contact,
+            channel=form.cleaned_data["channel"],
+            status=form.cleaned_data["status"],
+            source=ConsentSource.USER,
+            wording=form.cleaned_data["wording"],
+            form_version="contact-page",
+            ip=request.META.get("REMOTE_ADDR"),
+        )
+        if event is None:
+            messages.error(
+                request,
+                _("Not recorded: this person objected on this channel. Only their own opt-in can lift it."),
+            )
+        else:
+            messages.success(request, _("Consent recorded."))
+    else:
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    return redirect("audience:contact", pk=contact.pk)
+
+
+@require_POST
+@scoped(Action.CONTACT_EDIT)
+def contact_purchase(request: ScopedRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    form = PurchaseForm(request.POST)
+    if form.is_valid():
+        services.purchase_record(
+            contact=contact,
+            entity=form.cleaned_data["entity"],
+            date=form.cleaned_data["date"],
+            amount=form.cleaned_data["amount"],
+            category=form.cleaned_data["category"],
+        )
+        messages.success(request, _("Purchase recorded."))
+        if not Contact.objects.filter(pk=contact.pk).exists():
+            messages.info(request, _("Under the ownership rule, this customer now belongs to another store."))
+            return redirect("audience:list")
+    else:
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    return redirect("audience:contact", pk=contact.pk)
+
+
+@scoped(Action.CONTACT_ASSIGN)
+def contact_assign(request: ScopedRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact.objects.select_related("owner"), pk=pk)
+    form = AssignForm(request.POST or None, initial={"entity": contact.owner_id, "lock": True})
+    if request.method == "POST" and form.is_valid():
+        services.contact_assign(
+            contact=contact, entity=form.cleaned_data["entity"], lock=form.cleaned_data["lock"]
+        )
+        messages.success(request, _("The owner was changed."))
+        return redirect("audience:contact", pk=contact.pk)
+    return render(request, "audience/assign.html", {"form": form, "contact": contact})
+
+
+@scoped(Action.CONTACT_EXPORT)
+def contact_export(request: ScopedRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact.objects.select_related("owner"), pk=pk)
+    data = services.contact_export(contact)
+    audit.record(action="contact.export", summary=f"contact #{contact.pk}", entity_id=contact.owner_id)
+    response = HttpResponse(
+        json.dumps(data, indent=2, ensure_ascii=False, default=str),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="contact-{contact.pk}.json"'
+    return response
+
+
+@scoped(Action.CONTACT_ERASE)
+def contact_erase(request: ScopedRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    if request.method == "POST":
+        services.contact_erase(contact=contact)
+        messages.success(
+            request, _("The person was erased. Their hashed email and phone stay on the opposition list.")
+        )
+        return redirect("audience:list")
+    return render(request, "audience/erase.html", {"contact": contact})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Import wizard: upload → mapping → dry run (report) → import → progress
+
+
+@scoped(Action.CONTACT_IMPORT)
+def import_upload(request: ScopedRequest) -> HttpResponse:
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        suffix = ".xlsx" if importer.is_xlsx(upload.name) else ".csv"
+        name = default_storage.save(f"uploads/{uuid.uuid4().hex}{suffix}", upload)  # streamed to storage
+        try:
+            rows = importer.iter_rows(name, upload.name)
+            header = next(rows, [])
+            samples = [row for _i, row in zip(range(3), rows, strict=False)]
+            rows.close()  # type: ignore[attr-defined]
+        except importer.FileError as exc:
+            form.add_error("file", str(exc))
+        else:
+            if not any(header):
+                form.add_error("file", _("The file is empty."))
+            else:
+                key = uuid.uuid4().hex[:16]
+                pending = request.session.get(SESSION_KEY, {})
+                pending[key] = {
+                    "upload": name,
+                    "filename": upload.name[:200],
+                    "header": header,
+                    "samples": samples,
+                }
+                request.session[SESSION_KEY] = dict(list(pending.items())[-5:])
+                return redirect("audience:import_mapping", key=key)
+    return render(request, "audience/import.html", {"form": form})
+
+
+@scoped(Action.CONTACT_IMPORT)
+def import_mapping(request: ScopedRequest, key: str) -> HttpResponse:
+    pending = request.session.get(SESSION_KEY, {}).get(key)
+    if pending is None:
+        raise Http404
+    attributes = _attributes()
+    form = MappingForm(
+        request.POST or None,
+        header=pending["header"],
+        samples=pending["samples"],
+        attributes=attributes,
+        initial_mapping=importer.guess_mapping(pending["header"], attributes),
+    )
+    if request.method == "POST" and form.is_valid():
+        job = jobs.enqueue(
+            importer.JOB_KIND,
+            scope=request.scope,
+            params={
+                "upload": pending["upload"],
+                "filename": pending["filename"],
+                "mapping": form.mapping(),
+                "wording": form.cleaned_data["wording"],
+                "dry_run": True,
+                "language": translation.get_language(),
+            },
+            by_user_id=request.user.pk,
+        )
+        return redirect("audience:import_job", pk=job.pk)
+    return render(request, "audience/import_mapping.html", {"form": form, "pending": pending})
+
+
+@scoped(Action.CONTACT_IMPORT)
+def import_job(request: ScopedRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(Job, pk=pk, kind=importer.JOB_KIND)
+    template = "audience/_import_status.html" if request.htmx else "audience/import_job.html"
+    return render(request, template, {"job": job})
+
+
+@require_POST
+@scoped(Action.CONTACT_IMPORT)
+def import_run(request: ScopedRequest, pk: int) -> HttpResponse:
+    checked = get_object_or_404(Job, pk=pk, kind=importer.JOB_KIND, status=Job.Status.DONE)
+    if not checked.params.get("dry_run") or not checked.result.get("ok"):
+        raise Http404
+    job = jobs.enqueue(
+        importer.JOB_KIND,
+        scope=request.scope,
+        params={**checked.params, "dry_run": False, "language": translation.get_language()},
+        by_user_id=request.user.pk,
+    )
+    return redirect("audience:import_job", pk=job.pk)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Settings
+
+
+@scoped(Action.AUDIENCE_SETTINGS)
+def audience_settings(request: ScopedRequest) -> HttpResponse:
+    scope = request.scope
+    current = services.settings_for(scope.organisation_id)
+    settings_form = SettingsForm(
+        request.POST if "settings-submit" in request.POST else None, instance=current, prefix="s"
+    )
+    attribute_form = AttributeForm(
+        request.POST if "attr-submit" in request.POST else None,
+        instance=AttributeDefinition(organisation_id=scope.organisation_id),
+        prefix="attr",
+    )
+    if request.method == "POST":
+        if "settings-submit" in request.POST and settings_form.is_valid():
+            services.settings_update(
+                changes={name: settings_form.cleaned_data[name] for name in SettingsForm.Meta.fields}
+            )
+            messages.success(request, _("Settings saved."))
+            return redirect("audience:settings")
+        if "attr-submit" in request.POST and attribute_form.is_valid():
+            attribute_form.save()
+            audit.record(action="audience.attribute", summary=attribute_form.instance.key)
+            messages.success(request, _("Attribute added."))
+            return redirect("audience:settings")
+    context = {"settings_form": settings_form, "attribute_form": attribute_form, "attributes": _attributes()}
+    return render(request, "audience/settings.html", context)

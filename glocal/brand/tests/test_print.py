@@ -1,0 +1,215 @@
+"""Print PDFs: page sizes, bleed, resources refused, resolution and font checks, the channel hook."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from glocal.brand import printing
+from glocal.brand.models import AssetVersion
+from glocal.brand.tests.factories import PRINT_SOURCE, PRINT_ZONES, make_asset_for, publish_template
+from glocal.brand.usage import public_url
+from glocal.core.scope import activate
+from glocal.creatives import rendering, selectors
+from glocal.creatives.zones import Zone
+
+MM = 72 / 25.4
+STORE = {
+    "name": "Magasin A",
+    "full_address": "1 rue Nationale, 59000 Lille",
+    "code": "S-A",
+    "website": "https://maison.example/lille",
+}
+
+
+def variant(source: str, values: dict | None = None, zones: list | None = None) -> rendering.Variant:
+    return rendering.Variant(
+        channel="print",
+        source=source,
+        zones=zones or [Zone(key="headline", type="short_text")],
+        values=values or {"headline": "Portes ouvertes"},
+        store=STORE,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "width_mm", "height_mm"),
+    [("a3", 297, 420), ("a4", 210, 297), ("a5", 148, 210), ("pos", 105, 148), ("letter", 210, 297)],
+)
+def test_each_format_has_its_page_size(fmt, width_mm, height_mm):
+    result = printing.render_print(
+        variant(f"{{# print: format={fmt} #}}<h1>{{{{ zones.headline }}}}</h1>"), {}
+    )
+    assert printing.media_boxes(result.pdf) == [(round(width_mm * MM, 2), round(height_mm * MM, 2))]
+    assert result.pdf.startswith(b"%PDF-")
+
+
+def test_bleed_and_marks_enlarge_the_page_and_can_be_dropped_for_preview():
+    source = "{# print: format=a5 bleed=3 marks=yes #}<p>{{ store.name }}</p>"
+    with_bleed = printing.render_print(variant(source), {})
+    ((width, height),) = printing.media_boxes(with_bleed.pdf)
+    assert width > 148 * MM + 6 * MM - 0.5 and height > 210 * MM + 6 * MM - 0.5
+    assert b"/TrimBox" in printing.pdf_objects_text(with_bleed.pdf)
+    preview = printing.render_print(variant(source), {}, bleed=False)
+    assert printing.media_boxes(preview.pdf) == [(round(148 * MM, 2), round(210 * MM, 2))]
+
+
+def test_options_are_parsed_defensively():
+    assert printing.parse_options(
+        "{# print: format=a3 bleed=50 marks=yes qr=offer #}"
+    ) == printing.PrintOptions(format="a3", bleed_mm=10.0, marks=True, qr="offer")
+    assert printing.parse_options("{# print: format=tabloid bleed=x qr=evil #}") == printing.PrintOptions()
+
+
+def test_only_platform_files_and_data_uris_are_fetched(settings):
+    source = """<img src="https://evil.example/track.png"><img src="file:///etc/passwd">
+    <img src="/media/../../etc/passwd"><link rel="stylesheet" href="http://169.254.169.254/latest">
+    <img src="{{ qr }}" style="width: 20mm">"""
+    result = printing.render_print(variant("{# print: format=pos qr=store #}" + source), {})
+    assert sorted(result.refused) == sorted(
+        [
+            "https://evil.example/track.png",
+            "file:///etc/passwd",
+            "https://platform.invalid/etc/passwd",
+            "http://169.254.169.254/latest",
+        ]
+    )
+    assert [f.code for f in printing.check_print(result)].count("print_resource_refused") == 4
+
+
+def test_qr_code_points_to_the_store_page():
+    svg_uri = printing.qr_data_uri("https://maison.example/lille")
+    assert svg_uri.startswith("data:image/svg+xml")
+    assert printing.parse_options("{# print: qr=store #}").qr == "store"
+
+
+def test_fonts_are_embedded():
+    result = printing.render_print(
+        variant("<p style='font-weight: bold'>{{ store.name }}</p><p>é à ç</p>"), {}
+    )
+    described, embedded = printing.font_report(result.pdf)
+    assert described >= 1 and described == embedded
+    assert not [f for f in printing.check_print(result) if f.code == "print_font_not_embedded"]
+
+
+def test_a_font_descriptor_without_font_file_is_reported():
+    fake = printing.PrintResult(pdf=b"%PDF-1.7\n1 0 obj << /Type /FontDescriptor /FontName /Arial >>\nendobj")
+    assert [f.code for f in printing.check_print(fake)] == ["print_font_not_embedded"]
+
+
+@pytest.mark.django_db
+def test_low_resolution_images_are_refused_and_large_ones_pass(network):
+    small = make_asset_for(network.hq, local=False, name="small", width=200)
+    large = make_asset_for(network.hq, local=False, name="large", width=800)
+    zones = [Zone(key="photo", type="image")]
+    source = '{# print: format=a5 #}<img src="{{ images.photo.url }}" style="width: 60mm">'
+    with activate(network.scope("hq_admin")):
+        for asset, ok in ((small, False), (large, True)):
+            values = {"photo": str(asset.pk)}
+            images = printing.image_context(zones, values)
+            result = printing.render_print(variant(source, values, zones), {}, images=images)
+            assert result.refused == []
+            (measured,) = result.images
+            assert measured["printed_mm"][0] == 60
+            codes = [f.code for f in printing.check_print(result)]
+            assert ("print_low_resolution" not in codes) is ok, (asset.name, measured)
+        assert measured["dpi"] == 339  # 800 px over 60 mm (2.36 in)
+
+
+@pytest.mark.django_db
+def test_public_image_urls_need_a_valid_signature(network, client):
+    asset = make_asset_for(network.hq, local=False)
+    url = public_url(AssetVersion.unscoped.get(asset=asset))
+    path = url.split("8000", 1)[-1] if "8000" in url else url
+    assert client.get(path).status_code == 200
+    forged = path.rstrip("/")[:-3] + "abc/"
+    assert client.get(forged).status_code == 404
+
+
+@pytest.mark.django_db
+def test_print_template_renders_per_store_through_the_channel_hook(network, login):
+    photo = make_asset_for(network.hq, local=False, width=800)
+    zones = [dict(z) for z in PRINT_ZONES]
+    zones[1]["default"] = str(photo.pk)
+    template = publish_template(network, network.hq, "print", PRINT_SOURCE, zones)
+    version = template.published_version()
+    assert version is not None
+    with activate(network.scope("store_a")):
+        preview = selectors.preview(version, network.store_a, {})
+        rendered: Any = preview.rendered
+        assert rendered.errors == [] and rendered.pdf.startswith(b"%PDF-")
+        assert printing.media_boxes(rendered.pdf) == [(round(148 * MM, 2), round(210 * MM, 2))]
+        assert rendered.print_result.refused == [] and len(rendered.print_result.images) == 1
+    response = login(network, "store_a").get(reverse("brand:print_pdf", kwargs={"pk": template.pk}))
+    assert response["Content-Type"] == "application/pdf" and response.content.startswith(b"%PDF-")
+    other = login(network, "store_b").get(
+        reverse("brand:print_pdf", kwargs={"pk": template.pk}) + f"?store={network.store_a.pk}"
+    )
+    assert other.status_code == 404
+
+
+def test_letter_address_lines():
+    lines = printing.address_lines(
+        {
+            "first_name": "Camille",
+            "last_name": "Martin",
+            "address": "12 rue des Lilas",
+            "postcode": "59000",
+            "city": "Lille",
+        }
+    )
+    assert lines == ["Camille Martin", "12 rue des Lilas", "59000 Lille"]
+
+
+def test_letter_has_the_address_in_the_window_position():
+    from weasyprint import HTML
+
+    captured = {}
+    real = HTML.render
+
+    def spy(self, *args, **kwargs):
+        document = real(self, *args, **kwargs)
+        captured["document"] = document
+        return document
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(HTML, "render", spy):
+        printing.render_print(
+            variant("{# print: format=letter #}<p>Madame, Monsieur,</p>"),
+            {"first_name": "Camille", "last_name": "Martin", "city": "Lille"},
+        )
+    boxes = [
+        b
+        for b in captured["document"].pages[0]._page_box.descendants()
+        if getattr(b, "element", None) is not None and b.element.get("data-role") == "address"
+    ]
+    box = boxes[0]
+    px_per_mm = 96 / 25.4
+    assert round(box.position_x / px_per_mm) == printing.WINDOW["left"]
+    assert round(box.position_y / px_per_mm) == printing.WINDOW["top"]
+
+
+@pytest.mark.django_db
+def test_low_resolution_blocks_submission_and_shows_in_the_live_preview(network, login):
+    from django.core.exceptions import ValidationError
+
+    from glocal.creatives import services as creative_services
+
+    small = make_asset_for(network.hq, local=False, name="small", width=200)
+    template = publish_template(network, network.hq, "print", PRINT_SOURCE, PRINT_ZONES)
+    version = template.published_version()
+    assert version is not None
+    with activate(network.scope("store_a")), pytest.raises(ValidationError, match="dpi"):
+        creative_services.personalisation_save(
+            version=version, entity=network.store_a, values={"photo": str(small.pk)}, submit=True
+        )
+    client = login(network, "store_a")
+    page = client.post(
+        reverse("creatives:preview", kwargs={"pk": template.pk}),
+        {"store": network.store_a.pk, "z_photo": str(small.pk), "z_headline": "Soldes"},
+    ).content.decode()
+    assert 'data-testid="print-preview"' in page and "dpi" in page
+    assert "data:application/pdf;base64," in page or "data:image/png;base64," in page

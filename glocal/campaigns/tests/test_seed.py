@@ -1,0 +1,26 @@
+import pytest
+
+from glocal.campaigns.models import Campaign, LedgerEntry, Operation, OperationWave
+from glocal.campaigns.seed import seed_campaigns
+from glocal.campaigns.states import State
+from glocal.core.scope import activate
+from glocal.network.seed import SEED_EXTENSIONS
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_has_the_wine_fair_and_local_campaigns(network, templates, contacts):
+    assert seed_campaigns in SEED_EXTENSIONS  # `make demo` runs it after the templates' seed
+    with activate(network.scope("hq_admin")):
+        seed_campaigns(network.org, {})
+    op = Operation.unscoped.get(organisation=network.org, name="Foire aux vins")
+    assert op.status == Operation.Status.PUBLISHED
+    assert OperationWave.unscoped.filter(operation=op).count() == 2
+    campaigns = Campaign.unscoped.filter(organisation=network.org)
+    assert campaigns.filter(operation=op).count() == 6  # 3 stores × 2 waves, automatic mode
+    assert campaigns.filter(operation=op, state=State.SUBMITTED).count() == 1  # store A's teaser
+    local = dict(campaigns.filter(kind="local").values_list("name", "state"))
+    assert local == {"Réouverture après travaux": State.SCHEDULED, "Week-end ensoleillé": State.DRAFT}
+    reopening = campaigns.get(name="Réouverture après travaux")
+    assert reopening.estimated_recipients == 5  # customers of store A with consent
+    assert LedgerEntry.unscoped.filter(campaign=reopening, kind="commit").count() == 1

@@ -1,0 +1,650 @@
+"""Campaign pages: the store's campaigns and wizard, operations (HQ and store sides), approvals,
+calendar, budgets and settings. Thin: forms validate, services write, selectors read. Objects come
+from scoped managers: another store's or organisation's ids answer 404 exactly like missing ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from glocal.core.http import ScopedRequest
+from glocal.core.views_base import scoped
+from glocal.creatives import selectors as creative_selectors
+from glocal.creatives import zones as zonelib
+from glocal.creatives.forms import PersonalisationForm
+from glocal.creatives.models import ChannelTemplate
+from glocal.network.models import Entity
+from glocal.network.roles import Action, role_allows
+
+from . import audience, selectors, services
+from .forms import (
+    BudgetForm,
+    CalendarFilter,
+    CriteriaFields,
+    NewCampaignForm,
+    OperationForm,
+    ScheduleForm,
+    SettingsForm,
+    SlotForm,
+    WaveForm,
+)
+from .models import (
+    ApprovalPolicy,
+    ApprovalStep,
+    Budget,
+    Campaign,
+    CampaignTransition,
+    LedgerEntry,
+    Operation,
+    OperationWave,
+    Participation,
+    Proof,
+)
+from .states import STATE_LABELS, State
+
+PREVIEW_WIDTHS = {"mobile": 375}
+EDITABLE_STATES = (State.DRAFT, State.CHANGES_REQUESTED, State.SUBMITTED, State.APPROVED, State.SCHEDULED)
+
+
+def _add_errors(form: Any, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for where, errors in exc.error_dict.items():
+            field = where if where in form.fields else f"z_{where}"
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+    else:
+        form.add_error(None, exc)
+
+
+def _flash(request: ScopedRequest, exc: ValidationError | PermissionDenied) -> None:
+    for message in getattr(exc, "messages", None) or [_("You may not do that.")]:
+        messages.error(request, message)
+
+
+def _campaigns() -> Any:
+    return Campaign.objects.select_related("entity__entity_type", "version__template", "operation", "wave")
+
+
+def _templates() -> Any:
+    return creative_selectors.templates().filter(
+        status=ChannelTemplate.Status.PUBLISHED, channel__in=["email", "sms", "print"]
+    )
+
+
+# -- home and the wizard ----------------------------------------------------------------------------
+
+
+@scoped(Action.CAMPAIGN_VIEW)
+def home(request: ScopedRequest) -> HttpResponse:
+    state = request.GET.get("state", "")
+    campaigns = _campaigns()
+    if state in State._value2member_map_:
+        campaigns = campaigns.filter(state=state)
+    role = request.scope.role
+    context = {
+        "campaigns": campaigns.order_by("-updated_at")[:100],
+        "operations": selectors.operations_for_scope().exclude(status=Operation.Status.CANCELLED)[:20],
+        "queue": len(selectors.approval_queue()) if role_allows(role, Action.CAMPAIGN_APPROVE) else 0,
+        "states": [(s.value, label) for s, label in STATE_LABELS.items()],
+        "state": state,
+    }
+    return render(request, "campaigns/home.html", context)
+
+
+@scoped(Action.CAMPAIGN_CREATE)
+def new(request: ScopedRequest) -> HttpResponse:
+    stores = Entity.objects.filter(entity_type__is_local=True, is_active=True).order_by("name")
+    form = NewCampaignForm(request.POST or None, templates=_templates(), stores=stores)
+    if request.method == "POST" and form.is_valid():
+        store = (
+            form.cleaned_data.get("store")
+            or stores.filter(pk=request.scope.entity_id).first()
+            or stores.first()
+        )
+        if store is None:
+            form.add_error(None, _("Campaigns are sent by stores: choose a store."))
+        else:
+            try:
+                campaign = services.campaign_create(
+                    entity=store, template=form.cleaned_data["template"], name=form.cleaned_data["name"]
+                )
+            except (ValidationError, PermissionDenied) as exc:
+                form.add_error(None, getattr(exc, "messages", [_("You may not do that.")])[0])
+            else:
+                return redirect("campaigns:edit", pk=campaign.pk)
+    return render(request, "campaigns/new.html", {"form": form, "step": 1})
+
+
+def _zones_form(request: ScopedRequest, campaign: Campaign, data: Any = None) -> PersonalisationForm:
+    zone_defs, _errors = zonelib.parse_zones(campaign.version.zones)
+    initial = {f"z_{k}": v for k, v in zonelib.resolve(zone_defs, campaign.values).items()}
+    return PersonalisationForm(data, initial=initial, zones=zone_defs, role=request.scope.role, prefix=None)
+
+
+@scoped(Action.CAMPAIGN_CREATE)
+def edit(request: ScopedRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(_campaigns(), pk=pk)
+    if campaign.operation is not None:
+        services.ensure_deadlines(campaign.operation)
+        campaign.refresh_from_db()
+    if campaign.is_final:
+        messages.error(request, services.NOT_EDITABLE)
+        return redirect("campaigns:detail", pk=campaign.pk)
+    is_local = campaign.kind == Campaign.Kind.LOCAL
+    allowed = selectors.settings_for(campaign.organisation_id).local_criteria if is_local else ()
+    data = request.POST if request.method == "POST" else None
+    zones_form = _zones_form(request, campaign, data)
+    local_when = timezone.localtime(campaign.scheduled_at) if campaign.scheduled_at else None
+    schedule = ScheduleForm(
+        data,
+        initial={
+            "name": campaign.name,
+            "send_date": local_when.date() if local_when else None,
+            "send_time": local_when.time() if local_when else None,
+        },
+    )
+    criteria_form = CriteriaFields(
+        data, initial=CriteriaFields.initial_for(campaign.audience_criteria), allowed=allowed
+    )
+    if request.method == "POST":
+        forms_ok = all([zones_form.is_valid(), schedule.is_valid(), criteria_form.is_valid()])
+        if forms_ok:
+            try:
+                services.campaign_update(
+                    campaign=campaign,
+                    values=zones_form.cleaned_data["values"],
+                    criteria=criteria_form.criteria() if is_local else None,
+                    scheduled_at=schedule.cleaned_data["scheduled_at"] if is_local else None,
+                    name=schedule.cleaned_data["name"] if is_local else None,
+                )
+                if request.POST.get("action") == "submit":
+                    services.campaign_submit(campaign=campaign)
+            except ValidationError as exc:
+                _add_errors(zones_form, exc)
+            except PermissionDenied:
+                zones_form.add_error(None, _("Your role may not submit: your manager will."))
+            else:
+                campaign.refresh_from_db()
+                if request.POST.get("action") == "submit":
+                    messages.success(request, _("Submitted: %(state)s.") % {"state": campaign.state_label})
+                    return redirect("campaigns:detail", pk=campaign.pk)
+                messages.success(request, _("Saved."))
+                return redirect("campaigns:edit", pk=campaign.pk)
+    preview = creative_selectors.preview(campaign.version, campaign.entity, campaign.values)
+    context = {
+        "campaign": campaign,
+        "zones_form": zones_form,
+        "schedule": schedule,
+        "criteria_form": criteria_form,
+        "is_local": is_local,
+        "preview": preview,
+        "criteria_text": audience.describe(campaign.audience_criteria),
+        "can_submit": role_allows(request.scope.role, Action.CAMPAIGN_SUBMIT),
+        # The creatives preview endpoint renders the template's latest published version.
+        "live_preview": campaign.version_id
+        == getattr(campaign.version.template.published_version(), "pk", None),
+        "step": 2,
+        "widths": PREVIEW_WIDTHS,
+    }
+    return render(request, "campaigns/edit.html", context)
+
+
+@scoped(Action.CAMPAIGN_VIEW)
+def simulate(request: ScopedRequest, pk: int) -> HttpResponse:
+    """The simulation panel. GET: the saved campaign. POST (htmx, while the form is being filled): the
+    same with the form's audience, date and content applied in memory — nothing is saved."""
+    campaign = get_object_or_404(_campaigns(), pk=pk)
+    problems: list[str] = []
+    if request.method == "POST" and not campaign.is_final:
+        if campaign.kind == Campaign.Kind.LOCAL:
+            allowed = selectors.settings_for(campaign.organisation_id).local_criteria
+            criteria = CriteriaFields(request.POST, allowed=allowed)
+            schedule = ScheduleForm(request.POST, initial={"name": campaign.name})
+            if criteria.is_valid():
+                campaign.audience_criteria = criteria.criteria()
+            if schedule.is_valid() and schedule.cleaned_data["scheduled_at"]:
+                campaign.scheduled_at = schedule.cleaned_data["scheduled_at"]
+            unknown = [k for k in ("kind", "tags", "postcodes") if request.POST.get(k) and k not in allowed]
+            if unknown:
+                problems.append(
+                    _("Head office does not allow the criterion “%(key)s”.") % {"key": unknown[0]}
+                )
+        zones_form = _zones_form(request, campaign, request.POST)
+        if zones_form.is_valid():
+            campaign.values = {**campaign.values, **zones_form.cleaned_data["values"]}
+    context = {"sim": selectors.simulate(campaign), "campaign": campaign, "problems": problems}
+    return render(request, "campaigns/_simulation.html", context)
+
+
+@scoped(Action.CAMPAIGN_CREATE)
+def audience_review(request: ScopedRequest, pk: int) -> HttpResponse:
+    """The suggested audience: the store may remove contacts (never add any)."""
+    campaign = get_object_or_404(_campaigns(), pk=pk)
+    base = audience.matching(campaign.entity.path, campaign.audience_criteria).filter(
+        audience.reachable_on(campaign.channel)
+    )
+    if request.method == "POST":
+        keep = {int(i) for i in request.POST.getlist("keep") if i.isdigit()}
+        shown = {int(i) for i in request.POST.getlist("shown") if i.isdigit()}
+        excluded = ({int(i) for i in campaign.excluded_contacts} - shown) | (shown - keep)
+        try:
+            services.campaign_update(campaign=campaign, excluded=sorted(excluded))
+        except (ValidationError, PermissionDenied) as exc:
+            _flash(request, exc)
+        else:
+            messages.success(request, _("The audience was updated."))
+        return redirect("campaigns:audience", pk=campaign.pk)
+    contacts = list(base.order_by("last_name", "pk")[:200])
+    excluded = {int(i) for i in campaign.excluded_contacts}
+    context = {
+        "campaign": campaign,
+        "contacts": contacts,
+        "excluded": excluded,
+        "total": base.count(),
+        "criteria_text": audience.describe(campaign.audience_criteria),
+    }
+    return render(request, "campaigns/audience.html", context)
+
+
+@scoped(Action.CAMPAIGN_VIEW)
+def detail(request: ScopedRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(_campaigns(), pk=pk)
+    if campaign.operation is not None:
+        services.ensure_deadlines(campaign.operation)
+        campaign.refresh_from_db()
+    role = request.scope.role
+    proof = Proof.objects.filter(campaign=campaign).order_by("-round").first()
+    context = {
+        "campaign": campaign,
+        "proof": proof,
+        "preview": None
+        if proof
+        else creative_selectors.preview(campaign.version, campaign.entity, campaign.values),
+        "steps": ApprovalStep.objects.filter(campaign=campaign)
+        .select_related("proof", "decided_by")
+        .order_by("-proof__round", "order"),
+        "transitions": CampaignTransition.objects.filter(campaign=campaign).select_related("actor"),
+        "ledger": LedgerEntry.objects.filter(campaign=campaign),
+        "conflicts": selectors.conflicts(campaign),
+        "current_step": selectors.current_step(campaign),
+        "can_edit": role_allows(role, Action.CAMPAIGN_CREATE) and campaign.state in EDITABLE_STATES,
+        "can_submit": role_allows(role, Action.CAMPAIGN_SUBMIT)
+        and campaign.state in (State.DRAFT, State.CHANGES_REQUESTED),
+        "can_cancel": role_allows(role, Action.CAMPAIGN_SUBMIT) and not campaign.is_final,
+        "criteria_text": audience.describe(campaign.audience_criteria),
+        "widths": PREVIEW_WIDTHS,
+    }
+    step = context["current_step"]
+    context["can_decide"] = (
+        bool(step) and role_allows(role, Action.CAMPAIGN_APPROVE) and selectors.can_decide(step, role)
+    )
+    return render(request, "campaigns/detail.html", context)
+
+
+@require_POST
+@scoped(Action.CAMPAIGN_SUBMIT)
+def submit(request: ScopedRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(_campaigns(), pk=pk)
+    try:
+        services.campaign_submit(campaign=campaign)
+    except (ValidationError, PermissionDenied) as exc:
+        _flash(request, exc)
+    else:
+        messages.success(request, _("Submitted: %(state)s.") % {"state": campaign.state_label})
+    return redirect("campaigns:detail", pk=campaign.pk)
+
+
+@require_POST
+@scoped(Action.CAMPAIGN_SUBMIT)
+def cancel(request: ScopedRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(_campaigns(), pk=pk)
+    try:
+        services.campaign_cancel(campaign=campaign, comment=request.POST.get("comment", "")[:500])
+    except (ValidationError, PermissionDenied) as exc:
+        _flash(request, exc)
+    else:
+        messages.success(request, _("The campaign is cancelled."))
+    return redirect("campaigns:detail", pk=campaign.pk)
+
+
+# -- approvals --------------------------------------------------------------------------------------
+
+
+@scoped(Action.CAMPAIGN_APPROVE)
+def approvals(request: ScopedRequest) -> HttpResponse:
+    if request.method == "POST":
+        ids = [int(i) for i in request.POST.getlist("step") if i.isdigit()]
+        steps = list(ApprovalStep.objects.filter(pk__in=ids).select_related("campaign"))
+        done, errors = services.approvals_bulk(steps=steps)
+        if done:
+            messages.success(request, _("%(n)s proofs approved.") % {"n": done})
+        for error in errors:
+            messages.error(request, error)
+        return redirect(request.get_full_path())
+    level = request.GET.get("level", "")
+    channel = request.GET.get("channel", "")
+    op = request.GET.get("operation", "")
+    store = request.GET.get("store", "").strip()[:60]
+    queue = selectors.approval_queue(
+        level=level if level in ApprovalStep.Level.values else "",
+        channel=channel if channel in ("email", "sms", "print") else "",
+        operation_id=int(op) if op.isdigit() else None,
+        store=store,
+    )
+    context = {
+        "queue": queue,
+        "level": level,
+        "channel": channel,
+        "operation": op,
+        "store": store,
+        "operations": Operation.objects.exclude(status=Operation.Status.CANCELLED)[:100],
+        "levels": ApprovalStep.Level.choices[1:],
+    }
+    return render(request, "campaigns/approvals.html", context)
+
+
+@require_POST
+@scoped(Action.CAMPAIGN_APPROVE)
+def decide(request: ScopedRequest, pk: int) -> HttpResponse:
+    step = get_object_or_404(ApprovalStep.objects.select_related("campaign"), pk=pk)
+    approve = request.POST.get("decision") == "approve"
+    try:
+        services.approval_decide(step=step, approve=approve, comment=request.POST.get("comment", ""))
+    except (ValidationError, PermissionDenied) as exc:
+        _flash(request, exc)
+    else:
+        messages.success(request, _("Approved.") if approve else _("Changes requested."))
+    return redirect("campaigns:detail", pk=step.campaign_id)
+
+
+# -- operations -------------------------------------------------------------------------------------
+
+
+@scoped(Action.CAMPAIGN_VIEW)
+def operations(request: ScopedRequest) -> HttpResponse:
+    ops = selectors.operations_for_scope()
+    return render(request, "campaigns/operations.html", {"operations": ops})
+
+
+@scoped(Action.OPERATION_MANAGE)
+def operation_new(request: ScopedRequest) -> HttpResponse:
+    form = OperationForm(request.POST or None)
+    criteria = CriteriaFields(request.POST or None, prefix="aud")
+    if request.method == "POST" and form.is_valid() and criteria.is_valid():
+        fields = {k: v for k, v in form.cleaned_data.items() if k != "eligible_entities"}
+        fields["audience_criteria"] = criteria.criteria()
+        try:
+            op = services.operation_create(
+                fields=fields, eligible_entities=list(form.cleaned_data["eligible_entities"])
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("The operation was created. Add its waves."))
+            return redirect("campaigns:operation", pk=op.pk)
+    return render(request, "campaigns/operation_new.html", {"form": form, "criteria": criteria})
+
+
+def _operation(request: ScopedRequest, pk: int) -> Operation:
+    op = get_object_or_404(selectors.operations_for_scope(), pk=pk)
+    services.ensure_deadlines(op)
+    return op
+
+
+@scoped(Action.CAMPAIGN_VIEW)
+def operation(request: ScopedRequest, pk: int) -> HttpResponse:
+    op = _operation(request, pk)
+    role = request.scope.role
+    local = selectors.is_local_scope()
+    context: dict[str, Any] = {
+        "op": op,
+        "waves": selectors.waves_of(op),
+        "local": local,
+        "now": timezone.now(),
+        "criteria_text": audience.describe(op.audience_criteria),
+        "can_manage": role_allows(role, Action.OPERATION_MANAGE) and not local,
+    }
+    if local:
+        context["participation"] = Participation.objects.filter(
+            operation=op, entity_id=request.scope.entity_id
+        ).first()
+        context["my_campaigns"] = (
+            _campaigns().filter(operation=op).exclude(state=State.CANCELLED).order_by("wave__send_at")
+        )
+        context["can_decide"] = (
+            role_allows(role, Action.CAMPAIGN_SUBMIT) and timezone.now() < op.subscription_deadline
+        )
+    else:
+        context["overview"] = selectors.participation_overview(op)
+        context["wave_form"] = (
+            WaveForm(templates=_templates()) if op.status == Operation.Status.DRAFT else None
+        )
+    return render(request, "campaigns/operation.html", context)
+
+
+@require_POST
+@scoped(Action.OPERATION_MANAGE)
+def wave_new(request: ScopedRequest, pk: int) -> HttpResponse:
+    op = _operation(request, pk)
+    form = WaveForm(request.POST, templates=_templates())
+    if form.is_valid():
+        version = form.cleaned_data["template"].published_version()
+        try:
+            wave = services.wave_add(
+                operation=op,
+                name=form.cleaned_data["name"],
+                version=version,
+                send_at=form.cleaned_data["send_at"],
+            )
+        except ValidationError as exc:
+            _flash(request, exc)
+        else:
+            messages.success(request, _("Wave added. Set head office's default content."))
+            return redirect("campaigns:wave_defaults", pk=wave.pk)
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+    return redirect("campaigns:operation", pk=op.pk)
+
+
+@scoped(Action.OPERATION_MANAGE)
+def wave_defaults(request: ScopedRequest, pk: int) -> HttpResponse:
+    wave = get_object_or_404(
+        OperationWave.objects.select_related("operation__owner", "version__template"), pk=pk
+    )
+    zone_defs, _errors = zonelib.parse_zones(wave.version.zones)
+    initial = {f"z_{k}": v for k, v in zonelib.resolve(zone_defs, wave.zone_defaults).items()}
+    form = PersonalisationForm(
+        request.POST or None, initial=initial, zones=zone_defs, role=request.scope.role
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.wave_set_defaults(wave=wave, values=form.cleaned_data["values"])
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Default content saved."))
+            return redirect("campaigns:operation", pk=wave.operation_id)
+    store = Entity.objects.filter(entity_type__is_local=True, is_active=True).first() or wave.operation.owner
+    preview = creative_selectors.preview(wave.version, store, wave.zone_defaults)
+    return render(
+        request,
+        "campaigns/wave_defaults.html",
+        {"wave": wave, "form": form, "preview": preview, "widths": PREVIEW_WIDTHS},
+    )
+
+
+@require_POST
+@scoped(Action.OPERATION_MANAGE)
+def operation_publish(request: ScopedRequest, pk: int) -> HttpResponse:
+    op = _operation(request, pk)
+    try:
+        services.operation_publish(operation=op)
+    except ValidationError as exc:
+        _flash(request, exc)
+    else:
+        messages.success(request, _("The operation is open to its stores."))
+    return redirect("campaigns:operation", pk=op.pk)
+
+
+@require_POST
+@scoped(Action.OPERATION_MANAGE)
+def operation_cancel(request: ScopedRequest, pk: int) -> HttpResponse:
+    op = _operation(request, pk)
+    count = services.operation_cancel(operation=op, comment=request.POST.get("comment", "")[:500])
+    messages.success(
+        request, _("The operation is cancelled (%(n)s store campaigns cancelled).") % {"n": count}
+    )
+    return redirect("campaigns:operation", pk=op.pk)
+
+
+@require_POST
+@scoped(Action.CAMPAIGN_SUBMIT)
+def participate(request: ScopedRequest, pk: int) -> HttpResponse:
+    op = _operation(request, pk)
+    store = Entity.objects.filter(pk=request.scope.entity_id, entity_type__is_local=True).first()
+    if store is None:
+        raise Http404
+    subscribe = request.POST.get("answer") == "yes"
+    try:
+        services.participation_decide(operation=op, entity=store, subscribe=subscribe)
+    except (ValidationError, PermissionDenied) as exc:
+        _flash(request, exc)
+    else:
+        messages.success(
+            request, _("You take part. Personalise your content.") if subscribe else _("You opted out.")
+        )
+    return redirect("campaigns:operation", pk=op.pk)
+
+
+# -- calendar ---------------------------------------------------------------------------------------
+
+
+@scoped(Action.CAMPAIGN_VIEW)
+def calendar(request: ScopedRequest) -> HttpResponse:
+    form = CalendarFilter(request.GET or None)
+    view, day, entity, channel = "month", timezone.localdate(), None, ""
+    if form.is_valid():
+        view = form.cleaned_data["view"] or "month"
+        day = form.cleaned_data["date"] or day
+        entity = form.cleaned_data["entity"]
+        channel = form.cleaned_data["channel"]
+    if view == "week":
+        start = day - dt.timedelta(days=day.weekday())
+        end = start + dt.timedelta(days=6)
+        items = selectors.calendar_items(start, end, entity=entity, channel=channel)
+        days = [start + dt.timedelta(days=i) for i in range(7)]
+        grid = [[selectors.CalendarDay(d, True, [i for i in items if i.start <= d <= i.end]) for d in days]]
+        prev_day, next_day = start - dt.timedelta(days=7), start + dt.timedelta(days=7)
+        title = _("Week of %(day)s") % {"day": start.strftime("%d/%m/%Y")}
+    else:
+        first = day.replace(day=1)
+        last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        items = selectors.calendar_items(
+            first - dt.timedelta(days=7), last + dt.timedelta(days=7), entity=entity, channel=channel
+        )
+        grid = selectors.month_grid(first.year, first.month, items)
+        prev_day, next_day = (first - dt.timedelta(days=1)).replace(day=1), last + dt.timedelta(days=1)
+        title = first.strftime("%m/%Y")
+    params = request.GET.copy()
+    params.pop("date", None)
+    context = {
+        "form": form,
+        "grid": grid,
+        "view": view,
+        "title": title,
+        "prev": prev_day.isoformat(),
+        "next": next_day.isoformat(),
+        "query": params.urlencode(),
+        "today": timezone.localdate(),
+    }
+    return render(request, "campaigns/calendar.html", context)
+
+
+@scoped(Action.CALENDAR_MANAGE)
+def slot_new(request: ScopedRequest) -> HttpResponse:
+    form = SlotForm(request.POST or None, initial={"entity": request.scope.entity_id})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.slot_create(fields=form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Added to the calendar."))
+            return redirect("campaigns:calendar")
+    return render(
+        request, "campaigns/form.html", {"form": form, "title": _("Reserve a slot or set a blackout")}
+    )
+
+
+# -- budgets and settings ---------------------------------------------------------------------------
+
+
+@scoped(Action.BUDGET_VIEW)
+def budgets(request: ScopedRequest) -> HttpResponse:
+    can_manage = role_allows(request.scope.role, Action.BUDGET_MANAGE)
+    form = BudgetForm(request.POST or None) if can_manage else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                services.budget_save(fields=form.cleaned_data)
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(request, _("Budget saved."))
+                return redirect("campaigns:budgets")
+    rows = [selectors.budget_status(b) for b in Budget.objects.select_related("entity")[:500]]
+    return render(request, "campaigns/budgets.html", {"rows": rows, "form": form})
+
+
+@scoped(Action.BUDGET_VIEW)
+def budget(request: ScopedRequest, pk: int) -> HttpResponse:
+    found = get_object_or_404(Budget.objects.select_related("entity"), pk=pk)
+    entries = LedgerEntry.objects.filter(budget=found).select_related("campaign")
+    campaigns = _campaigns().filter(ledger__budget=found).distinct().prefetch_related("transitions__actor")
+    context = {"status": selectors.budget_status(found), "entries": entries, "campaigns": campaigns}
+    return render(request, "campaigns/budget.html", context)
+
+
+@scoped(Action.OPERATION_MANAGE)
+def approval_policies(request: ScopedRequest) -> HttpResponse:
+    """HQ's approval policy per template, for local campaigns (every policy, multi-step included)."""
+    templates = list(_templates())
+    if request.method == "POST":
+        for template in templates:
+            value = request.POST.get(f"policy-{template.pk}", "")
+            if value and value != selectors.template_policy(template):
+                try:
+                    services.template_policy_set(template=template, policy=value)
+                except ValidationError as exc:
+                    _flash(request, exc)
+        messages.success(request, _("Approval policies saved."))
+        return redirect("campaigns:policies")
+    rows = [(t, selectors.template_policy(t)) for t in templates]
+    return render(request, "campaigns/policies.html", {"rows": rows, "choices": ApprovalPolicy.choices})
+
+
+@scoped(Action.BUDGET_MANAGE)
+def campaign_settings(request: ScopedRequest) -> HttpResponse:
+    instance = selectors.settings_for(request.scope.organisation_id)
+    form = SettingsForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.settings_save(changes={f: form.cleaned_data[f] for f in SettingsForm.Meta.fields})
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Settings saved."))
+            return redirect("campaigns:settings")
+    return render(request, "campaigns/form.html", {"form": form, "title": _("Campaign settings")})

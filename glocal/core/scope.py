@@ -1,0 +1,107 @@
+"""The acting user's scope, and querysets that fail closed without one.
+
+Every model holding an organisation's data uses :class:`ScopedManager` as its default manager
+(``Model.objects``): its querysets are filtered by ``Model.scope_q(scope)`` for the scope active in
+the current context, and raise :class:`ScopeMissing` when none is active. The scope is set by
+:class:`glocal.core.middleware.ScopeMiddleware` from the session's active membership (never from the
+request payload), by :func:`activate` in tasks and commands, and nowhere else.
+
+The only escape is ``Model.unscoped`` (a plain manager): grep for ``.unscoped.`` to review each use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from django.db import models
+
+
+class ScopeMissing(RuntimeError):
+    """A query on tenant data ran with no active scope."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who is acting, for which organisation, over which part of the network.
+
+    ``entity_path`` is the materialised path of the node the role is granted on: the scope covers
+    that node and its whole subtree.
+    """
+
+    organisation_id: int
+    entity_id: int
+    entity_path: str
+    role: str
+    user_id: int | None = None
+    membership_id: int | None = None
+
+    def covers_path(self, path: str) -> bool:
+        return path.startswith(self.entity_path)
+
+
+_current: ContextVar[Scope | None] = ContextVar("glocal_scope", default=None)
+
+
+def current_scope() -> Scope | None:
+    return _current.get()
+
+
+def get_scope() -> Scope:
+    scope = _current.get()
+    if scope is None:
+        raise ScopeMissing(
+            "Tenant data queried without an active scope; use glocal.core.scope.activate() "
+            "or Model.unscoped for an explicit, reviewed escape."
+        )
+    return scope
+
+
+@contextlib.contextmanager
+def activate(scope: Scope) -> Iterator[Scope]:
+    token = _current.set(scope)
+    try:
+        yield scope
+    finally:
+        _current.reset(token)
+
+
+@contextlib.contextmanager
+def deactivate() -> Iterator[None]:
+    token = _current.set(None)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+class ScopedManager(models.Manager[M], Generic[M]):
+    """Default manager of tenant models: filtered by the active scope, raising without one."""
+
+    def get_queryset(self) -> models.QuerySet[M]:
+        scope = get_scope()
+        model: Any = self.model
+        return super().get_queryset().filter(model.scope_q(scope))
+
+
+class TenantModel(models.Model):
+    """Base for models holding an organisation's data.
+
+    Subclasses define ``scope_q(scope)``: the condition a row must meet to be visible in ``scope``.
+    """
+
+    objects: ClassVar[ScopedManager[Any]] = ScopedManager()
+    unscoped: ClassVar[models.Manager[Any]] = models.Manager()
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> models.Q:  # pragma: no cover - abstract
+        raise NotImplementedError

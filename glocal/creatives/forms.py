@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from glocal.network.models import Entity
+
+from . import zones as zonelib
+from .models import Channel, ChannelTemplate, CreativeSettings
+
+ZONE_PREFIX = "z_"
+
+# The brand library plugs in here: (zone) -> [(asset id, label)] of the images the active scope may
+# pick for an image zone (its tag filter applied). Without it, an image zone takes an asset id.
+image_choices: Callable[[zonelib.Zone], list[tuple[str, str]]] | None = None
+
+
+class TemplateCreateForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=160)
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
+    entity = forms.ModelChoiceField(
+        label=_("Owner"), queryset=Entity.unscoped.none(), help_text=_("Visible to every store below it.")
+    )
+    approval_policy = forms.ChoiceField(label=_("Approval policy"), choices=ChannelTemplate.Approval.choices)
+    description = forms.CharField(
+        label=_("Description"), widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Scoped per request (never at class definition): HQ and regional nodes of the scope.
+        field: Any = self.fields["entity"]
+        field.queryset = Entity.objects.filter(entity_type__is_local=False, is_active=True).order_by("path")
+
+
+class VersionForm(forms.Form):
+    subject = forms.CharField(label=_("Subject"), max_length=250, required=False)
+    preheader = forms.CharField(label=_("Preheader"), max_length=250, required=False)
+    source = forms.CharField(
+        label=_("Source"),
+        widget=forms.Textarea(attrs={"rows": 18, "spellcheck": "false", "class": "code"}),
+        required=False,
+        help_text=_(
+            "MJML for email, text for SMS. Tokens: {{ store.name }}, {{ store.full_address }}, "
+            '{{ zones.<key> }}, {{ recipient.first_name|fallback("cher client") }}, {{ unsubscribe_url }}.'
+        ),
+    )
+    text = forms.CharField(
+        label=_("Plain-text part"),
+        widget=forms.Textarea(attrs={"rows": 6, "class": "code"}),
+        required=False,
+        help_text=_("Leave empty to derive it from the HTML."),
+    )
+    zones_json = forms.CharField(
+        label=_("Zones (JSON)"),
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false", "class": "code"}),
+        required=False,
+        help_text=_(
+            'A list of zones, e.g. [{"key": "headline", "type": "short_text", "max_length": 60}]. '
+            "Types: short_text, rich_text, image, choice, date, price, offer_code. Attributes: label, "
+            "required, default, help, roles, locked, max_length, choices, tag, allow_upload, min, max."
+        ),
+    )
+
+    def __init__(self, *args: Any, channel: str = Channel.EMAIL, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if channel != Channel.EMAIL:
+            for name in ("subject", "preheader", "text"):
+                del self.fields[name]
+
+    def clean_zones_json(self) -> Any:
+        raw = self.cleaned_data["zones_json"].strip() or "[]"
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                _("The zones are not valid JSON (line %(line)s, column %(col)s): %(msg)s"),
+                params={"line": exc.lineno, "col": exc.colno, "msg": exc.msg},
+            ) from None
+        _zones, errors = zonelib.parse_zones(data)
+        if errors:
+            raise forms.ValidationError([e.text for e in errors])
+        return data
+
+
+class PersonalisationForm(forms.Form):
+    """One field per zone the role may edit. Locked zones have no field; a forged value for one is
+    refused by :meth:`clean` (and again by the service)."""
+
+    def __init__(self, *args: Any, zones: list[zonelib.Zone], role: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.zones = zones
+        self.role = role
+        self.editable = zonelib.editable_zones(zones, role)
+        for zone in self.editable:
+            self.fields[ZONE_PREFIX + zone.key] = self._field(zone)
+
+    @staticmethod
+    def _field(zone: zonelib.Zone) -> forms.Field:
+        attrs: dict[str, Any] = {"data-zone": zone.key}
+        if zone.limit and zone.type in ("short_text", "rich_text"):
+            attrs["data-maxlength"] = zone.limit
+        label = zone.title
+        help_text = zone.help
+        if zone.type == "image" and image_choices is not None:
+            return forms.ChoiceField(
+                label=label,
+                required=False,
+                choices=[("", "—"), *image_choices(zone)],
+                initial=zone.default,
+                help_text=help_text,
+                widget=forms.Select(attrs=attrs),
+            )
+        if zone.type == "choice":
+            return forms.ChoiceField(
+                label=label,
+                required=False,
+                choices=[("", "—")] + [(c, c) for c in zone.choices],
+                initial=zone.default,
+                help_text=help_text,
+                widget=forms.Select(attrs=attrs),
+            )
+        if zone.type == "rich_text":
+            widget: forms.Widget = forms.Textarea(attrs={**attrs, "rows": 6})
+            help_text = f"{help_text} " if help_text else ""
+            help_text += str(_("Allowed: paragraphs, bold, italics, lists, links (http, https)."))
+        elif zone.type == "date":
+            widget = forms.DateInput(attrs={**attrs, "type": "date"})
+        elif zone.type == "price":
+            widget = forms.TextInput(attrs={**attrs, "inputmode": "decimal"})
+        else:
+            widget = forms.TextInput(attrs=attrs)
+        return forms.CharField(
+            label=label, required=False, initial=zone.default, help_text=help_text, widget=widget, strip=False
+        )
+
+    def submitted_values(self) -> dict[str, Any]:
+        """Every submitted ``z_<key>`` value, including forged ones for locked or unknown zones."""
+        data = self.data
+        return {k[len(ZONE_PREFIX) :]: data.get(k) for k in data if k.startswith(ZONE_PREFIX)}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        values = self.submitted_values()
+        clean, errors = zonelib.validate_values(self.zones, values, self.role)
+        for finding in errors:
+            field = ZONE_PREFIX + finding.where
+            if field in self.fields:
+                self.add_error(field, finding.text)
+            else:
+                self.add_error(None, finding.text)
+        cleaned["values"] = clean
+        return cleaned
+
+
+class SettingsForm(forms.ModelForm):
+    patterns = forms.CharField(
+        label=_("Restricted words"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "class": "code"}),
+        help_text=_("One regular expression per line, matched without regard to case, e.g. gratuit|offert."),
+    )
+
+    class Meta:
+        model = CreativeSettings
+        fields = ["sms_advertiser", "sms_opt_out", "sms_price_per_segment", "sms_segment_limit"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["patterns"].initial = "\n".join(self.instance.restricted_patterns or [])
+
+    def clean_patterns(self) -> list[str]:
+        from .compliance import validate_patterns
+
+        patterns = [p.strip() for p in self.cleaned_data["patterns"].splitlines() if p.strip()]
+        errors = validate_patterns(patterns)
+        if errors:
+            raise forms.ValidationError(errors)
+        return patterns

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from . import views
+
+app_name = "creatives"
+urlpatterns = [
+    path("", views.template_list, name="list"),
+    path("new/", views.template_create, name="create"),
+    path("settings/", views.creative_settings, name="settings"),
+    path("<int:pk>/", views.template_detail, name="detail"),
+    path("<int:pk>/edit/", views.template_edit, name="edit"),
+    path("<int:pk>/draft-preview/", views.draft_preview, name="draft_preview"),
+    path("<int:pk>/publish/", views.template_publish, name="publish"),
+    path("<int:pk>/archive/", views.template_archive, name="archive"),
+    path("<int:pk>/personalise/", views.personalise, name="personalise"),
+    path("<int:pk>/preview/", views.preview, name="preview"),
+    path("personalisations/<int:pk>/", views.personalisation, name="personalisation"),
+]

@@ -1,0 +1,1 @@
+"""Delivery engine: pure cores (windows, pressure, bounces, tokens) and transports (SMTP, SMS over HTTP)."""

@@ -1,0 +1,1 @@
+"""Transports: one module per channel; each raises :class:`glocal.delivery.transports.base.TransportError`."""

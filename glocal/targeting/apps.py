@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class TargetingConfig(AppConfig):
+    """Lead capture (kiosk, embeddable form, double opt-in), guarded segments, external prospect lists."""
+
+    name = "glocal.targeting"
+    label = "targeting"
+    verbose_name = "Targeting"
+
+    def ready(self) -> None:
+        from . import prospects  # noqa: F401  (registers the purge job handler)

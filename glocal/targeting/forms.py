@@ -1,0 +1,200 @@
+"""Forms of lead capture, segments and prospect lists. No scoped queryset at class level."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any, cast
+
+from django import forms
+from django.urls import reverse_lazy
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from glocal.audience.models import Channel
+
+from . import segments
+from .models import LeadCaptureSettings
+
+ORIGIN_RE = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$")
+MAX_LIST_BYTES = 50 * 1024 * 1024
+
+
+class LeadCaptureForm(forms.Form):
+    """The public form (kiosk and web form). Consent boxes are unticked and labelled with HQ's exact
+    wording; ``website`` is a honeypot; ``rendered`` a signed render time (minimum fill time)."""
+
+    first_name = forms.CharField(
+        label=_("First name"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    last_name = forms.CharField(
+        label=_("Last name"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    email = forms.CharField(
+        label=_("Email"),
+        max_length=254,
+        required=False,
+        widget=forms.EmailInput(attrs={"autocomplete": "off", "inputmode": "email"}),
+    )
+    mobile = forms.CharField(
+        label=_("Mobile"),
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off", "inputmode": "tel"}),
+    )
+    postcode = forms.CharField(label=_("Postcode"), max_length=16, required=False)
+    consent_email = forms.BooleanField(required=False, initial=False)
+    consent_sms = forms.BooleanField(required=False, initial=False)
+    website = forms.CharField(
+        required=False,
+        label=_("Leave this field empty"),
+        widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
+    )
+    rendered = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, config: LeadCaptureSettings, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["consent_email"].label = config.email_wording
+        self.fields["consent_sms"].label = config.sms_wording
+
+    def visible_profile_fields(self) -> list[Any]:
+        return [self[name] for name in ("first_name", "last_name", "email", "mobile", "postcode")]
+
+    def consent_fields(self) -> list[Any]:
+        return [self["consent_email"], self["consent_sms"]]
+
+
+class CaptureSettingsForm(forms.ModelForm):
+    class Meta:
+        model = LeadCaptureSettings
+        fields = [
+            "form_version",
+            "email_wording",
+            "sms_wording",
+            "frame_ancestors",
+            "min_fill_seconds",
+            "ip_limit_per_hour",
+            "token_limit_per_hour",
+        ]
+        widgets = {
+            "email_wording": forms.Textarea(attrs={"rows": 3}),
+            "sms_wording": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def clean_frame_ancestors(self) -> str:
+        origins = (self.cleaned_data.get("frame_ancestors") or "").split()
+        bad = [o for o in origins if not ORIGIN_RE.match(o)]
+        if bad:
+            raise forms.ValidationError(
+                _("Not a site origin (https://host[:port]): %(values)s"), params={"values": ", ".join(bad)}
+            )
+        return " ".join(origins)
+
+    def clean_min_fill_seconds(self) -> int:
+        value = self.cleaned_data["min_fill_seconds"]
+        if value > 60:
+            raise forms.ValidationError(_("At most 60 seconds."))
+        return value
+
+
+class SegmentPolicyForm(forms.Form):
+    allowed_fields = forms.MultipleChoiceField(
+        label=_("Fields stores and regions may use"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    allowed_operators = forms.MultipleChoiceField(
+        label=_("Operators they may use"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    max_criteria = forms.IntegerField(
+        label=_("Maximum number of criteria"), min_value=1, max_value=segments.MAX_CRITERIA_HARD
+    )
+
+    def __init__(self, *args: Any, organisation_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields = segments.available_fields(organisation_id)
+        cast(forms.ChoiceField, self.fields["allowed_fields"]).choices = [
+            (k, str(f.label)) for k, f in fields.items()
+        ]
+        cast(forms.ChoiceField, self.fields["allowed_operators"]).choices = [
+            (k, str(label)) for k, label in segments.OPERATORS.items()
+        ]
+
+
+class SegmentMetaForm(forms.Form):
+    name = forms.CharField(label=_("Segment name"), max_length=120, required=False)
+    channel = forms.ChoiceField(
+        label=_("Count people reachable by"),
+        required=False,
+        choices=[("", _("— everyone matching —")), (Channel.EMAIL, _("Email")), (Channel.SMS, _("SMS"))],
+        # htmx: the live count follows the channel
+        widget=forms.Select(
+            attrs={
+                "hx-post": reverse_lazy("targeting:segment_count"),
+                "hx-trigger": "change",
+                "hx-target": "#segment-count",
+                "hx-include": "closest form",
+            }
+        ),
+    )
+
+
+class ProspectUploadForm(forms.Form):
+    name = forms.CharField(label=_("List name"), max_length=120)
+    provider = forms.CharField(label=_("Provider (renter or partner)"), max_length=120, required=False)
+    campaign = forms.TypedChoiceField(
+        label=_("Campaign"),
+        coerce=int,
+        required=False,
+        empty_value=None,
+        help_text=_("The one campaign this list may be used for."),
+    )
+    campaign_ref = forms.CharField(
+        label=_("Or the campaign's reference"),
+        max_length=120,
+        required=False,
+        help_text=_("For a campaign not (yet) in Glocal."),
+    )
+    purpose = forms.CharField(label=_("Purpose"), max_length=300, required=False)
+    purge_after = forms.DateField(
+        label=_("Purge after"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("The day after the campaign ends: the people on the list are deleted then."),
+    )
+    entity = forms.TypedChoiceField(label=_("Store"), coerce=int)
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_("Columns: email and/or mobile, first_name, last_name, postcode, city."),
+    )
+
+    def __init__(
+        self, *args: Any, stores: list[tuple[int, str]], campaigns: list[tuple[int, str]], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["entity"]).choices = stores
+        cast(forms.ChoiceField, self.fields["campaign"]).choices = [("", "—"), *campaigns]
+        if len(stores) == 1:
+            self.fields["entity"].initial = stores[0][0]
+            self.fields["entity"].widget = forms.HiddenInput()
+
+    def clean_purge_after(self) -> datetime.date:
+        value = self.cleaned_data["purge_after"]
+        if value < timezone.localdate():
+            raise forms.ValidationError(_("The purge date cannot be in the past."))
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("campaign") and not (data.get("campaign_ref") or "").strip():
+            self.add_error("campaign", _("Choose the campaign, or give its reference."))
+        return data
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_LIST_BYTES:
+            raise forms.ValidationError(_("The file is too large (50 MB at most)."))
+        return upload

@@ -1,0 +1,187 @@
+"""Lead capture pages: the public kiosk and web form (token-addressed, no login), the double opt-in
+confirmation, a store's lead-capture settings (links, QR code, regenerate) and HQ's settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from glocal.core.http import ScopedRequest
+from glocal.core.views_base import scoped
+from glocal.network.models import Entity
+from glocal.network.roles import Action
+
+from . import leads
+from .forms import CaptureSettingsForm, LeadCaptureForm
+from .models import LeadForm
+
+
+def _public_url(path: str) -> str:
+    """Links that leave the request (emails, the tablet's QR code) use the configured public address."""
+    return settings.GLOCAL_PUBLIC_URL.rstrip("/") + path
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _capture(request: HttpRequest, token: str, kind: str) -> HttpResponse:
+    lead_form = leads.form_by_token(token, kind)
+    if lead_form is None:
+        raise Http404
+    config = leads.capture_settings(lead_form.organisation_id)
+    template = "targeting/leads/kiosk.html" if kind == LeadForm.Kind.KIOSK else "targeting/leads/embed.html"
+    status = 200
+    if request.method == "POST":
+        form = LeadCaptureForm(request.POST, config=config)
+        valid = form.is_valid()
+        if leads.rate_limited(ip=_client_ip(request), token=token, config=config):
+            form.add_error(None, _("Too many entries for now. Please try again later."))
+            status = 429
+        elif valid:
+            data = form.cleaned_data
+            if data.get("website"):  # honeypot: a robot; answer like a success, keep nothing
+                return redirect(f"{request.path}?thanks=1")
+            if leads.filled_too_fast(data.get("rendered", ""), config.min_fill_seconds):
+                form.add_error(None, _("The form was sent too quickly. Please check it and send it again."))
+            else:
+                try:
+                    result = leads.submit_lead(
+                        lead_form=lead_form, kind=kind, data=data, ip=_client_ip(request)
+                    )
+                except ValidationError as exc:
+                    for name, errors in exc.message_dict.items():
+                        form.add_error(name if name in form.fields else None, errors)
+                else:
+                    if result.pending_email is not None:
+                        url = _public_url(
+                            reverse(
+                                "targeting:confirm",
+                                kwargs={"token": leads.confirmation_token(result.pending_email)},
+                            )
+                        )
+                        leads.send_confirmation(result.pending_email, url)
+                    # Post/redirect/get: the kiosk is back to a blank form, with the thank-you message.
+                    suffix = "&email=1" if result.pending_email is not None else ""
+                    return redirect(f"{request.path}?thanks=1{suffix}")
+    else:
+        form = LeadCaptureForm(config=config)
+    context = {
+        "form": form,
+        "stamp": leads.render_stamp(),  # a fresh render time for each display; the input stays
+        "store": lead_form.entity,
+        "thanks": request.GET.get("thanks") == "1",
+        "email_sent": request.GET.get("email") == "1",
+    }
+    response = render(request, template, context, status=status)
+    if kind == LeadForm.Kind.EMBED:
+        ancestors = " ".join(["'self'", *config.frame_ancestors.split()])
+        response["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
+    response["Cache-Control"] = "no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def kiosk(request: HttpRequest, token: str) -> HttpResponse:
+    """The tablet at the counter: no login, no way to navigate away, back to a blank form after each
+    entry. CSRF-protected (first-party page)."""
+    return _capture(request, token, LeadForm.Kind.KIOSK)
+
+
+@csrf_exempt  # embedded in the store's own site (third-party cookies are blocked in iframes); the
+# signed render stamp, honeypot and rate limits protect it, and it acts for no logged-in user.
+@xframe_options_exempt  # the only view that may be framed; frame-ancestors CSP limits by whom
+def embed(request: HttpRequest, token: str) -> HttpResponse:
+    return _capture(request, token, LeadForm.Kind.EMBED)
+
+
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """Double opt-in: GET shows a button (mail scanners that prefetch links confirm nothing), POST
+    confirms."""
+    pending = leads.pending_by_token(token)
+    if pending is None:
+        raise Http404
+    confirmed = None
+    if request.method == "POST":
+        confirmed = leads.confirm_optin(pending=pending, ip=_client_ip(request))
+    context = {"pending": pending, "store": pending.entity, "confirmed": confirmed}
+    response = render(request, "targeting/leads/confirm.html", context)
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+# ---------------------------------------------------------------------------------------------------
+# Settings (logged in)
+
+
+def _stores(request: ScopedRequest) -> Any:
+    return Entity.objects.filter(entity_type__is_local=True, is_active=True).order_by("name")
+
+
+@scoped(Action.LEADS_MANAGE)
+def lead_index(request: ScopedRequest) -> HttpResponse:
+    stores = list(_stores(request)[:1000])
+    return render(request, "targeting/leads/index.html", {"stores": stores})
+
+
+def _qr_svg(url: str) -> str:
+    return segno.make(url, error="m").svg_inline(scale=5, title=_("QR code of the kiosk link"))
+
+
+@scoped(Action.LEADS_MANAGE)
+def lead_store(request: ScopedRequest, pk: int) -> HttpResponse:
+    store = get_object_or_404(_stores(request), pk=pk)
+    lead_form = leads.lead_form_for(store)
+    config = leads.capture_settings(store.organisation_id)
+    kiosk_url = _public_url(reverse("targeting:kiosk", kwargs={"token": lead_form.kiosk_token}))
+    embed_url = _public_url(reverse("targeting:embed", kwargs={"token": lead_form.embed_token}))
+    context = {
+        "store": store,
+        "lead_form": lead_form,
+        "config": config,
+        "kiosk_url": kiosk_url,
+        "embed_url": embed_url,
+        "qr_svg": _qr_svg(kiosk_url),
+        "snippet": f'<iframe src="{embed_url}" title="{store.name}" width="100%" height="720" '
+        'style="border:0"></iframe>',
+    }
+    return render(request, "targeting/leads/store.html", context)
+
+
+@require_POST
+@scoped(Action.LEADS_MANAGE)
+def lead_regenerate(request: ScopedRequest, pk: int) -> HttpResponse:
+    store = get_object_or_404(_stores(request), pk=pk)
+    kind = request.POST.get("kind", "")
+    try:
+        leads.regenerate_token(lead_form=leads.lead_form_for(store), kind=kind)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("A new link was made; the old one no longer works."))
+    return redirect("targeting:lead_store", pk=store.pk)
+
+
+@scoped(Action.AUDIENCE_SETTINGS)
+def lead_settings(request: ScopedRequest) -> HttpResponse:
+    config = leads.capture_settings(request.scope.organisation_id)
+    form = CaptureSettingsForm(request.POST or None, instance=config)
+    if request.method == "POST" and form.is_valid():
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        if changes:
+            config.refresh_from_db()
+            leads.capture_settings_update(changes=changes)
+        messages.success(request, _("Lead capture settings saved."))
+        return redirect("targeting:lead_settings")
+    return render(request, "targeting/leads/settings.html", {"form": form})

@@ -1,0 +1,280 @@
+"""Lead capture, guarded segments and external prospect lists.
+
+- ``LeadCaptureSettings`` (per organisation, set by HQ): the consent wording and form version the
+  public forms show and the ledger records, the embedding policy, anti-abuse thresholds.
+- ``LeadForm`` (per store): the unguessable kiosk and embed tokens that address the public forms.
+- ``PendingOptIn``: an email consent waiting for its double opt-in confirmation.
+- ``SegmentPolicy`` (per organisation, set by HQ): which criteria non-HQ users may use.
+- ``Segment``: criteria stored as data (``[{field, op, value}]``), owned by the entity that made it.
+- ``ProspectList`` / ``ProspectRecord`` / ``ProspectListPurge``: rented or partner lists, kept apart
+  from the customer base (separate tables, never contacts), for one campaign, purged after it.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from glocal.core.scope import Scope, TenantModel
+
+DEFAULT_EMAIL_WORDING = (
+    "I agree to receive news and offers from this store by email. "
+    "I can unsubscribe at any time with the link in each email."
+)
+DEFAULT_SMS_WORDING = (
+    "I agree to receive news and offers from this store by SMS. I can reply STOP at any time to stop them."
+)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class LeadCaptureSettings(TenantModel):
+    """The organisation's lead-capture rules, chosen by HQ."""
+
+    organisation = models.OneToOneField(
+        "network.Organisation", on_delete=models.CASCADE, related_name="lead_capture_settings"
+    )
+    form_version = models.CharField(_("form version"), max_length=60, default="v1")
+    email_wording = models.TextField(_("email consent wording"), default=DEFAULT_EMAIL_WORDING)
+    sms_wording = models.TextField(_("SMS consent wording"), default=DEFAULT_SMS_WORDING)
+    frame_ancestors = models.CharField(
+        _("sites allowed to embed the web form"),
+        max_length=500,
+        blank=True,
+        help_text=_("Origins separated by spaces, e.g. https://www.example.com. Empty: this site only."),
+    )
+    min_fill_seconds = models.PositiveSmallIntegerField(
+        _("minimum fill time (seconds)"),
+        default=3,
+        help_text=_("Faster submissions are refused as automated."),
+    )
+    ip_limit_per_hour = models.PositiveIntegerField(_("entries per hour from one address"), default=60)
+    token_limit_per_hour = models.PositiveIntegerField(_("entries per hour on one form"), default=300)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("lead capture settings")
+        verbose_name_plural = _("lead capture settings")
+
+    def __str__(self) -> str:
+        return f"lead capture settings #{self.organisation_id}"
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> Q:
+        return Q(organisation_id=scope.organisation_id)
+
+    def wording(self, channel: str) -> str:
+        return self.email_wording if channel == "email" else self.sms_wording
+
+
+class LeadForm(TenantModel):
+    """A store's public lead forms: the kiosk (tablet at the counter) and the embeddable web form."""
+
+    class Kind(models.TextChoices):
+        KIOSK = "kiosk", _("Kiosk")
+        EMBED = "embed", _("Web form")
+
+    organisation = models.ForeignKey("network.Organisation", on_delete=models.CASCADE, related_name="+")
+    entity = models.OneToOneField("network.Entity", on_delete=models.CASCADE, related_name="lead_form")
+    kiosk_token = models.CharField(max_length=64, unique=True, default=new_token)
+    embed_token = models.CharField(max_length=64, unique=True, default=new_token)
+    created_at = models.DateTimeField(default=timezone.now)
+    regenerated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("lead form")
+
+    def __str__(self) -> str:
+        return f"lead form of entity #{self.entity_id}"
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> Q:
+        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
+
+    def token(self, kind: str) -> str:
+        return self.kiosk_token if kind == self.Kind.KIOSK else self.embed_token
+
+
+class PendingOptIn(TenantModel):
+    """An email consent given on a public form, waiting for the person to confirm it (double opt-in).
+    The ledger gets the opt-in only on confirmation; this row keeps the proof of both steps."""
+
+    organisation = models.ForeignKey("network.Organisation", on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey("audience.Contact", on_delete=models.CASCADE, related_name="+")
+    entity = models.ForeignKey("network.Entity", on_delete=models.CASCADE, related_name="+")
+    email = models.CharField(max_length=254)
+    wording = models.TextField()
+    form_version = models.CharField(max_length=120)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_ip = models.GenericIPAddressField(null=True, blank=True)
+    consent_event = models.ForeignKey(
+        "audience.ConsentEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("pending email confirmation")
+
+    def __str__(self) -> str:
+        return f"pending opt-in #{self.pk}"
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> Q:
+        return Q(organisation_id=scope.organisation_id, contact__owner_path__startswith=scope.entity_path)
+
+
+class SegmentPolicy(TenantModel):
+    """HQ's guardrail on targeting: the criteria regional and local users may use. HQ roles are not
+    limited (they set the rule)."""
+
+    organisation = models.OneToOneField(
+        "network.Organisation", on_delete=models.CASCADE, related_name="segment_policy"
+    )
+    allowed_fields = models.JSONField(_("allowed fields"), default=list, blank=True)
+    allowed_operators = models.JSONField(_("allowed operators"), default=list, blank=True)
+    max_criteria = models.PositiveSmallIntegerField(_("maximum number of criteria"), default=3)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("segment guardrails")
+        verbose_name_plural = _("segment guardrails")
+
+    def __str__(self) -> str:
+        return f"segment policy #{self.organisation_id}"
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> Q:
+        return Q(organisation_id=scope.organisation_id)
+
+
+class Segment(TenantModel):
+    """A saved audience definition. Criteria are data, compiled through an allow-list
+    (``glocal.targeting.segments.compile_criteria``); never SQL, never a field path from a user."""
+
+    organisation = models.ForeignKey("network.Organisation", on_delete=models.CASCADE, related_name="+")
+    entity = models.ForeignKey("network.Entity", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("name"), max_length=120)
+    criteria = models.JSONField(_("criteria"), default=list, blank=True)
+    channel = models.CharField(_("channel"), max_length=10, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("segment")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> Q:
+        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
+
+
+class ProspectList(TenantModel):
+    """An external list (rented, or from a partner) for ONE campaign of one store: kept apart from the
+    customer base, usable only by that campaign, purged after it."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        PURGED = "purged", _("Purged")
+
+    organisation = models.ForeignKey("network.Organisation", on_delete=models.CASCADE, related_name="+")
+    entity = models.ForeignKey("network.Entity", on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(_("name"), max_length=120)
+    provider = models.CharField(_("provider"), max_length=120, blank=True)
+    # The one campaign allowed to use the list: the campaign itself when it exists in Glocal (``campaign``),
+    # its reference otherwise (a campaign run elsewhere, or not created yet).
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("campaign"),
+    )
+    campaign_ref = models.CharField(_("campaign reference"), max_length=120)
+    purpose = models.CharField(_("purpose"), max_length=300, blank=True)
+    purge_after = models.DateField(_("purge after"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    row_count = models.PositiveIntegerField(default=0)
+    excluded_count = models.PositiveIntegerField(default=0)  # on the opposition list at upload
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("prospect list")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> Q:
+        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
+
+
+class ProspectRecord(TenantModel):
+    """One person of an external list. Never a Contact; deleted with the purge."""
+
+    organisation = models.ForeignKey("network.Organisation", on_delete=models.CASCADE, related_name="+")
+    prospect_list = models.ForeignKey(ProspectList, on_delete=models.CASCADE, related_name="records")
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    mobile = models.CharField(max_length=20, blank=True)
+    postcode = models.CharField(max_length=16, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("external prospect")
+
+    def __str__(self) -> str:
+        return f"prospect #{self.pk}"
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> Q:
+        return Q(
+            organisation_id=scope.organisation_id,
+            prospect_list__entity__path__startswith=scope.entity_path,
+        )
+
+
+class ProspectListPurge(TenantModel):
+    """The record of a purge: who, when, how many rows (kept after the rows are gone)."""
+
+    organisation = models.ForeignKey("network.Organisation", on_delete=models.CASCADE, related_name="+")
+    prospect_list = models.ForeignKey(ProspectList, on_delete=models.CASCADE, related_name="purges")
+    purged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(max_length=20)  # "manual" | "scheduled"
+    rows_deleted = models.PositiveIntegerField()
+    purged_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("prospect list purge")
+        ordering = ["-purged_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"purge of list #{self.prospect_list_id}"
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> Q:
+        return Q(
+            organisation_id=scope.organisation_id,
+            prospect_list__entity__path__startswith=scope.entity_path,
+        )

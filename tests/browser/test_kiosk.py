@@ -1,0 +1,87 @@
+"""The store's kiosk in a real browser at tablet size: fill, tick one consent, send, thank-you, back to
+a blank form; the consent wording shown is the one the ledger stores. Also the segment builder's live
+count (htmx) for a store manager."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, ViewportSize, expect
+
+from conftest import Network
+from glocal.audience.models import ConsentEvent, Contact
+from glocal.targeting import leads
+
+from .conftest import field
+
+pytestmark = pytest.mark.browser
+
+TABLET: ViewportSize = {"width": 820, "height": 1180}
+
+
+def test_kiosk_on_a_tablet_records_the_wording_shown(
+    new_page: Callable[..., Page], personas: Network, screenshot: Callable[[Page, str], None]
+) -> None:
+    lead_form = leads.lead_form_for(personas.store_a)
+    config = leads.capture_settings(personas.org.pk)
+    config.min_fill_seconds = 0  # no waiting in tests (the minimum fill time has its own unit test)
+    config.save()
+    page = new_page(TABLET, is_mobile=True)
+    page.goto(f"/l/k/{lead_form.kiosk_token}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Stay in touch with Magasin A")
+    expect(page.get_by_role("link")).to_have_count(0)  # nowhere to navigate to
+    sms_box = page.get_by_role("checkbox", name=config.sms_wording)
+    email_box = page.get_by_role("checkbox", name=config.email_wording)
+    expect(sms_box).not_to_be_checked()
+    expect(email_box).not_to_be_checked()
+    shown = page.get_by_test_id("wording-consent_sms").inner_text()
+
+    field(page, "First name").fill("Camille")
+    field(page, "Last name").fill("Durand")
+    field(page, "Mobile").fill("06 12 34 56 78")
+    sms_box.tap()
+    expect(sms_box).to_be_checked()
+    box = page.get_by_role("button", name="Send").bounding_box()
+    assert box is not None and box["height"] >= 44  # a comfortable touch target
+    screenshot(page, "kiosk-filled")
+    page.get_by_role("button", name="Send").tap()
+
+    expect(page.get_by_test_id("thanks")).to_contain_text("Thank you! Your details were recorded.")
+    for label in ("First name", "Last name", "Email", "Mobile", "Postcode"):
+        expect(field(page, label)).to_have_value("")
+    expect(page.get_by_role("checkbox", name=config.sms_wording)).not_to_be_checked()
+    screenshot(page, "kiosk-thanks")
+
+    contact = Contact.unscoped.get(mobile="+33612345678")
+    assert (contact.first_name, contact.owner_id, contact.kind) == (
+        "Camille",
+        personas.store_a.pk,
+        "prospect",
+    )
+    event = ConsentEvent.unscoped.get(contact=contact)
+    assert event.channel == "sms" and event.status == "opt_in" and event.source == "form"
+    assert event.wording == shown == config.sms_wording
+
+
+def test_segment_builder_live_count(
+    page: Page, personas: Network, log_in: Callable[[Page, str], None]
+) -> None:
+    from glocal.audience import services as audience
+    from glocal.core.scope import activate
+
+    with activate(personas.scope("store_a")):
+        for n, city in enumerate(("Lille", "Lille", "Roubaix")):
+            audience.contact_create(fields={"last_name": f"C{n}", "city": city})
+    with activate(personas.scope("store_b")):
+        audience.contact_create(fields={"last_name": "B", "city": "Lille"})
+    log_in(page, "store_a")
+    page.goto("/segments/new/")
+    expect(page.get_by_test_id("segment-total")).to_have_text("3")
+    page.get_by_label("Field").select_option("city")
+    expect(page.get_by_label("Condition")).to_have_value("eq")
+    page.get_by_label("Value").fill("Lille")
+    page.get_by_label("Value").press("Tab")
+    expect(page.get_by_test_id("segment-total")).to_have_text("2")
+    page.get_by_role("button", name="Add a criterion").click()
+    expect(page.get_by_test_id("criterion")).to_have_count(2)
