@@ -28,5 +28,7 @@ urlpatterns = [
     path("customers/", include("glocal.audience.urls")),
     path("", include("glocal.targeting.urls")),  # l/ (public forms), leads/, segments/, prospect-lists/
     path("campaigns/", include("glocal.campaigns.urls")),
+    path("delivery/", include("glocal.delivery.urls")),
+    path("", include("glocal.delivery.public_urls")),  # u/ (unsubscribe), c/ (click), o/ (open pixel)
     path("ops/", admin.site.urls),
 ]

@@ -2,7 +2,7 @@
 
 glocal demo [--port P]          migrate, seed the demo network if empty, serve with a worker
 glocal serve [--port P]         serve the web app (gunicorn) and, with no broker, the embedded worker
-glocal worker                   run background jobs (Celery when CELERY_BROKER_URL is set)
+glocal worker [--no-beat]       background jobs and sending (Celery when CELERY_BROKER_URL is set)
 glocal seed --stores N --contacts M
 glocal import-network FILE [--org SLUG] [--dry-run]
 glocal <any manage.py command>  e.g. glocal migrate, glocal createsuperuser
@@ -75,24 +75,54 @@ def serve(port: int, host: str, with_worker: bool) -> int:
             child.wait(timeout=10)
 
 
-def worker() -> int:
+def worker(beat: bool = True) -> int:
     from django.conf import settings
 
     if settings.CELERY_BROKER_URL:
         from config.celery import app
 
-        app.worker_main(
-            ["worker", "--loglevel", "INFO", "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2")]
-        )
+        argv = ["worker", "--loglevel", "INFO", "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2")]
+        if beat:  # run the beat (delivery tick) in one worker only when there are several
+            argv += ["--beat", "--schedule", os.path.join(settings.DATA_DIR, "celerybeat-schedule")]
+        app.worker_main(argv)
         return 0
     from glocal.core.jobs import EmbeddedWorker
+    from glocal.delivery.dispatch import DeliveryWorker
 
     embedded = EmbeddedWorker()
-    signal.signal(signal.SIGTERM, lambda *_: embedded.stop())
-    print(f"Embedded worker {embedded.name} polling for jobs", flush=True)
+    delivery = DeliveryWorker()
+
+    def stop(*_: object) -> None:
+        embedded.stop()
+        delivery.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    delivery.start()
+    print(
+        f"Embedded worker {embedded.name} polling for jobs and sending ({delivery.threads} threads)",
+        flush=True,
+    )
     with contextlib.suppress(KeyboardInterrupt):
         embedded.run_forever()
+    delivery.stop()
     return 0
+
+
+def _demo_mail_catcher(port: int) -> None:
+    """The demo sends campaigns to a built-in SMTP catcher; the "sent messages" page shows them."""
+    from django.conf import settings
+
+    from glocal.delivery import capture
+
+    if settings.GLOCAL_SMTP_HOST:
+        return  # an SMTP server was configured: use it
+    _controller, smtp_port = capture.start(settings.GLOCAL_MAILBOX_DIR)
+    os.environ.update(
+        GLOCAL_SMTP_HOST="127.0.0.1",
+        GLOCAL_SMTP_PORT=str(smtp_port),
+        GLOCAL_PUBLIC_URL=os.environ.get("GLOCAL_PUBLIC_URL", f"http://127.0.0.1:{port}"),
+    )
+    print(f"Campaign email goes to the demo's mail catcher on 127.0.0.1:{smtp_port}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,9 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         if command == "demo":
             _manage("migrate", "--noinput", "--verbosity", "1")
             _manage("seed", "--if-empty", "--stores", str(options.stores), "--contacts", "3000")
+            _demo_mail_catcher(options.port)
         return serve(options.port, options.host, not options.no_worker)
     if command == "worker":
-        return worker()
+        return worker(beat="--no-beat" not in rest)
     _manage(command.replace("-", "_"), *rest)
     return 0
 

@@ -187,7 +187,39 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
-GLOCAL_WORKER_HEARTBEAT_SECONDS = 15
+GLOCAL_WORKER_HEARTBEAT_SECONDS = int(os.environ.get("GLOCAL_WORKER_HEARTBEAT_SECONDS", "15"))
+
+# --- Delivery (docs/delivery.md) --------------------------------------------------------------------
+# Campaign email goes to GLOCAL_SMTP_HOST:PORT (default: EMAIL_HOST:PORT), or through a provider API
+# with GLOCAL_EMAIL_PROVIDER = an Anymail backend ("anymail.backends.postmark.EmailBackend" + ANYMAIL).
+GLOCAL_SMTP_HOST = os.environ.get("GLOCAL_SMTP_HOST", "")
+GLOCAL_SMTP_PORT = os.environ.get("GLOCAL_SMTP_PORT", "")
+GLOCAL_SMTP_RATE = float(os.environ.get("GLOCAL_SMTP_RATE", "0"))  # messages/s per account, 0: no limit
+GLOCAL_EMAIL_PROVIDER = os.environ.get("GLOCAL_EMAIL_PROVIDER", "")
+ANYMAIL: dict[str, str] = {
+    k.removeprefix("ANYMAIL_"): v for k, v in os.environ.items() if k.startswith("ANYMAIL_")
+}
+GLOCAL_SENDER_DOMAIN = os.environ.get("GLOCAL_SENDER_DOMAIN", "glocal.localhost")
+GLOCAL_DKIM_KEY_FILE = os.environ.get("GLOCAL_DKIM_KEY_FILE", "")
+GLOCAL_DKIM_DOMAIN = os.environ.get("GLOCAL_DKIM_DOMAIN", "")
+GLOCAL_DKIM_SELECTOR = os.environ.get("GLOCAL_DKIM_SELECTOR", "glocal")
+# SMS: "capture" (kept on the message, the demo's), "json" (generic JSON gateway) or "twilio".
+GLOCAL_SMS_PROVIDER = os.environ.get("GLOCAL_SMS_PROVIDER", "capture")
+GLOCAL_SMS_URL = os.environ.get("GLOCAL_SMS_URL", "")
+GLOCAL_SMS_TOKEN = os.environ.get("GLOCAL_SMS_TOKEN", "")
+GLOCAL_SMS_FROM = os.environ.get("GLOCAL_SMS_FROM", "GLOCAL")
+GLOCAL_SMS_RATE = float(os.environ.get("GLOCAL_SMS_RATE", "0"))
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_API_URL = os.environ.get("TWILIO_API_URL", "https://api.twilio.com")
+GLOCAL_DELIVERY_TASKS = int(os.environ.get("GLOCAL_DELIVERY_TASKS", "8"))  # concurrent Celery senders
+CELERY_BEAT_SCHEDULE = {
+    "delivery-tick": {"task": "glocal.delivery.tasks.delivery_tick", "schedule": 5.0},
+}
+GLOCAL_DELIVERY_THREADS = int(os.environ.get("GLOCAL_DELIVERY_THREADS", "4"))
+GLOCAL_DELIVERY_LEASE_SECONDS = int(os.environ.get("GLOCAL_DELIVERY_LEASE_SECONDS", "3600"))
+# Where the demo's capture SMTP server keeps what it received (the "sent messages" page reads it).
+GLOCAL_MAILBOX_DIR = Path(os.environ.get("GLOCAL_MAILBOX_DIR", DATA_DIR / "mailbox"))
 
 # --- Glocal ---------------------------------------------------------------------------------------
 GLOCAL_PUBLIC_URL = os.environ.get("GLOCAL_PUBLIC_URL", "http://127.0.0.1:8000")

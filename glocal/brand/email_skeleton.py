@@ -264,7 +264,7 @@ class VariantMail:
         # HTML: creatives' stage-2 source (stage 1 + MJML, compiled once), links tracked.
         stage1 = compiled(rendering.STAGE1_ENV, rendering.defer_recipient_expressions(variant.source))
         html = rendering.compile_mjml(render(stage1, variant.context(html=True)))
-        html = fold_html(self._track_links(html))
+        html = fold_html(self._add_pixel(self._track_links(html), REF_SLOT))
         expressions: list[str] = []
         try:
             html_literals, html_exprs = split_stage2(rendering.HTML_ENV, html)
@@ -338,6 +338,12 @@ class VariantMail:
             ),
             html,
         )
+
+    def _add_pixel(self, html: str, ref: str) -> str:
+        """The open pixel (``/o/REF.gif``) just before ``</body>``; opens are indicative only."""
+        pixel = f'<img src="{self.public_url}/o/{ref}.gif" width="1" height="1" alt="" style="display:none">'
+        head, sep, tail = html.rpartition("</body>")
+        return f"{head}{pixel}{sep}{tail}" if sep else html + pixel
 
     def _part(self, literals: list[str], exprs: list[str], expressions: list[str], kind: str = "H") -> _Part:
         encoded = [_crlf(lit).encode() for lit in literals]
@@ -469,7 +475,8 @@ class VariantMail:
         return rendering.render_email(self.variant, recipient, links)
 
     def tracked_html(self, html: str, ref: str) -> str:
-        """The oracle's HTML with the same link tracking (tests)."""
+        """The oracle's HTML with the same link tracking and open pixel."""
+        html = self._add_pixel(html, ref)
         return HREF.sub(
             lambda m: (
                 f'href="{self.tracked_links[m.group(1)]}{ref}"'

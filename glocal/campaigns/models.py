@@ -152,6 +152,9 @@ class Operation(TenantModel):
         _("approval"), max_length=12, choices=ApprovalPolicy.choices, default=ApprovalPolicy.REGIONAL
     )
     audience_criteria = models.JSONField(_("suggested audience"), default=dict, blank=True)
+    pressure_weight = models.SmallIntegerField(
+        _("priority weight"), default=0, help_text=_("Higher goes first when marketing pressure must choose.")
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -252,6 +255,7 @@ class Campaign(TenantModel):
     values = models.JSONField(_("content"), default=dict, blank=True)
     audience_criteria = models.JSONField(_("audience"), default=dict, blank=True)
     excluded_contacts = models.JSONField(_("contacts removed"), default=list, blank=True)
+    pressure_weight = models.SmallIntegerField(_("priority weight"), default=0)
     scheduled_at = models.DateTimeField(_("send date and time"), null=True, blank=True)
     personalised_at = models.DateTimeField(null=True, blank=True)  # last content save by the store
     state = models.CharField(_("state"), max_length=20, default=State.DRAFT, db_index=True)

@@ -69,3 +69,7 @@ def faulty_smtp():
         yield handler
     finally:
         controller.stop()
+
+
+
+from glocal.campaigns.tests.conftest import templates  # noqa: E402, F401 - HQ's demo templates, published

@@ -1,0 +1,605 @@
+"""Dispatch: workers claim due outbox rows atomically, re-check consent, render and send them, and record
+every state change.
+
+Guarantees (COMPLIANCE.md, "Delivery reliability"):
+
+- A row is claimed by one worker only: ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, a conditional
+  ``UPDATE … WHERE status = 'queued'`` on SQLite (whose write transactions are serialised).
+- A message is marked sent right after the provider accepted it, in its own transaction: a worker killed
+  at any point loses nothing (its claimed rows go back to the queue once its heartbeat stops), and a
+  duplicate is only possible between the SMTP final "." and that commit. An attempt whose outcome is
+  unknown (connection lost after the ".") is retried and flagged ``possible_duplicate``.
+- Consent and the opposition list are re-checked for every small batch right before it is sent: an
+  unsubscribe takes effect before any further message goes out.
+- Temporary failures come back later (``bounces.next_retry``: exponential backoff, bounded lifetime);
+  permanent ones stop; a hard bounce puts the address on the opposition list; a sender-policy refusal
+  (5.7.x) alerts the operator and keeps the recipient.
+- Quiet hours and retries are ``not_before`` in the database, never a broker countdown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, F
+from django.utils import timezone
+
+from glocal.audience import services as audience_services
+from glocal.audience.models import Contact, Suppression
+from glocal.brand.email_skeleton import Sender, VariantMail
+from glocal.campaigns import services as campaign_services
+from glocal.campaigns.models import Campaign
+from glocal.campaigns.states import State
+from glocal.core import jobs
+from glocal.core.models import WorkerHeartbeat
+from glocal.core.scope import activate
+from glocal.creatives import rendering
+from glocal.creatives import selectors as creative_selectors
+
+from . import bounces, launch, tracking
+from .models import Message, MessageEvent
+from .transports.base import TransportError
+from .transports.email_smtp import DkimKey, SmtpConnection, SmtpSettings, rate_limiter
+from .transports.sms_http import JsonGateway, Sms, Twilio
+
+log = logging.getLogger(__name__)
+
+CLAIM_SIZE = 20
+DONE = (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.BOUNCED)
+PENDING = (Message.Status.QUEUED, Message.Status.SENDING)
+UNKNOWN_RETRY = dt.timedelta(minutes=2)
+
+
+# -- transports, from the settings ----------------------------------------------------------------------
+
+
+class EmailTransport(Protocol):
+    def send_bytes(self, *, envelope_from: str, recipient: str, data: bytes, message_id: str) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class SmsTransport(Protocol):
+    def send(self, sms: Sms) -> Any: ...
+
+
+@dataclass
+class CaptureSms:
+    """The demo's SMS "provider": the text is kept on the message row and shown on the sent-messages page."""
+
+    name: str = "capture"
+
+    def send(self, sms: Sms) -> Any:
+        from .transports.sms_http import SmsSent
+
+        return SmsSent(provider_id=f"capture-{sms.stable_id}", status="delivered")
+
+
+class AnymailEmail:
+    """Email through a provider API with django-anymail (``GLOCAL_EMAIL_PROVIDER`` = an Anymail backend
+    path). The message built by Glocal is handed over as parts and headers; the stable id rides as the
+    Message-ID and as the provider's metadata."""
+
+    def __init__(self, backend: str) -> None:
+        from django.core.mail import get_connection
+
+        self.connection = get_connection(backend)
+
+    def send_bytes(self, *, envelope_from: str, recipient: str, data: bytes, message_id: str) -> Any:
+        from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+        from django.core.mail import EmailMultiAlternatives
+
+        parsed = email.message_from_bytes(data, policy=email.policy.default)
+        text = parsed.get_body(("plain",))
+        html = parsed.get_body(("html",))
+        keep = ("Reply-To", "List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "Message-ID")
+        mail = EmailMultiAlternatives(
+            subject=str(parsed["Subject"] or ""),
+            body=text.get_content() if text is not None else "",
+            from_email=str(parsed["From"]),
+            to=[recipient],
+            headers={k: str(parsed[k]) for k in keep if parsed[k]},
+            connection=self.connection,
+        )
+        if html is not None:
+            mail.attach_alternative(html.get_content(), "text/html")
+        mail.metadata = {"glocal_id": message_id}  # type: ignore[attr-defined]
+        try:
+            mail.send()
+        except AnymailRecipientsRefused as exc:
+            raise TransportError(f"refused: {exc}", permanent=True, code=550, enhanced="5.1.1") from exc
+        except AnymailAPIError as exc:
+            status = getattr(exc, "status_code", None) or 0
+            raise TransportError(
+                f"provider: {exc}", permanent=400 <= status < 500 and status != 429, code=status or None
+            ) from exc
+        status = mail.anymail_status  # type: ignore[attr-defined]
+        return status.message_id or message_id
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def email_transport() -> EmailTransport:
+    backend = getattr(settings, "GLOCAL_EMAIL_PROVIDER", "")
+    if backend:
+        return AnymailEmail(backend)
+    limiter = None
+    rate = float(getattr(settings, "GLOCAL_SMTP_RATE", 0) or 0)
+    if rate:
+        limiter = rate_limiter(
+            f"smtp:{settings.EMAIL_HOST}:{settings.EMAIL_PORT}", rate, burst=max(1, int(rate))
+        )
+    return SmtpConnection(
+        SmtpSettings(
+            host=settings.GLOCAL_SMTP_HOST or settings.EMAIL_HOST,
+            port=int(settings.GLOCAL_SMTP_PORT or settings.EMAIL_PORT),
+            username=settings.EMAIL_HOST_USER,
+            password=settings.EMAIL_HOST_PASSWORD,
+            starttls=bool(settings.EMAIL_USE_TLS),
+            timeout=float(getattr(settings, "GLOCAL_SMTP_TIMEOUT", 30)),
+        ),
+        limiter=limiter,
+    )
+
+
+def sms_transport() -> SmsTransport:
+    provider = settings.GLOCAL_SMS_PROVIDER
+    limiter = None
+    rate = float(getattr(settings, "GLOCAL_SMS_RATE", 0) or 0)
+    if rate:
+        limiter = rate_limiter(f"sms:{provider}", rate, burst=max(1, int(rate)))
+    if provider == "json":
+        return JsonGateway(settings.GLOCAL_SMS_URL, settings.GLOCAL_SMS_TOKEN, limiter=limiter)
+    if provider == "twilio":
+        return Twilio(
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            base_url=settings.TWILIO_API_URL,
+            status_callback=f"{settings.GLOCAL_PUBLIC_URL}/hooks/sms/twilio/status/",
+            limiter=limiter,
+        )
+    return CaptureSms()
+
+
+def dkim_key() -> DkimKey | None:
+    path = getattr(settings, "GLOCAL_DKIM_KEY_FILE", "")
+    if not path:
+        return None
+    with open(path, "rb") as handle:
+        return DkimKey(settings.GLOCAL_DKIM_DOMAIN, settings.GLOCAL_DKIM_SELECTOR, handle.read())
+
+
+# -- claiming -----------------------------------------------------------------------------------------
+
+
+def _event(message: Message, kind: str, at: dt.datetime, **detail: Any) -> MessageEvent:
+    return MessageEvent(
+        organisation_id=message.organisation_id, message=message, kind=kind, at=at, detail=detail
+    )
+
+
+def claim(worker: str, *, limit: int = CLAIM_SIZE, now: dt.datetime | None = None) -> list[Message]:
+    """Take up to ``limit`` due rows for ``worker``; no other worker gets them."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = Message.unscoped.filter(status=Message.Status.QUEUED, not_before__lte=now).order_by(
+            "not_before", "id"
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("id", flat=True)[:limit])
+        if not ids:
+            return []
+        Message.unscoped.filter(id__in=ids, status=Message.Status.QUEUED).update(
+            status=Message.Status.SENDING, claimed_by=worker, claimed_at=now, attempts=F("attempts") + 1
+        )
+        claimed = list(
+            Message.unscoped.filter(
+                id__in=ids, status=Message.Status.SENDING, claimed_by=worker, claimed_at=now
+            )
+            .select_related("campaign", "entity")
+            .order_by("id")
+        )
+        MessageEvent.unscoped.bulk_create(
+            [_event(m, MessageEvent.Kind.CLAIMED, now, worker=worker) for m in claimed]
+        )
+    return claimed
+
+
+def alive_workers(now: dt.datetime) -> list[str]:
+    stale = now - dt.timedelta(seconds=3 * settings.GLOCAL_WORKER_HEARTBEAT_SECONDS)
+    return list(WorkerHeartbeat.objects.filter(last_seen__gte=stale).values_list("name", flat=True))
+
+
+def requeue_stale(*, now: dt.datetime | None = None) -> int:
+    """Rows claimed by a worker that stopped beating (killed) go back to the queue, untouched otherwise."""
+    now = now or timezone.now()
+    grace = now - dt.timedelta(seconds=3 * settings.GLOCAL_WORKER_HEARTBEAT_SECONDS)
+    lease = now - dt.timedelta(seconds=settings.GLOCAL_DELIVERY_LEASE_SECONDS)
+    stuck = Message.unscoped.filter(status=Message.Status.SENDING, claimed_at__lt=grace)
+    stuck = stuck.exclude(claimed_by__in=alive_workers(now)) | stuck.filter(claimed_at__lt=lease)
+    with transaction.atomic():
+        rows = list(stuck.values_list("id", "organisation_id", "claimed_by"))
+        if not rows:
+            return 0
+        count = Message.unscoped.filter(id__in=[r[0] for r in rows], status=Message.Status.SENDING).update(
+            status=Message.Status.QUEUED, claimed_by=""
+        )
+        MessageEvent.unscoped.bulk_create(
+            [
+                MessageEvent(organisation_id=org, message_id=pk, kind=MessageEvent.Kind.REQUEUED, at=now,
+                             detail={"worker": worker})
+                for pk, org, worker in rows
+            ]
+        )  # fmt: skip
+    return count
+
+
+# -- sending ------------------------------------------------------------------------------------------
+
+
+def sender_domain(organisation_id: int) -> str:
+    return launch.settings_for(organisation_id).sender_domain or settings.GLOCAL_SENDER_DOMAIN
+
+
+def recipient_context(contact: Contact) -> dict[str, Any]:
+    """The recipient variables templates may use (plain values only)."""
+    attributes = contact.attributes if isinstance(contact.attributes, dict) else {}
+    return {
+        "id": contact.pk,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "email": contact.email,
+        "city": contact.city,
+        "postcode": contact.postcode,
+        "loyalty_points": str(attributes.get("loyalty_points", "")),
+    }
+
+
+@dataclass
+class Outcome:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+@dataclass
+class Dispatcher:
+    """One sending thread: its own SMTP connection and SMS client, and a cache of compiled variants."""
+
+    name: str
+    email: EmailTransport | None = None
+    sms: SmsTransport | None = None
+    claim_size: int = CLAIM_SIZE
+    _mails: dict[int, VariantMail] = field(default_factory=dict)
+    _sms_variants: dict[int, rendering.Variant] = field(default_factory=dict)
+    _dkim: DkimKey | None | bool = False
+
+    def close(self) -> None:
+        if self.email is not None:
+            self.email.close()
+
+    def run_once(self, *, now: dt.datetime | None = None) -> Outcome:
+        batch = claim(self.name, limit=self.claim_size, now=now)
+        outcome = Outcome()
+        if batch:
+            self.process(batch, outcome)
+        return outcome
+
+    def process(self, batch: list[Message], outcome: Outcome) -> None:
+        by_campaign: dict[int, list[Message]] = {}
+        for message in batch:
+            by_campaign.setdefault(message.campaign_id, []).append(message)
+        for campaign_id, messages in by_campaign.items():
+            campaign = messages[0].campaign
+            if campaign.state in (State.CANCELLED, State.DRAFT):
+                self._skip(messages, Message.Status.CANCELLED, "campaign cancelled", outcome)
+                continue
+            contacts = Contact.unscoped.in_bulk([m.contact_id for m in messages if m.contact_id])
+            reachable = launch.reachable_ids(messages[0].channel, list(contacts))
+            gone = [m for m in messages if m.contact_id not in reachable]
+            self._skip(gone, Message.Status.SKIPPED, "unsubscribed or opposed since the launch", outcome)
+            for message in messages:
+                if message.contact_id in reachable:
+                    self._send_one(message, contacts[message.contact_id], outcome)
+            del campaign_id
+
+    def _skip(self, messages: list[Message], status: str, why: str, outcome: Outcome) -> None:
+        if not messages:
+            return
+        now = timezone.now()
+        with transaction.atomic():
+            Message.unscoped.filter(id__in=[m.pk for m in messages], status=Message.Status.SENDING).update(
+                status=status, last_error=why
+            )
+            MessageEvent.unscoped.bulk_create(
+                [_event(m, MessageEvent.Kind.SKIPPED, now, reason=why) for m in messages]
+            )
+        outcome.skipped += len(messages)
+
+    # -- one message --------------------------------------------------------------------------------
+
+    def _variant_mail(self, message: Message) -> VariantMail:
+        mail = self._mails.get(message.campaign_id)
+        if mail is None:
+            campaign = Campaign.unscoped.select_related("version__template", "entity").get(
+                pk=message.campaign_id
+            )
+            with activate(campaign_services.system_scope(campaign.organisation_id)):
+                variant = creative_selectors.build_variant(campaign.version, campaign.entity, campaign.values)
+            domain = sender_domain(campaign.organisation_id)
+            store = campaign.entity
+            mail = VariantMail(
+                variant=variant,
+                sender=Sender(
+                    from_name=store.name,
+                    from_address=f"{store.code.lower()}@{domain}",
+                    message_id_domain=domain,
+                    list_id=f"{launch.campaign_ref(campaign.pk)}.{store.code.lower()}.{domain}",
+                    reply_to=store.email,
+                    unsubscribe_mailto=f"unsubscribe@{domain}",
+                ),
+                public_url=settings.GLOCAL_PUBLIC_URL.rstrip("/"),
+                campaign=launch.campaign_ref(campaign.pk),
+                organisation_id=campaign.organisation_id,
+                tracking_key=tracking.tracking_key(),
+            )
+            if len(self._mails) > 64:
+                self._mails.clear()
+            self._mails[message.campaign_id] = mail
+        return mail
+
+    def _sms_variant(self, message: Message) -> rendering.Variant:
+        variant = self._sms_variants.get(message.campaign_id)
+        if variant is None:
+            campaign = Campaign.unscoped.select_related("version__template", "entity").get(
+                pk=message.campaign_id
+            )
+            with activate(campaign_services.system_scope(campaign.organisation_id)):
+                variant = creative_selectors.build_variant(campaign.version, campaign.entity, campaign.values)
+            self._sms_variants[message.campaign_id] = variant
+        return variant
+
+    def _deliver(self, message: Message, contact: Contact) -> tuple[str, str]:
+        """Send; returns (provider id, SMS body or "")."""
+        recipient = recipient_context(contact)
+        if message.channel == "email":
+            if self.email is None:
+                self.email = email_transport()
+            mail = self._variant_mail(message)
+            data = mail.build(recipient)
+            if self._dkim is False:
+                self._dkim = dkim_key()
+            if isinstance(self._dkim, DkimKey):
+                data = self._dkim.sign(data) + data
+            domain = mail.sender.message_id_domain
+            self.email.send_bytes(
+                envelope_from=f"bounces@{domain}",
+                recipient=contact.email,
+                data=data,
+                message_id=f"<{message.stable_id}@{domain}>",
+            )
+            return "", ""
+        if message.channel == "sms":
+            if self.sms is None:
+                self.sms = sms_transport()
+            rendered = rendering.render_sms(self._sms_variant(message), recipient, {})
+            if rendered.errors:
+                raise TransportError(f"render: {rendered.errors[0]}", permanent=True)
+            sent = self.sms.send(
+                Sms(
+                    stable_id=message.stable_id,
+                    to=contact.mobile,
+                    text=rendered.text,
+                    sender=settings.GLOCAL_SMS_FROM,
+                )
+            )
+            return str(getattr(sent, "provider_id", "")), rendered.text
+        raise TransportError(f"no sender for the {message.channel} channel", permanent=True)
+
+    def _send_one(self, message: Message, contact: Contact, outcome: Outcome) -> None:
+        try:
+            provider_id, body = self._deliver(message, contact)
+        except TransportError as error:
+            self._failed(message, contact, error, outcome)
+            return
+        now = timezone.now()
+        with transaction.atomic():
+            Message.unscoped.filter(pk=message.pk, status__in=PENDING).update(
+                status=Message.Status.SENT,
+                sent_at=now,
+                provider_id=provider_id[:120],
+                body=body,
+                last_error="",
+            )
+            MessageEvent.unscoped.create(
+                organisation_id=message.organisation_id, message=message, kind=MessageEvent.Kind.SENT, at=now
+            )
+        outcome.sent += 1
+
+    def _failed(self, message: Message, contact: Contact, error: TransportError, outcome: Outcome) -> None:
+        now = timezone.now()
+        first = message.first_attempt_at or message.claimed_at or now
+        detail = {"error": str(error)[:300], "code": error.code, "enhanced": error.enhanced}
+        changes: dict[str, Any] = {
+            "last_error": str(error)[:300],
+            "enhanced_code": (error.enhanced or "")[:10],
+            "first_attempt_at": first,
+        }
+        if error.unknown_outcome:
+            changes["possible_duplicate"] = True
+        retry_at = None
+        if not error.permanent:
+            if error.unknown_outcome:
+                retry_at = now + UNKNOWN_RETRY
+            else:
+                retry_at = bounces.next_retry(
+                    message.attempts, first_failure_at=first, now=now, stable_id=message.stable_id
+                )
+        with transaction.atomic():
+            if retry_at is not None:
+                Message.unscoped.filter(pk=message.pk, status=Message.Status.SENDING).update(
+                    status=Message.Status.QUEUED, not_before=retry_at, claimed_by="", **changes
+                )
+                MessageEvent.unscoped.create(
+                    organisation_id=message.organisation_id, message=message, kind=MessageEvent.Kind.RETRY,
+                    at=now, detail={**detail, "retry_at": retry_at.isoformat()},
+                )  # fmt: skip
+                outcome.retried += 1
+                return
+            Message.unscoped.filter(pk=message.pk, status=Message.Status.SENDING).update(
+                status=Message.Status.FAILED, **changes
+            )
+            verdict = bounces.classify_enhanced(error.enhanced, code=error.code) if error.enhanced else None
+            if verdict is not None and verdict.suppress:
+                apply_hard_bounce(message, contact)
+                detail["suppressed"] = True
+            if verdict is not None and verdict.alert_operator:
+                log.warning("sender policy refusal for %s: %s", message.stable_id, error)
+                detail["operator_alert"] = True
+            MessageEvent.unscoped.create(
+                organisation_id=message.organisation_id,
+                message=message,
+                kind=MessageEvent.Kind.FAILED,
+                at=now,
+                detail=detail,
+            )
+        outcome.failed += 1
+
+
+def apply_hard_bounce(message: Message, contact: Contact | None) -> None:
+    """The address no longer exists: on the opposition list for the channel (hash only)."""
+    if contact is None:
+        return
+    channel = "email" if message.channel == "email" else "sms"
+    hashes = audience_services.channel_hashes(channel, contact.email_hash, contact.mobile_hash)
+    audience_services.suppress(
+        organisation_id=message.organisation_id,
+        channel=channel,
+        hashes=hashes,
+        reason=Suppression.Reason.BOUNCE,
+    )
+
+
+# -- the campaign's end -------------------------------------------------------------------------------
+
+
+def finish_campaigns() -> int:
+    """Campaigns in "sending" with nothing left to send are marked sent, with the count of messages the
+    providers accepted (the proof of execution comes from the outbox)."""
+    finished = 0
+    sending = Campaign.unscoped.filter(state=State.SENDING).values_list("pk", "organisation_id")
+    for campaign_id, organisation_id in list(sending):
+        counts = dict(
+            Message.unscoped.filter(campaign_id=campaign_id)
+            .values_list("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+        if any(counts.get(s) for s in PENDING):
+            continue
+        with activate(campaign_services.system_scope(organisation_id)):
+            campaign = Campaign.objects.get(pk=campaign_id)
+            campaign_services.campaign_mark_sent(
+                campaign=campaign, sent_count=sum(counts.get(s, 0) for s in DONE)
+            )
+        finished += 1
+    return finished
+
+
+def due_count(now: dt.datetime | None = None) -> int:
+    return Message.unscoped.filter(
+        status=Message.Status.QUEUED, not_before__lte=now or timezone.now()
+    ).count()
+
+
+def tick(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """The periodic housekeeping: launch due campaigns, requeue a dead worker's rows, close finished
+    campaigns. Safe to run from several workers at once."""
+    reports = launch.launch_due(now=now)
+    return {
+        "launched": len(reports),
+        "requeued": requeue_stale(now=now),
+        "finished": finish_campaigns(),
+    }
+
+
+def drain(name: str, *, max_batches: int | None = None, stop: threading.Event | None = None) -> Outcome:
+    """Send until nothing is due (or ``max_batches``): the loop of one sending thread."""
+    dispatcher = Dispatcher(name)
+    total = Outcome()
+    batches = 0
+    beat_every = settings.GLOCAL_WORKER_HEARTBEAT_SECONDS / 3
+    last_beat = 0.0
+    try:
+        while (max_batches is None or batches < max_batches) and not (stop and stop.is_set()):
+            if time.monotonic() - last_beat >= beat_every:
+                jobs.beat(name, "delivery")
+                last_beat = time.monotonic()
+            outcome = dispatcher.run_once()
+            batches += 1
+            if not (outcome.sent or outcome.retried or outcome.failed or outcome.skipped):
+                break
+            total.sent += outcome.sent
+            total.retried += outcome.retried
+            total.failed += outcome.failed
+            total.skipped += outcome.skipped
+    finally:
+        dispatcher.close()
+    return total
+
+
+class DeliveryWorker:
+    """The broker-less sender: ``threads`` sending loops plus the housekeeping tick, beating like the job
+    worker so that another worker requeues its rows if it is killed."""
+
+    def __init__(self, threads: int | None = None, poll_seconds: float = 1.0) -> None:
+        self.threads = threads or settings.GLOCAL_DELIVERY_THREADS
+        self.poll_seconds = poll_seconds
+        self.stopped = threading.Event()
+        self.name = jobs.worker_name("delivery")
+
+    def _sender(self, index: int) -> None:
+        name = f"{self.name}/{index}"
+        while not self.stopped.is_set():
+            try:
+                outcome = drain(name, max_batches=50, stop=self.stopped)
+                idle = not (outcome.sent or outcome.retried or outcome.failed or outcome.skipped)
+            except Exception:  # keep sending; the row's own state says what happened
+                log.exception("delivery loop error")
+                idle = True
+            if idle:
+                self.stopped.wait(self.poll_seconds)
+
+    def _housekeeping(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                jobs.beat(f"{self.name}/tick", "delivery")
+                tick()
+            except Exception:
+                log.exception("delivery tick error")
+            self.stopped.wait(self.poll_seconds)
+
+    def start(self) -> list[threading.Thread]:
+        threads = [threading.Thread(target=self._housekeeping, name="glocal-delivery-tick", daemon=True)]
+        threads += [
+            threading.Thread(target=self._sender, args=(i,), name=f"glocal-delivery-{i}", daemon=True)
+            for i in range(self.threads)
+        ]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def stop(self) -> None:
+        self.stopped.set()

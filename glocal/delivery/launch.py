@@ -1,0 +1,467 @@
+"""Launch: the final audience of every due campaign, marketing-pressure arbitration across them, and the
+outbox written in one transaction.
+
+For one organisation at a time (``launch_due`` walks them), every campaign whose send date has come is
+launched together, so that the arbitration sees them all:
+
+1. the campaign's matching contacts (owned by the store × criteria) are read once, each classified:
+   no consent on the channel, no usable address, on the opposition list, removed by the store, or a
+   candidate;
+2. :func:`glocal.delivery.pressure.arbitrate` decides, over the candidates of every due campaign and the
+   organisation's recent (and, when HQ says so, scheduled) messages, who receives what; each exclusion
+   keeps the sentence the store reads ("Excluded: 3 emails already in the last 7 days (limit 3),
+   including HQ's Wine fair.");
+3. the messages (with ``not_before`` = the next lawful instant in the recipient's time zone), the
+   exclusions and the campaign's move to "sending" are written in ONE transaction: a launch that dies
+   half-way leaves nothing, and the next tick launches again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import phonenumbers
+import polars as pl
+from django.db import transaction
+from django.db.models import BooleanField, Case, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from glocal.audience.models import Contact
+from glocal.audience.selectors import address_q, consent_q, with_suppression
+from glocal.campaigns import audience as campaign_audience
+from glocal.campaigns import services as campaign_services
+from glocal.campaigns.models import Campaign
+from glocal.campaigns.states import State
+from glocal.core import audit
+from glocal.core.scope import activate
+
+from . import pressure, windows
+from .models import DeliverySettings, Exclusion, Message
+
+log = logging.getLogger(__name__)
+
+BATCH = 2000
+SENDABLE_CHANNELS = ("email", "sms", "print")
+LIVE_STATUSES = (Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SENT, Message.Status.DELIVERED)
+OVERSEAS_TZ = {
+    "RE": "Indian/Reunion",
+    "YT": "Indian/Mayotte",
+    "GP": "America/Guadeloupe",
+    "MQ": "America/Martinique",
+    "GF": "America/Cayenne",
+    "PM": "America/Miquelon",
+}
+
+
+def stable_id(campaign_id: int, contact_id: int) -> str:
+    """The message's id for life: Message-ID local part and provider idempotency key."""
+    return f"g{campaign_id}-{contact_id}"
+
+
+def campaign_ref(campaign_id: int) -> str:
+    return f"g{campaign_id}"
+
+
+# -- the organisation's rules -------------------------------------------------------------------------
+
+
+def settings_for(organisation_id: int) -> DeliverySettings:
+    obj = DeliverySettings.unscoped.filter(organisation_id=organisation_id).first()
+    return obj or DeliverySettings(organisation_id=organisation_id)
+
+
+def rules_for(settings: DeliverySettings) -> pressure.PressureRules:
+    caps = (
+        tuple(
+            pressure.Cap(int(c["limit"]), dt.timedelta(days=int(c["days"])), c.get("channel") or None)
+            for c in settings.caps or []
+        )
+        or pressure.DEFAULT_RULES.caps
+    )
+    return pressure.PressureRules(
+        caps=caps, priority=pressure.Priority(settings.priority), count_scheduled=settings.count_scheduled
+    )
+
+
+def narrowed_window(settings: DeliverySettings, channel: str) -> windows.Window | None:
+    """HQ's SMS window, or None. It is intersected with the legal one: it can only narrow."""
+    if channel != "sms" or not (settings.sms_days or settings.sms_start or settings.sms_end):
+        return None
+    start = settings.sms_start.strftime("%H:%M") if settings.sms_start else "00:00"
+    end = settings.sms_end.strftime("%H:%M") if settings.sms_end else "24:00"
+    days = frozenset(int(d) for d in settings.sms_days) if settings.sms_days else windows.EVERY_DAY
+    return windows.Window.hours(start, end, days=days)
+
+
+@lru_cache(maxsize=4096)
+def _number_place(prefix: str) -> tuple[str | None, str | None]:
+    """(region, time zone) of a number prefix, by phonenumbers (cached: a few prefixes cover a network)."""
+    try:
+        number = phonenumbers.parse(prefix + "0" * max(0, 12 - len(prefix)))
+    except phonenumbers.NumberParseException:
+        return None, None
+    region = phonenumbers.region_code_for_number(number)
+    from phonenumbers import timezone as pn_timezone
+
+    zones = [z for z in pn_timezone.time_zones_for_number(number) if not z.startswith("Etc/")]
+    return region, zones[0] if len(zones) == 1 else None
+
+
+def recipient_place(contact_country: str, mobile: str, store_country: str, store_tz: str) -> tuple[str, str]:
+    """The recipient's (country, time zone): their number's region for an overseas number, else their
+    country (overseas departments have their own zones), else the store's zone."""
+    country = (contact_country or store_country or "FR").upper()
+    if mobile:
+        region, zone = _number_place(mobile[:7])
+        if region in OVERSEAS_TZ:
+            return region, OVERSEAS_TZ[region]
+        if region and region != country and zone:
+            return region, zone
+    if country in OVERSEAS_TZ:
+        return country, OVERSEAS_TZ[country]
+    return country, store_tz if country == (store_country or "FR").upper() else store_tz
+
+
+# -- audiences ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Audience:
+    campaign: Campaign
+    channel: str  # the audience channel: email, sms, postal
+    candidates: dict[int, tuple[str, str, str]] = field(default_factory=dict)  # id → address, country, mobile
+    excluded: list[tuple[int, str]] = field(default_factory=list)  # (contact id, reason)
+
+
+def read_audience(campaign: Campaign) -> Audience:
+    """One pass over the store's matching contacts, each a candidate or excluded with its reason."""
+    channel = campaign_audience.AUDIENCE_CHANNEL[campaign.channel]
+    result = Audience(campaign, channel)
+    qs, suppressed = with_suppression(
+        campaign_audience.matching(campaign.entity.path, campaign.audience_criteria), channel
+    )
+
+    def flag(condition: Any) -> Case:
+        return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+    qs = qs.annotate(
+        _consent=flag(consent_q(channel)), _address=flag(address_q(channel)), _opposed=flag(suppressed)
+    )
+    removed = {int(i) for i in campaign.excluded_contacts}
+    columns = ("pk", "email", "mobile", "country", "postcode", "_consent", "_address", "_opposed")
+    for pk, email, mobile, country, postcode, ok_consent, ok_address, opposed in qs.values_list(
+        *columns
+    ).iterator(chunk_size=5000):
+        if not ok_consent:
+            result.excluded.append((pk, Exclusion.Reason.NO_CONSENT))
+        elif not ok_address:
+            result.excluded.append((pk, Exclusion.Reason.NO_ADDRESS))
+        elif opposed:
+            result.excluded.append((pk, Exclusion.Reason.OPPOSITION))
+        elif pk in removed:
+            result.excluded.append((pk, Exclusion.Reason.REMOVED))
+        else:
+            address = email if channel == "email" else mobile if channel == "sms" else postcode
+            result.candidates[pk] = (address, country, mobile)
+    return result
+
+
+# -- arbitration -------------------------------------------------------------------------------------
+
+
+def _kind(campaign: Campaign) -> str:
+    return "central" if campaign.kind == Campaign.Kind.OPERATION else "local"
+
+
+def _weight(campaign: Campaign) -> int:
+    if campaign.pressure_weight:
+        return campaign.pressure_weight
+    return campaign.operation.pressure_weight if campaign.operation is not None else 0
+
+
+def history_frame(
+    organisation_id: int, contact_ids: set[int], rules: pressure.PressureRules, now: dt.datetime
+) -> tuple[pl.DataFrame, dict[int, dict[str, str]]]:
+    """The organisation's messages around ``now`` (sent, waiting, and — with ``count_scheduled`` — the
+    audiences of campaigns scheduled in the coming period), for the contacts in play."""
+    horizon = max((cap.period for cap in rules.caps), default=dt.timedelta(days=7))
+    rows: dict[str, list[Any]] = {"contact_id": [], "channel": [], "sent_at": [], "campaign_id": []}
+    if contact_ids:
+        messages = (
+            Message.unscoped.filter(organisation_id=organisation_id, status__in=LIVE_STATUSES)
+            .annotate(_at=Coalesce("sent_at", "not_before"))
+            .filter(_at__gt=now - horizon, _at__lt=now + horizon)
+            .values_list("contact_id", "channel", "_at", "campaign_id")
+        )
+        for contact_id, channel, at, campaign_id in messages.iterator(chunk_size=10000):
+            if contact_id in contact_ids:
+                rows["contact_id"].append(contact_id)
+                rows["channel"].append(channel)
+                rows["sent_at"].append(at)
+                rows["campaign_id"].append(campaign_id)
+    campaign_ids = set(rows["campaign_id"])
+    if rules.count_scheduled and contact_ids:
+        upcoming = Campaign.unscoped.filter(
+            organisation_id=organisation_id,
+            state__in=(State.SCHEDULED, State.APPROVED),
+            scheduled_at__gt=now,
+            scheduled_at__lt=now + horizon,
+        ).select_related("entity", "version__template")
+        for other in upcoming:
+            if other.channel not in campaign_audience.AUDIENCE_CHANNEL:
+                continue
+            ids = campaign_audience.recipients(
+                other.entity.path,
+                other.audience_criteria,
+                other.channel,
+                [int(i) for i in other.excluded_contacts],
+            ).values_list("pk", flat=True)
+            for contact_id in ids.iterator(chunk_size=10000):
+                if contact_id in contact_ids:
+                    rows["contact_id"].append(contact_id)
+                    rows["channel"].append(other.channel)
+                    rows["sent_at"].append(other.scheduled_at)
+                    rows["campaign_id"].append(other.pk)
+            campaign_ids.add(other.pk)
+    names = {
+        c.pk: {"name": c.name, "owner": c.entity.name}
+        for c in Campaign.unscoped.filter(pk__in=campaign_ids).select_related("entity")
+    }
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "contact_id": pl.Int64,
+            "channel": pl.Utf8,
+            "sent_at": pl.Datetime("us", "UTC"),
+            "campaign_id": pl.Int64,
+        },
+    )
+    return frame, names
+
+
+def arbitrate(
+    audiences: list[Audience], rules: pressure.PressureRules, now: dt.datetime
+) -> tuple[dict[int, set[int]], dict[int, list[tuple[int, str]]]]:
+    """Selected contact ids per campaign, and the pressure exclusions (contact id, sentence) per campaign."""
+    contact_ids: set[int] = set()
+    cand: dict[str, list[Any]] = {"contact_id": [], "campaign_id": [], "channel": []}
+    for aud in audiences:
+        contact_ids.update(aud.candidates)
+        cand["contact_id"].extend(aud.candidates)
+        cand["campaign_id"].extend([aud.campaign.pk] * len(aud.candidates))
+        cand["channel"].extend([aud.campaign.channel] * len(aud.candidates))
+    if not contact_ids:
+        return {a.campaign.pk: set() for a in audiences}, {}
+    organisation_id = audiences[0].campaign.organisation_id
+    history, names = history_frame(organisation_id, contact_ids, rules, now)
+    for aud in audiences:
+        names[aud.campaign.pk] = {"name": aud.campaign.name, "owner": aud.campaign.entity.name}
+    campaigns = pl.DataFrame(
+        {
+            "campaign_id": [a.campaign.pk for a in audiences],
+            "kind": [_kind(a.campaign) for a in audiences],
+            "weight": [_weight(a.campaign) for a in audiences],
+            "scheduled_at": [a.campaign.scheduled_at or now for a in audiences],
+        },
+        schema={
+            "campaign_id": pl.Int64,
+            "kind": pl.Utf8,
+            "weight": pl.Int64,
+            "scheduled_at": pl.Datetime("us", "UTC"),
+        },
+    )
+    candidates = pl.DataFrame(
+        cand, schema={"contact_id": pl.Int64, "campaign_id": pl.Int64, "channel": pl.Utf8}
+    )
+    result = pressure.arbitrate(candidates, campaigns, history, rules, now)
+    selected: dict[int, set[int]] = defaultdict(set)
+    for contact_id, campaign_id in result.selected.select("contact_id", "campaign_id").iter_rows():
+        selected[campaign_id].add(contact_id)
+    excluded: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    sentences: dict[tuple, str] = {}
+    for row in result.excluded.iter_rows(named=True):
+        key = (row["rule"], row["already"], row["in_this_run"], tuple(row["used_by"]))
+        if key not in sentences:
+            sentences[key] = pressure.explain(row, rules, names)
+        excluded[row["campaign_id"]].append((row["contact_id"], sentences[key]))
+    return {a.campaign.pk: selected.get(a.campaign.pk, set()) for a in audiences}, excluded
+
+
+# -- launch ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LaunchReport:
+    campaign_id: int
+    queued: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)
+
+
+def _not_before(
+    aud: Audience, contact_id: int, now: dt.datetime, settings: DeliverySettings, cache: dict
+) -> dt.datetime:
+    _address, country, mobile = aud.candidates[contact_id]
+    store = aud.campaign.entity
+    place = recipient_place(country, mobile if aud.channel == "sms" else "", store.country, store.timezone)
+    key = (aud.campaign.channel, place)
+    if key not in cache:
+        cache[key] = windows.next_allowed(
+            now,
+            channel=aud.campaign.channel,
+            country=place[0],
+            timezone=place[1],
+            narrowed=narrowed_window(settings, aud.campaign.channel),
+        ).astimezone(dt.UTC)
+    return cache[key]
+
+
+def _write(
+    aud: Audience,
+    selected: set[int],
+    pressure_excluded: list[tuple[int, str]],
+    now: dt.datetime,
+    settings: DeliverySettings,
+) -> LaunchReport:
+    campaign = aud.campaign
+    report = LaunchReport(campaign.pk)
+    windows_cache: dict = {}
+    entity = campaign.entity
+    printed = campaign.channel == "print"
+    batch: list[Message] = []
+    for contact_id in sorted(selected):
+        batch.append(
+            Message(
+                organisation_id=campaign.organisation_id,
+                entity_id=entity.pk,
+                entity_path=entity.path,
+                campaign_id=campaign.pk,
+                contact_id=contact_id,
+                channel=campaign.channel,
+                to_address=aud.candidates[contact_id][0],
+                stable_id=stable_id(campaign.pk, contact_id),
+                # Print: the letters go out as one batch for the printer (delivery.direct_mail job).
+                status=Message.Status.SENT if printed else Message.Status.QUEUED,
+                sent_at=now if printed else None,
+                not_before=now if printed else _not_before(aud, contact_id, now, settings, windows_cache),
+                created_at=now,
+            )
+        )
+        if len(batch) >= BATCH:
+            Message.unscoped.bulk_create(batch)
+            batch = []
+    Message.unscoped.bulk_create(batch)
+    report.queued = len(selected)
+    rows = [
+        Exclusion(
+            organisation_id=campaign.organisation_id,
+            entity_path=entity.path,
+            campaign_id=campaign.pk,
+            contact_id=contact_id,
+            reason=reason,
+            at=now,
+        )
+        for contact_id, reason in aud.excluded
+    ] + [
+        Exclusion(
+            organisation_id=campaign.organisation_id,
+            entity_path=entity.path,
+            campaign_id=campaign.pk,
+            contact_id=contact_id,
+            reason=Exclusion.Reason.PRESSURE,
+            detail=sentence[:300],
+            at=now,
+        )
+        for contact_id, sentence in pressure_excluded
+    ]
+    Exclusion.unscoped.bulk_create(rows, batch_size=BATCH)
+    for row in rows:
+        report.excluded[row.reason] = report.excluded.get(row.reason, 0) + 1
+    return report
+
+
+def launch(campaigns: list[Campaign], *, now: dt.datetime | None = None) -> list[LaunchReport]:
+    """Launch campaigns of ONE organisation together, in the organisation's system scope (the caller's).
+
+    All or nothing: the outbox rows, the exclusions and every campaign's move to "sending" commit
+    together. A campaign another worker launched meanwhile (no longer "scheduled") is left out."""
+    now = (now or timezone.now()).astimezone(dt.UTC)
+    if not campaigns:
+        return []
+    settings = settings_for(campaigns[0].organisation_id)
+    rules = rules_for(settings)
+    reports: list[LaunchReport] = []
+    with transaction.atomic():
+        locked = list(
+            Campaign.objects.select_for_update()
+            .filter(pk__in=[c.pk for c in campaigns], state=State.SCHEDULED)
+            .select_related("entity", "version__template", "operation")
+            .order_by("pk")
+        )
+        if not locked:
+            return []
+        sendable = [c for c in locked if c.channel in SENDABLE_CHANNELS]
+        audiences = [read_audience(c) for c in sendable]
+        selected, excluded = arbitrate(audiences, rules, now)
+        for aud in audiences:
+            reports.append(
+                _write(aud, selected[aud.campaign.pk], excluded.get(aud.campaign.pk, []), now, settings)
+            )
+        for campaign in locked:
+            campaign_services.campaign_start_sending(campaign=campaign)
+            audit.record(
+                action="campaign.launch",
+                summary=f"{campaign.name}: launched",
+                entity_id=campaign.entity_id,
+            )
+        if any(c.channel == "print" for c in sendable):
+            transaction.on_commit(lambda: _start_print_batches([c for c in sendable if c.channel == "print"]))
+    return reports
+
+
+def _start_print_batches(campaigns: list[Campaign]) -> None:
+    from glocal.core import jobs
+
+    for campaign in campaigns:
+        if "delivery.direct_mail" in jobs.HANDLERS:
+            scope = campaign_services.system_scope(campaign.organisation_id)
+            jobs.enqueue(
+                "delivery.direct_mail", scope=scope, params={"campaign": campaign.pk}, by_user_id=None
+            )
+
+
+def due_campaigns(now: dt.datetime) -> dict[int, list[Campaign]]:
+    """Scheduled campaigns whose send date has come, per organisation (every organisation: no scope)."""
+    due: dict[int, list[Campaign]] = defaultdict(list)
+    for campaign in Campaign.unscoped.filter(state=State.SCHEDULED, scheduled_at__lte=now).order_by("pk"):
+        due[campaign.organisation_id].append(campaign)
+    return due
+
+
+def launch_due(*, now: dt.datetime | None = None) -> list[LaunchReport]:
+    """Launch every due campaign, one organisation at a time (each in its own scope and transaction)."""
+    now = now or timezone.now()
+    reports: list[LaunchReport] = []
+    for organisation_id, campaigns in due_campaigns(now).items():
+        with activate(campaign_services.system_scope(organisation_id)):
+            try:
+                reports.extend(launch(campaigns, now=now))
+            except Exception:  # one organisation's failure never blocks the others; retried next tick
+                log.exception("launch failed for organisation %s", organisation_id)
+    return reports
+
+
+def reachable_ids(channel: str, contact_ids: list[int]) -> set[int]:
+    """Of ``contact_ids``, those marketing may still address on ``channel`` now (dispatch re-check)."""
+    audience_channel = campaign_audience.AUDIENCE_CHANNEL.get(channel, channel)
+    qs, suppressed = with_suppression(Contact.unscoped.filter(pk__in=contact_ids), audience_channel)
+    return set(
+        qs.filter(consent_q(audience_channel) & address_q(audience_channel) & ~suppressed).values_list(
+            "pk", flat=True
+        )
+    )

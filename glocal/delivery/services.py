@@ -1,0 +1,166 @@
+"""Delivery writes that views call: unsubscribes, opens and clicks, HQ's delivery rules.
+
+Public endpoints act for a recipient, not a user: they run in the organisation's system scope, and only
+on what a signed token or reference names.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from glocal.audience import services as audience_services
+from glocal.audience.models import ConsentSource, ConsentStatus, Contact
+from glocal.campaigns import services as campaign_services
+from glocal.campaigns.models import Campaign
+from glocal.core import audit
+from glocal.core.scope import activate, get_scope
+from glocal.network.roles import Action, role_allows
+
+from . import tokens, tracking
+from .models import DeliverySettings, Message, MessageEvent
+
+UNSUBSCRIBE_WORDING = "One-click unsubscribe link (RFC 8058)"
+CAP_LINE = re.compile(r"^\s*(\d+)\s*[,;]\s*(\d+)\s*(?:[,;]\s*(email|sms)?\s*)?$", re.IGNORECASE)
+
+
+def contact_for_claim(claim: tokens.UnsubscribeClaim) -> Contact | None:
+    # Token lookup: the signed claim names the organisation and the contact.
+    return Contact.unscoped.filter(pk=claim.contact_id, organisation_id=claim.organisation_id).first()
+
+
+def is_subscribed(contact: Contact, channel: str) -> bool:
+    return getattr(contact, f"consent_{channel}", "") not in ("", ConsentStatus.OPT_OUT)
+
+
+def _message(stable_id: str) -> Message | None:
+    # Token lookup: the stable id comes from a signed reference.
+    return Message.unscoped.filter(stable_id=stable_id).first()
+
+
+def unsubscribe(claim: tokens.UnsubscribeClaim, contact: Contact, *, ip: str | None = None) -> None:
+    """Brand-wide objection on the channel, effective at once (idempotent: a replay changes nothing).
+    Messages still queued are skipped at dispatch, which re-checks consent."""
+    with activate(campaign_services.system_scope(contact.organisation_id)), transaction.atomic():
+        opted_in = is_subscribed(contact, claim.channel)
+        if opted_in or not audience_services.is_suppressed(
+            organisation_id=contact.organisation_id,
+            channel=claim.channel,
+            email=contact.email,
+            mobile=contact.mobile,
+        ):
+            audience_services.contact_opt_out(
+                contact=contact,
+                channel=claim.channel,
+                source=ConsentSource.FORM,
+                wording=UNSUBSCRIBE_WORDING,
+                ip=ip,
+            )
+        message = _message(claim.message_id)
+        if message is not None and message.contact_id == contact.pk:
+            already = MessageEvent.unscoped.filter(
+                message=message, kind=MessageEvent.Kind.UNSUBSCRIBED
+            ).exists()
+            if not already:
+                MessageEvent.unscoped.create(
+                    organisation_id=message.organisation_id,
+                    message=message,
+                    kind=MessageEvent.Kind.UNSUBSCRIBED,
+                )
+
+
+def _reaction(ref: str, kind: str, field: str, **detail: Any) -> Message | None:
+    stable_id = tracking.read_ref(ref)
+    if stable_id is None:
+        return None
+    message = _message(stable_id)
+    if message is None:
+        return None
+    now = timezone.now()
+    with transaction.atomic():
+        MessageEvent.unscoped.create(
+            organisation_id=message.organisation_id, message=message, kind=kind, at=now, detail=detail
+        )
+        Message.unscoped.filter(pk=message.pk, **{f"{field}__isnull": True}).update(**{field: now})
+        if kind == MessageEvent.Kind.CLICKED:
+            # A click is the prospect's own act: it counts as activity for retention (an open does not).
+            Contact.unscoped.filter(pk=message.contact_id).update(last_activity_at=now)
+    return message
+
+
+def record_click(ref: str, url: str) -> None:
+    _reaction(ref, MessageEvent.Kind.CLICKED, "clicked_at", url=url[:500])
+
+
+def record_open(ref: str) -> None:
+    _reaction(ref, MessageEvent.Kind.OPENED, "opened_at")
+
+
+def html_part(raw: str) -> str:
+    """The HTML part of a captured message (shown in a sandboxed frame)."""
+    parsed = email.message_from_string(raw, policy=email.policy.default)
+    body = parsed.get_body(("html",))
+    return body.get_content() if body is not None else ""
+
+
+def counts_for(campaign: Campaign, statuses: dict[str, int]) -> dict[str, int]:
+    messages = Message.objects.filter(campaign=campaign)
+    return {
+        "total": sum(statuses.values()),
+        "opened": messages.filter(opened_at__isnull=False).count(),
+        "clicked": messages.filter(clicked_at__isnull=False).count(),
+        "unsubscribed": MessageEvent.objects.filter(
+            message__campaign=campaign, kind=MessageEvent.Kind.UNSUBSCRIBED
+        )
+        .values("message")
+        .distinct()
+        .count(),
+        "possible_duplicates": messages.filter(possible_duplicate=True).count(),
+    }
+
+
+def parse_caps(text: str) -> list[dict[str, Any]]:
+    caps: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = CAP_LINE.match(line)
+        if not match or int(match.group(1)) < 1 or not 1 <= int(match.group(2)) <= 365:
+            errors.append(
+                _("Line %(n)s: write a limit, a number of days (1 to 365) and optionally email or sms.")
+                % {"n": number}
+            )
+            continue
+        caps.append(
+            {
+                "limit": int(match.group(1)),
+                "days": int(match.group(2)),
+                "channel": (match.group(3) or "").lower(),
+            }
+        )
+    if errors:
+        raise ValidationError(errors)
+    return caps
+
+
+def settings_save(*, form: Any) -> DeliverySettings:
+    """HQ's delivery rules (pressure caps, priority, SMS window — which only ever narrows the legal one)."""
+    scope = get_scope()
+    if not role_allows(scope.role, Action.BUDGET_MANAGE):
+        raise ValidationError(_("Only head office sets the delivery rules."))
+    obj: DeliverySettings = form.save(commit=False)
+    obj.organisation_id = scope.organisation_id
+    obj.caps = form.cleaned_data.get("caps_text") or []
+    if obj.sms_start and obj.sms_end and obj.sms_start >= obj.sms_end:
+        raise ValidationError(_("The SMS window must end after it starts."))
+    obj.save()
+    audit.record(action="delivery.settings", summary="delivery rules")
+    return obj

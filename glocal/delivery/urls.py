@@ -1,0 +1,14 @@
+"""The store's delivery pages, under /delivery/ (the recipient endpoints are in ``public_urls``)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "delivery"
+
+urlpatterns = [
+    path("messages/", views.messages, name="messages"),
+    path("messages/<int:pk>/", views.message_detail, name="message"),
+    path("campaigns/<int:pk>/", views.campaign_report, name="campaign"),
+    path("settings/", views.delivery_settings, name="settings"),
+]

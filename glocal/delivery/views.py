@@ -1,0 +1,220 @@
+"""Delivery pages: the recipient's endpoints (one-click unsubscribe, preference page, click redirect, open
+pixel) and the store's pages (sent messages, a campaign's delivery report with every exclusion's reason,
+HQ's delivery rules).
+
+The recipient endpoints need no login, cookie or CSRF token; everything they trust comes from a signed
+token or reference (``tokens`` / ``tracking``): anything else answers 404.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from glocal.campaigns.models import Campaign
+from glocal.core.views_base import scoped
+from glocal.network.roles import Action
+
+from . import services, tokens
+from .models import DeliverySettings, Exclusion, Message, MessageEvent
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+# -- the recipient's endpoints -------------------------------------------------------------------------
+
+
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """RFC 8058: a POST (form-urlencoded or multipart, no cookie, no CSRF token) unsubscribes and answers
+    200, never a redirect. A GET only shows the preference page (link scanners prefetch GETs)."""
+    try:
+        claim = tokens.read_unsubscribe_token(token)
+    except tokens.InvalidToken:
+        raise Http404 from None
+    contact = services.contact_for_claim(claim)
+    if contact is None:
+        raise Http404
+    if request.method == "POST":
+        services.unsubscribe(claim, contact, ip=request.META.get("REMOTE_ADDR"))
+        return render(request, "delivery/unsubscribed.html", {"channel": claim.channel}, status=200)
+    return render(
+        request,
+        "delivery/preferences.html",
+        {
+            "channel": claim.channel,
+            "subscribed": services.is_subscribed(contact, claim.channel),
+            "token": token,
+        },
+    )
+
+
+@never_cache
+def click(request: HttpRequest, token: str) -> HttpResponse:
+    """Signed redirect: only ever to the URL inside the token (never one from the request)."""
+    try:
+        claim = tokens.read_click_token(token)
+    except tokens.InvalidToken:
+        raise Http404 from None
+    services.record_click(request.GET.get("m", ""), claim.url)
+    return HttpResponseRedirect(claim.url)
+
+
+@never_cache
+def open_pixel(request: HttpRequest, ref: str) -> HttpResponse:
+    services.record_open(ref)
+    return HttpResponse(PIXEL, content_type="image/gif")
+
+
+# -- the store's pages --------------------------------------------------------------------------------
+
+
+@scoped(Action.CAMPAIGN_VIEW)
+def messages(request: Any) -> HttpResponse:
+    """What was sent (in the demo, what the capture server received), newest first."""
+    qs = Message.objects.select_related("campaign", "entity").order_by("-created_at", "-id")
+    status = request.GET.get("status", "")
+    if status in Message.Status.values:
+        qs = qs.filter(status=status)
+    channel = request.GET.get("channel", "")
+    if channel in ("email", "sms", "print"):
+        qs = qs.filter(channel=channel)
+    campaign_id = request.GET.get("campaign", "")
+    if campaign_id.isdigit():
+        qs = qs.filter(campaign_id=int(campaign_id))
+    query = request.GET.get("q", "").strip()
+    if query:
+        qs = qs.filter(to_address__icontains=query)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "delivery/messages.html",
+        {"page": page, "statuses": Message.Status.choices, "status": status, "channel": channel, "q": query},
+    )
+
+
+def _captured(message: Message) -> str | None:
+    path = Path(settings.GLOCAL_MAILBOX_DIR) / f"{message.stable_id}.eml"
+    if not path.is_file():
+        return None
+    return path.read_bytes().decode("utf-8", "replace")
+
+
+@scoped(Action.CAMPAIGN_VIEW)
+def message_detail(request: Any, pk: int) -> HttpResponse:
+    message = get_object_or_404(Message.objects.select_related("campaign", "entity", "contact"), pk=pk)
+    raw = _captured(message) if message.channel == "email" else None
+    html = services.html_part(raw) if raw else ""
+    return render(
+        request,
+        "delivery/message.html",
+        {
+            "message": message,
+            "events": MessageEvent.objects.filter(message=message),
+            "raw": raw,
+            "html": html,
+        },
+    )
+
+
+@scoped(Action.CAMPAIGN_VIEW)
+def campaign_report(request: Any, pk: int) -> HttpResponse:
+    """Where a campaign's messages are, and who was excluded and why."""
+    campaign = get_object_or_404(Campaign.objects.select_related("entity", "version__template"), pk=pk)
+    statuses = dict(
+        Message.objects.filter(campaign=campaign)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    reasons = list(
+        Exclusion.objects.filter(campaign=campaign)
+        .values("reason", "detail")
+        .annotate(n=Count("id"))
+        .order_by("-n")[:20]
+    )
+    labels = dict(Exclusion.Reason.choices)
+    for row in reasons:
+        row["label"] = row["detail"] or labels.get(row["reason"], row["reason"])
+    exclusions = (
+        Exclusion.objects.filter(campaign=campaign).select_related("contact").order_by("reason", "id")
+    )
+    reason = request.GET.get("reason", "")
+    if reason in Exclusion.Reason.values:
+        exclusions = exclusions.filter(reason=reason)
+    page = Paginator(exclusions, 50).get_page(request.GET.get("page"))
+    counts = services.counts_for(campaign, statuses)
+    return render(
+        request,
+        "delivery/campaign.html",
+        {
+            "campaign": campaign,
+            "statuses": [(label, statuses.get(value, 0), value) for value, label in Message.Status.choices],
+            "counts": counts,
+            "reasons": reasons,
+            "page": page,
+            "reason": reason,
+            "reason_choices": Exclusion.Reason.choices,
+        },
+    )
+
+
+class DeliverySettingsForm(forms.ModelForm):
+    caps_text = forms.CharField(
+        label=gettext_lazy("Pressure caps"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=gettext_lazy(
+            "One cap per line: limit, days, channel (email, sms, or empty for all channels). "
+            "Example: 3, 7, email"
+        ),
+    )
+
+    class Meta:
+        model = DeliverySettings
+        fields = ["priority", "count_scheduled", "sms_start", "sms_end", "sender_domain"]
+        widgets = {
+            "sms_start": forms.TimeInput(attrs={"type": "time"}),
+            "sms_end": forms.TimeInput(attrs={"type": "time"}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        caps = self.instance.caps or []
+        self.fields["caps_text"].initial = "\n".join(
+            f"{c['limit']}, {c['days']}, {c.get('channel') or ''}".rstrip(", ") for c in caps
+        )
+
+    def clean_caps_text(self) -> list[dict[str, Any]]:
+        return services.parse_caps(self.cleaned_data.get("caps_text", ""))
+
+
+@scoped(Action.BUDGET_MANAGE)
+def delivery_settings(request: Any) -> HttpResponse:
+    instance = DeliverySettings.objects.filter(organisation_id=request.scope.organisation_id).first()
+    instance = instance or DeliverySettings(organisation_id=request.scope.organisation_id)
+    form = DeliverySettingsForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.settings_save(form=form)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect("delivery:settings")
+    return render(request, "delivery/settings.html", {"form": form, "title": _("Delivery rules")})
