@@ -19,6 +19,7 @@ from glocal.brand.tests import factories as brand_factories
 from glocal.campaigns.tests import factories as campaign_factories
 from glocal.core.models import AuditEvent, Job
 from glocal.core.scope import activate
+from glocal.delivery.tests import factories as delivery_factories
 from glocal.network.models import CustomFieldDefinition, Entity, EntityGroup, Membership
 from glocal.targeting.tests import factories as targeting_factories
 
@@ -469,6 +470,22 @@ ROUTES: dict[str, Row] = {
     ),
     "campaigns:settings": Row(get=HQ_ONLY),
     "campaigns:policies": Row(get=CAMPAIGN_HQ),
+    # delivery: the recipient's endpoints (signed tokens, no login) and the store's delivery pages
+    "recipient:unsubscribe": Row(
+        get=status_map(200), public=True, obj=delivery_factories.unsubscribe_kwargs("store_a")
+    ),
+    "recipient:click": Row(get=status_map(302), public=True, obj=delivery_factories.click_kwargs),
+    "recipient:open": Row(get=status_map(200), public=True, obj=delivery_factories.open_kwargs("store_a")),
+    "delivery:messages": Row(get=ALL_MEMBERS),
+    "delivery:message": Row(
+        get=CAMPAIGN_OBJ,
+        obj=delivery_factories.make_message("store_a"),
+        foreign=[delivery_factories.make_message("store_b"), delivery_factories.make_message("other_store")],
+    ),
+    "delivery:campaign": Row(
+        get=CAMPAIGN_OBJ, obj=campaign_factories.make_campaign("store_a"), foreign=CAMPAIGN_FOREIGN
+    ),
+    "delivery:settings": Row(get=HQ_ONLY),
 }
 # The Django admin is for platform operators: every route under it answers a redirect to its login.
 ADMIN_NAMESPACE = "admin"

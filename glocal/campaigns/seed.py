@@ -139,3 +139,41 @@ def seed_campaigns(org: Organisation, options: dict[str, Any]) -> None:
             )
         except ValidationError:  # the demo must not fail on a content rule someone tightened
             log.exception("demo campaigns for %s", store)
+    _seed_sent_campaign(org, manager, email)
+
+
+def _seed_sent_campaign(org: Organisation, manager: Membership, email: ChannelTemplate) -> None:
+    """A local campaign already approved by the region and due: the demo's worker sends it at start, so
+    the "sent messages" page shows real messages (to the demo's mail catcher) on the first visit."""
+    from .models import ApprovalStep
+
+    store = manager.entity
+    region = (
+        Membership.objects.filter(organisation=org, role=Role.REGIONAL_MANAGER, is_active=True)
+        .order_by("pk")
+        .first()
+    )
+    try:
+        with activate(manager.as_scope()):
+            welcome = services.campaign_create(entity=store, template=email, name="Bienvenue chez nous")
+            services.campaign_update(
+                campaign=welcome,
+                values={
+                    "headline": f"Bienvenue au magasin de {store.city or store.name}",
+                    "body": "<p>Merci de votre visite : voici nos nouveautés de la semaine.</p>",
+                },
+                criteria={"kind": "customer"},
+                scheduled_at=_at(1, 10),
+            )
+            services.campaign_submit(campaign=welcome)
+        if region is not None and store.path.startswith(region.entity.path):
+            with activate(region.as_scope()):
+                for step in ApprovalStep.objects.filter(campaign=welcome, status=ApprovalStep.Status.PENDING):
+                    services.approval_decide(step=step, approve=True)
+    except ValidationError:
+        log.exception("demo sent campaign for %s", store)
+        return
+    # Due now: moved past its date on purpose (a store could only pick a future date).
+    Campaign.objects.filter(pk=welcome.pk, state="scheduled").update(
+        scheduled_at=timezone.now() - dt.timedelta(minutes=1)
+    )

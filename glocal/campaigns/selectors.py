@@ -267,40 +267,31 @@ def _audience_ids(c: Campaign, limit: int) -> list[int]:
 
 
 def pressure_exclusions(campaign: Campaign) -> tuple[int, list[tuple[str, int]]]:
-    """How many of the campaign's contacts marketing pressure would exclude, given the store's other
-    campaigns already submitted or scheduled around the same date (glocal.delivery.pressure)."""
+    """How many of the campaign's contacts marketing pressure would exclude at its send date, and why:
+    the launch's own arbitration (glocal.delivery.launch), over the messages already sent or waiting and
+    the campaigns submitted or scheduled around that date, with HQ's rules."""
     import polars as pl
 
-    from glocal.delivery import pressure
+    from glocal.delivery import launch, pressure
 
-    rules = pressure.PressureRules(caps=pressure.DEFAULT_RULES.caps, count_scheduled=True)
     assert campaign.scheduled_at is not None
+    when = campaign.scheduled_at
+    configured = launch.rules_for(launch.settings_for(campaign.organisation_id))
+    rules = pressure.PressureRules(caps=configured.caps, priority=configured.priority, count_scheduled=True)
     horizon = max((cap.period for cap in rules.caps), default=dt.timedelta(days=7))
-    others = list(
-        Campaign.objects.filter(
-            entity=campaign.entity,
-            state__in=ACTIVE_STATES,
-            scheduled_at__gt=campaign.scheduled_at - horizon,
-            scheduled_at__lt=campaign.scheduled_at + horizon,
-        )
-        .exclude(pk=campaign.pk)
-        .select_related("version__template", "entity")[:20]
-    )
-    if not others:
-        return 0, []
     ids = _audience_ids(campaign, PRESSURE_SAMPLE)
-    history_rows: dict[str, list[Any]] = {"contact_id": [], "channel": [], "sent_at": [], "campaign_id": []}
-    wanted = set(ids)
-    for other in others:
-        for cid in _audience_ids(other, PRESSURE_SAMPLE):
-            if cid in wanted:
-                history_rows["contact_id"].append(cid)
-                history_rows["channel"].append(other.channel)
-                history_rows["sent_at"].append(other.scheduled_at)
-                history_rows["campaign_id"].append(other.pk)
-    if not history_rows["contact_id"]:
+    if not ids:
         return 0, []
-    kind = "central" if campaign.kind == Campaign.Kind.OPERATION else "local"
+    history, names = launch.history_frame(
+        campaign.organisation_id,
+        set(ids),
+        rules,
+        when,
+        scheduled_since=when - horizon,
+        exclude_campaign=campaign.pk,
+    )
+    if history.is_empty():
+        return 0, []
     candidates = pl.DataFrame(
         {
             "contact_id": ids,
@@ -312,9 +303,9 @@ def pressure_exclusions(campaign: Campaign) -> tuple[int, list[tuple[str, int]]]
     campaigns = pl.DataFrame(
         {
             "campaign_id": [campaign.pk],
-            "kind": [kind],
-            "weight": [0],
-            "scheduled_at": [campaign.scheduled_at],
+            "kind": ["central" if campaign.kind == Campaign.Kind.OPERATION else "local"],
+            "weight": [campaign.pressure_weight],
+            "scheduled_at": [when],
         },
         schema={
             "campaign_id": pl.Int64,
@@ -323,17 +314,7 @@ def pressure_exclusions(campaign: Campaign) -> tuple[int, list[tuple[str, int]]]
             "scheduled_at": pl.Datetime("us", "UTC"),
         },
     )
-    history = pl.DataFrame(
-        history_rows,
-        schema={
-            "contact_id": pl.Int64,
-            "channel": pl.Utf8,
-            "sent_at": pl.Datetime("us", "UTC"),
-            "campaign_id": pl.Int64,
-        },
-    )
-    result = pressure.arbitrate(candidates, campaigns, history, rules, campaign.scheduled_at)
-    names = {o.pk: {"name": o.name, "owner": o.entity.name} for o in others}
+    result = pressure.arbitrate(candidates, campaigns, history, rules, when)
     reasons: dict[str, int] = {}
     for row in result.excluded.iter_rows(named=True):
         text = pressure.explain(row, rules, names)

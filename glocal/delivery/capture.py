@@ -37,8 +37,11 @@ def free_port() -> int:
 
 def start(directory: Path, port: int = 0) -> tuple[Any, int]:
     """Start the catcher in a background thread; returns (controller, port). ``controller.stop()`` ends it."""
+    import logging
+
     from aiosmtpd.controller import Controller
 
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
     port = port or free_port()
     controller = Controller(MailboxHandler(directory), hostname="127.0.0.1", port=port)
     controller.start()

@@ -186,10 +186,18 @@ def _weight(campaign: Campaign) -> int:
 
 
 def history_frame(
-    organisation_id: int, contact_ids: set[int], rules: pressure.PressureRules, now: dt.datetime
+    organisation_id: int,
+    contact_ids: set[int],
+    rules: pressure.PressureRules,
+    now: dt.datetime,
+    *,
+    scheduled_since: dt.datetime | None = None,
+    exclude_campaign: int | None = None,
 ) -> tuple[pl.DataFrame, dict[int, dict[str, str]]]:
     """The organisation's messages around ``now`` (sent, waiting, and — with ``count_scheduled`` — the
-    audiences of campaigns scheduled in the coming period), for the contacts in play."""
+    audiences of campaigns scheduled from ``scheduled_since`` (default ``now``) to the end of the
+    longest cap), for the contacts in play. The launch and the simulation before submission both use it.
+    """
     horizon = max((cap.period for cap in rules.caps), default=dt.timedelta(days=7))
     rows: dict[str, list[Any]] = {"contact_id": [], "channel": [], "sent_at": [], "campaign_id": []}
     if contact_ids:
@@ -207,12 +215,16 @@ def history_frame(
                 rows["campaign_id"].append(campaign_id)
     campaign_ids = set(rows["campaign_id"])
     if rules.count_scheduled and contact_ids:
-        upcoming = Campaign.unscoped.filter(
-            organisation_id=organisation_id,
-            state__in=(State.SCHEDULED, State.APPROVED),
-            scheduled_at__gt=now,
-            scheduled_at__lt=now + horizon,
-        ).select_related("entity", "version__template")
+        upcoming = (
+            Campaign.unscoped.filter(
+                organisation_id=organisation_id,
+                state__in=(State.SUBMITTED, State.SCHEDULED, State.APPROVED),
+                scheduled_at__gt=scheduled_since or now,
+                scheduled_at__lt=now + horizon,
+            )
+            .exclude(pk=exclude_campaign)
+            .select_related("entity", "version__template")
+        )
         for other in upcoming:
             if other.channel not in campaign_audience.AUDIENCE_CHANNEL:
                 continue

@@ -117,6 +117,7 @@ def arbitrate(
     explain_exclusions: bool = True,
 ) -> Arbitration:
     """Decide who receives what (see the module docstring for the exact rules)."""
+    now = now.astimezone(dt.UTC)  # the frames hold UTC instants; any aware ``now`` is the same instant
     caps = rules.caps
     cand = (
         candidates.lazy()

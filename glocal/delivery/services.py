@@ -103,11 +103,16 @@ def record_open(ref: str) -> None:
     _reaction(ref, MessageEvent.Kind.OPENED, "opened_at")
 
 
-def html_part(raw: str) -> str:
-    """The HTML part of a captured message (shown in a sandboxed frame)."""
-    parsed = email.message_from_string(raw, policy=email.policy.default)
+PIXEL_TAG = re.compile(r'<img src="[^"]*/o/[^"]+\.gif"[^>]*>')
+
+
+def html_part(raw: bytes) -> str:
+    """The HTML part of a captured message, for the store's own eyes: without the open pixel, so that
+    looking at it is not counted as the recipient opening it (shown in a sandboxed frame: no scripts,
+    no navigation)."""
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
     body = parsed.get_body(("html",))
-    return body.get_content() if body is not None else ""
+    return PIXEL_TAG.sub("", body.get_content()) if body is not None else ""
 
 
 def counts_for(campaign: Campaign, statuses: dict[str, int]) -> dict[str, int]:

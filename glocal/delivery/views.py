@@ -109,11 +109,9 @@ def messages(request: Any) -> HttpResponse:
     )
 
 
-def _captured(message: Message) -> str | None:
+def _captured(message: Message) -> bytes | None:
     path = Path(settings.GLOCAL_MAILBOX_DIR) / f"{message.stable_id}.eml"
-    if not path.is_file():
-        return None
-    return path.read_bytes().decode("utf-8", "replace")
+    return path.read_bytes() if path.is_file() else None
 
 
 @scoped(Action.CAMPAIGN_VIEW)
@@ -127,7 +125,7 @@ def message_detail(request: Any, pk: int) -> HttpResponse:
         {
             "message": message,
             "events": MessageEvent.objects.filter(message=message),
-            "raw": raw,
+            "raw": raw.decode("utf-8", "replace") if raw else None,
             "html": html,
         },
     )

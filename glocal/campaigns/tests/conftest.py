@@ -25,6 +25,11 @@ def _fresh_render_caches():
 
 @pytest.fixture
 def templates(network) -> Templates:
+    return demo_templates(network)
+
+
+def demo_templates(network) -> Templates:
+    """HQ's demo email and SMS templates, published; the stores get a postal address."""
     for store in (network.store_a, network.store_a2, network.store_b):
         store.address_line1 = "1 rue du Port"
         store.postcode = "59000"
