@@ -410,7 +410,7 @@ def launch(campaigns: list[Campaign], *, now: dt.datetime | None = None) -> list
     reports: list[LaunchReport] = []
     with transaction.atomic():
         locked = list(
-            Campaign.objects.select_for_update()
+            Campaign.objects.select_for_update(of=("self",))
             .filter(pk__in=[c.pk for c in campaigns], state=State.SCHEDULED)
             .select_related("entity", "version__template", "operation")
             .order_by("pk")
