@@ -28,7 +28,9 @@ urlpatterns = [
     path("customers/", include("glocal.audience.urls")),
     path("", include("glocal.targeting.urls")),  # l/ (public forms), leads/, segments/, prospect-lists/
     path("campaigns/", include("glocal.campaigns.urls")),
+    path("delivery/print/", include("glocal.delivery.print_urls")),  # print kits, direct mail, social export
     path("delivery/", include("glocal.delivery.urls")),
+    path("hooks/", include("glocal.delivery.hooks_urls")),  # provider webhooks: SMS receipts, STOP, bounces
     path("", include("glocal.delivery.public_urls")),  # u/ (unsubscribe), c/ (click), o/ (open pixel)
     path("ops/", admin.site.urls),
 ]

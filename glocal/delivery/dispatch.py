@@ -45,7 +45,7 @@ from glocal.core.scope import activate
 from glocal.creatives import rendering
 from glocal.creatives import selectors as creative_selectors
 
-from . import bounces, launch, tracking
+from . import bounces, feedback, launch, tracking
 from .models import Message, MessageEvent
 from .transports.base import TransportError
 from .transports.email_smtp import DkimKey, SmtpConnection, SmtpSettings, rate_limiter
@@ -165,7 +165,7 @@ def sms_transport() -> SmsTransport:
             settings.TWILIO_ACCOUNT_SID,
             settings.TWILIO_AUTH_TOKEN,
             base_url=settings.TWILIO_API_URL,
-            status_callback=f"{settings.GLOCAL_PUBLIC_URL}/hooks/sms/twilio/status/",
+            status_callback=f"{settings.GLOCAL_PUBLIC_URL.rstrip('/')}/hooks/sms/twilio/status/",
             limiter=limiter,
         )
     return CaptureSms()
@@ -384,13 +384,13 @@ class Dispatcher:
             if isinstance(self._dkim, DkimKey):
                 data = self._dkim.sign(data) + data
             domain = mail.sender.message_id_domain
-            self.email.send_bytes(
+            sent = self.email.send_bytes(
                 envelope_from=f"bounces@{domain}",
                 recipient=contact.email,
                 data=data,
                 message_id=f"<{message.stable_id}@{domain}>",
             )
-            return "", ""
+            return (sent if isinstance(sent, str) else ""), ""
         if message.channel == "sms":
             if self.sms is None:
                 self.sms = sms_transport()
@@ -461,12 +461,20 @@ class Dispatcher:
             Message.unscoped.filter(pk=message.pk, status=Message.Status.SENDING).update(
                 status=Message.Status.FAILED, **changes
             )
-            verdict = bounces.classify_enhanced(error.enhanced, code=error.code) if error.enhanced else None
+            # Only RFC 3463 codes are classified; a provider's own error number ("21610") is not one.
+            enhanced = error.enhanced if bounces.ENHANCED_RE.fullmatch(error.enhanced or "") else None
+            verdict = bounces.classify_enhanced(enhanced, code=error.code) if enhanced else None
             if verdict is not None and verdict.suppress:
                 apply_hard_bounce(message, contact)
                 detail["suppressed"] = True
             if verdict is not None and verdict.alert_operator:
                 log.warning("sender policy refusal for %s: %s", message.stable_id, error)
+                detail["operator_alert"] = True
+            # SMS providers' own refusals: 21610 (the recipient replied STOP to them), invalid numbers.
+            if feedback.provider_refusal(message, contact, error):
+                detail["suppressed"] = True
+            if getattr(error, "alert_operator", False):
+                log.warning("provider refusal for %s needs the operator: %s", message.stable_id, error)
                 detail["operator_alert"] = True
             MessageEvent.unscoped.create(
                 organisation_id=message.organisation_id,

@@ -117,6 +117,8 @@ class Message(TenantModel):
             models.Index(fields=["status", "not_before"], name="message_due"),
             models.Index(fields=["campaign", "status"], name="message_campaign_status"),
             models.Index(fields=["organisation", "contact", "created_at"], name="message_contact_history"),
+            models.Index(fields=["provider_id"], name="message_provider_id"),  # receipts without our id
+            models.Index(fields=["to_address", "channel"], name="message_to_address"),  # inbound STOP
         ]
         constraints = [
             models.UniqueConstraint(fields=["campaign", "contact"], name="message_one_per_contact"),

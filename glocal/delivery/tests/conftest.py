@@ -71,5 +71,4 @@ def faulty_smtp():
         controller.stop()
 
 
-
 from glocal.campaigns.tests.conftest import templates  # noqa: E402, F401 - HQ's demo templates, published
