@@ -1,9 +1,12 @@
 """D1 and D2: our SMTP transport against Postfix's smtp-source, both sending to Postfix's smtp-sink.
 
-D1 — CPU-bound: N messages of ~20 KB to a sink that answers at once. Ours: the real path per message —
-``MessageSkeleton.build`` (headers, Message-ID, List-Unsubscribe, base64 bodies) then
-``SmtpConnection.send_bytes`` — in 2 processes × 16 threads, each thread with its own pooled connection.
-Reference: ``smtp-source -d -s 32 -l 20000 -m N`` (32 parallel sessions, connections kept open).
+D1 — CPU-bound: N messages of ~20 KB to a sink that answers at once. Ours: the dispatcher's path per
+message — :meth:`glocal.brand.email_skeleton.VariantMail.build` (the demo template compiled once per store
+variant, the recipient's fields, tracked links, signed unsubscribe URL, RFC 5322/8058 headers) then
+``SmtpConnection.send_bytes`` — in 2 processes × 16 threads, each thread with its own connection.
+(The outbox's database writes are measured by E1, end to end.)
+Reference: ``smtp-source -d -s 32 -l SIZE -m N`` (32 parallel sessions, connections kept open), SIZE
+being the size of our message, so that both sides move the same bytes.
 D2 — slow receiver: the sink waits 1 s before answering DATA (``smtp-sink -w 1``); 100 connections on
 both sides (ours: 2 processes × 50 threads). Figures are messages per second; higher is better.
 Needs ``smtp-sink`` and ``smtp-source`` (``make bench-deps`` installs Debian's postfix).
@@ -19,16 +22,10 @@ import subprocess
 import threading
 import time
 from contextlib import contextmanager
+from typing import Any
 
 from bench import Result, benchmark, interleaved
-from glocal.delivery.transports.email_smtp import MessageSkeleton, OutgoingEmail, SmtpConnection, SmtpSettings
-
-HTML = (
-    "<html><body><h1>Foire aux vins</h1>"
-    + "<p>Bonjour {name}, découvrez notre sélection de vins de Loire à prix doux ce week-end.</p>" * 150
-    + "</body></html>"
-)
-TEXT = "Bonjour {name}, découvrez notre sélection de vins.\n" * 40
+from glocal.delivery.transports.email_smtp import SmtpConnection, SmtpSettings
 
 
 def _tool(name: str) -> str | None:
@@ -63,39 +60,31 @@ def sink(wait: int = 0):
         proc.wait()
 
 
-def _thread_send(port: int, start: int, count: int, errors: list) -> None:
-    skeleton = MessageSkeleton(
-        from_name="Magasin A — Lille",
-        from_address="magasin-a@mail.maison-test.example",
-        message_id_domain="mail.maison-test.example",
-        list_id="store-a.campaign-12.maison-test.example",
-        reply_to="contact@magasin-a.example",
-        unsubscribe_mailto="unsubscribe@mail.maison-test.example",
-    )
+def _thread_send(port: int, start: int, count: int, errors: list, mail: Any) -> None:
     with SmtpConnection(SmtpSettings(host="127.0.0.1", port=port, timeout=60, max_messages=10**9)) as conn:
         for i in range(start, start + count):
-            name = f"Client {i}"
-            message = OutgoingEmail(
-                stable_id=f"m-12-{i:08d}",
-                to_address=f"c{i}@example.com",
-                to_name=name,
-                subject=f"{name}, la foire aux vins commence",
-                text=TEXT.replace("{name}", name),
-                html=HTML.replace("{name}", name),
-                unsubscribe_url=f"https://glocal.example/u/token-{i:08d}",
-            )
+            recipient = {"id": i, "first_name": f"Client {i}", "last_name": "", "email": f"c{i}@example.com"}
             try:
-                conn.send(skeleton, message)
+                data = mail.build(recipient)
+                conn.send_bytes(
+                    envelope_from="bounces@maison-verte.example",
+                    recipient=recipient["email"],
+                    data=data,
+                    message_id=f"<c42-{i}@maison-verte.example>",
+                )
             except Exception as error:  # noqa: BLE001 - counted and reported
                 errors.append(repr(error))
 
 
 def _process_send(args: tuple[int, int, int, int]) -> list[str]:
+    from bench.bench_render import build_mail, make_variant
+
     port, start, count, threads = args
     errors: list[str] = []
     per = count // threads
+    mail = build_mail(make_variant())  # once per store variant, as the dispatcher does (shared by threads)
     workers = [
-        threading.Thread(target=_thread_send, args=(port, start + t * per, per, errors))
+        threading.Thread(target=_thread_send, args=(port, start + t * per, per, errors, mail))
         for t in range(threads)
     ]
     for w in workers:
@@ -114,9 +103,9 @@ def ours_send(port: int, messages: int, processes: int, threads: int) -> None:
         raise RuntimeError(f"{len(errors)} send errors, first: {errors[0]}")
 
 
-def reference_send(port: int, messages: int, sessions: int) -> None:
+def reference_send(port: int, messages: int, sessions: int, size: int = 20_000) -> None:
     subprocess.run(
-        [_tool("smtp-source") or "smtp-source", "-d", "-s", str(sessions), "-l", "20000",
+        [_tool("smtp-source") or "smtp-source", "-d", "-s", str(sessions), "-l", str(size),
          "-m", str(messages), "-f", "bench@example.com", "-t", "sink@example.com", f"127.0.0.1:{port}"],
         check=True,
         stdout=subprocess.DEVNULL,
@@ -124,24 +113,22 @@ def reference_send(port: int, messages: int, sessions: int) -> None:
 
 
 def _message_size() -> int:
-    skeleton = MessageSkeleton(
-        from_name="Magasin A",
-        from_address="a@example.com",
-        message_id_domain="example.com",
-        list_id="l.example.com",
-    )
-    return len(
-        skeleton.build(OutgoingEmail("m-1", "c@example.com", "s", TEXT, HTML, "https://glocal.example/u/t"))
-    )
+    from bench.bench_render import build_mail, make_variant
+
+    return len(build_mail(make_variant()).build({"id": 1, "first_name": "Camille", "email": "c@example.com"}))
 
 
 def _run(bench_id: str, quick: bool, *, wait: int, messages: int, processes: int, threads: int) -> Result:
+    import django
+
+    django.setup()  # the builder renders the template (creatives) with Django's settings
     runs = 3 if quick else 5
     sessions = processes * threads
+    size = _message_size()
     with sink(wait) as port:
         t_ours, t_ref = interleaved(
             lambda: ours_send(port, messages, processes, threads),
-            lambda: reference_send(port, messages, sessions),
+            lambda: reference_send(port, messages, sessions, size),
             runs=runs,
         )
     sent = (messages // processes // threads) * processes * threads
@@ -152,12 +139,12 @@ def _run(bench_id: str, quick: bool, *, wait: int, messages: int, processes: int
         unit="msg/s",
         target="≥ 0.5" if bench_id == "D1" else "≥ 0.95",
         dataset=(
-            f"{messages:,} messages of ~{_message_size() // 1000} KB (reference -l 20000), "
+            f"{messages:,} messages of ~{size // 1000} KB (reference -l {size}), "
             f"{sessions} connections, sink wait {wait} s"
         ),
         runs=runs,
         higher_is_better=True,
-        notes=f"ours: {processes} processes × {threads} threads, build + send per message",
+        notes=f"ours: {processes} processes × {threads} threads, VariantMail.build + send per message",
         extra={"cpus": os.cpu_count()},
     )
 
