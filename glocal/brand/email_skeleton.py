@@ -34,6 +34,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from email.utils import format_datetime
+from html import unescape as html_unescape
 from typing import Any
 
 from django.conf import settings
@@ -326,7 +327,9 @@ class VariantMail:
         for index, url in enumerate(urls):
             if any(marker in url for marker in unsubscribe_markers):
                 continue
-            token = tokens.click_token(message_id=f"{self.campaign}", link_index=index, url=url)
+            # The attribute is HTML-escaped ("&amp;"); the redirect must go to the URL itself.
+            target = html_unescape(url)
+            token = tokens.click_token(message_id=f"{self.campaign}", link_index=index, url=target)
             self.tracked_links[url] = f"{self.public_url}/c/{token}?m="
         if not self.tracked_links:
             return html

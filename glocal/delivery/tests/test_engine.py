@@ -72,6 +72,8 @@ def test_a_campaign_goes_out_with_the_store_details_tracking_and_one_click_unsub
     Suppression.unscoped.create(
         organisation=network.org, channel="email", value_hash=opposed.email_hash, reason="manual"
     )
+    network.store_a.latitude, network.store_a.longitude = 50.6365, 3.0635  # its map link has a "&"
+    network.store_a.save(update_fields=["latitude", "longitude"])
     campaign = scheduled_campaign(network, templates.email)
     # when the engine launches and sends
     reports = launch.launch_due()
@@ -97,9 +99,14 @@ def test_a_campaign_goes_out_with_the_store_details_tracking_and_one_click_unsub
     click_url = found(r'href="(http://testserver/c/[^"]+)"', html).replace("&amp;", "&")
     pixel_url = found(r'src="(http://testserver/o/[^"]+\.gif)"', html)
     client = Client()
-    # a tracked link redirects to its own target and counts a click
+    # a tracked link redirects to its own target (unescaped) and counts a click
     answer = client.get(click_url.removeprefix("http://testserver"))
     assert answer.status_code == 302 and answer["Location"].startswith("http")
+    targets = [
+        client.get(url.replace("&amp;", "&").removeprefix("http://testserver"))["Location"]
+        for url in re.findall(r'href="(http://testserver/c/[^"]+)"', html)
+    ]
+    assert "https://www.openstreetmap.org/?mlat=50.636500&mlon=3.063500#map=17/50.636500/3.063500" in targets
     assert client.get(pixel_url.removeprefix("http://testserver"))["Content-Type"] == "image/gif"
     sent = Message.unscoped.get(campaign=campaign, contact=contact)
     assert sent.clicked_at is not None and sent.opened_at is not None
