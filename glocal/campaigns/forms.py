@@ -124,6 +124,9 @@ class OperationForm(forms.ModelForm):
         widget=forms.SelectMultiple(attrs={"size": 6}),
     )
 
+    def clean_pressure_weight(self) -> int:
+        return self.cleaned_data.get("pressure_weight") or 0
+
     class Meta:
         model = Operation
         fields = [
@@ -136,6 +139,7 @@ class OperationForm(forms.ModelForm):
             "in_market_end",
             "participation",
             "approval_policy",
+            "pressure_weight",
             "eligibility",
             "eligible_root",
             "eligible_group",
@@ -154,6 +158,8 @@ class OperationForm(forms.ModelForm):
             entity_type__is_local=False, is_active=True
         ).order_by("path")
         _choice(self, "eligible_group").queryset = EntityGroup.objects.all()
+        weight = self.fields["pressure_weight"]
+        weight.required = False  # 0 unless HQ gives this operation priority under marketing pressure
         _choice(self, "eligible_entities").queryset = Entity.objects.filter(
             entity_type__is_local=True, is_active=True
         ).order_by("name")

@@ -1,4 +1,5 @@
 import pytest
+from django.utils import timezone
 
 from glocal.campaigns.models import Campaign, LedgerEntry, Operation, OperationWave
 from glocal.campaigns.seed import seed_campaigns
@@ -20,7 +21,13 @@ def test_demo_has_the_wine_fair_and_local_campaigns(network, templates, contacts
     assert campaigns.filter(operation=op).count() == 6  # 3 stores × 2 waves, automatic mode
     assert campaigns.filter(operation=op, state=State.SUBMITTED).count() == 1  # store A's teaser
     local = dict(campaigns.filter(kind="local").values_list("name", "state"))
-    assert local == {"Réouverture après travaux": State.SCHEDULED, "Week-end ensoleillé": State.DRAFT}
+    assert local == {
+        "Réouverture après travaux": State.SCHEDULED,
+        "Week-end ensoleillé": State.DRAFT,
+        "Bienvenue chez nous": State.SCHEDULED,  # approved by the region and due: sent at the demo's start
+    }
+    welcome = campaigns.get(name="Bienvenue chez nous")
+    assert welcome.scheduled_at is not None and welcome.scheduled_at <= timezone.now()
     reopening = campaigns.get(name="Réouverture après travaux")
     assert reopening.estimated_recipients == 5  # customers of store A with consent
     assert LedgerEntry.unscoped.filter(campaign=reopening, kind="commit").count() == 1
