@@ -47,6 +47,18 @@ def _child(org: Organisation, parent: Entity, code: str, name: str, type_code: s
         )
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the default language: a request through LocaleMiddleware leaves its language
+    active in the thread, which would leak a French user's language into the next test."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 def build_network() -> Network:
     org, hq = services.organisation_create(name="Maison Test", slug="maison-test")
     region_n = _child(org, hq, "R-N", "Région Nord", "region")
