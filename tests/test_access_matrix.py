@@ -488,6 +488,7 @@ ROUTES: dict[str, Row] = {
         get=CAMPAIGN_OBJ, obj=campaign_factories.make_campaign("store_a"), foreign=CAMPAIGN_FOREIGN
     ),
     "delivery:settings": Row(get=HQ_ONLY),
+    "delivery:window": Row(get=status_map(200, anon=LOGIN, regional=403, staff_a=403, viewer=403)),
     # provider webhooks: POST only, authenticated by a token or a signature
     "hooks:sms_json_receipt": Row(get=status_map(405), public=True),
     "hooks:sms_json_inbound": Row(get=status_map(405), public=True),

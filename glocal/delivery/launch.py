@@ -40,9 +40,11 @@ from glocal.campaigns.models import Campaign
 from glocal.campaigns.states import State
 from glocal.core import audit
 from glocal.core.scope import activate
+from glocal.creatives.models import ancestor_ids_of_path
+from glocal.network.models import Entity
 
 from . import pressure, windows
-from .models import DeliverySettings, Exclusion, Message
+from .models import DeliverySettings, Exclusion, Message, SendingWindow
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +91,33 @@ def rules_for(settings: DeliverySettings) -> pressure.PressureRules:
     )
 
 
-def narrowed_window(settings: DeliverySettings, channel: str) -> windows.Window | None:
-    """HQ's SMS window, or None. It is intersected with the legal one: it can only narrow."""
-    if channel != "sms" or not (settings.sms_days or settings.sms_start or settings.sms_end):
+def _window_of(days: list[int], start: dt.time | None, end: dt.time | None) -> windows.Window | None:
+    if not (days or start or end):
         return None
-    start = settings.sms_start.strftime("%H:%M") if settings.sms_start else "00:00"
-    end = settings.sms_end.strftime("%H:%M") if settings.sms_end else "24:00"
-    days = frozenset(int(d) for d in settings.sms_days) if settings.sms_days else windows.EVERY_DAY
-    return windows.Window.hours(start, end, days=days)
+    return windows.Window.hours(
+        start.strftime("%H:%M") if start else "00:00",
+        end.strftime("%H:%M") if end else "24:00",
+        days=frozenset(int(d) for d in days) if days else windows.EVERY_DAY,
+    )
+
+
+def narrowed_window(
+    settings: DeliverySettings, channel: str, entity: Entity | None = None
+) -> windows.Window | None:
+    """HQ's SMS window intersected with those the entity and its ancestors set, or None. The result is
+    then intersected with the legal window (``windows.next_allowed``): each level can only narrow."""
+    if channel != "sms":
+        return None
+    window = _window_of(settings.sms_days, settings.sms_start, settings.sms_end)
+    if entity is not None:
+        own = SendingWindow.unscoped.filter(
+            organisation_id=entity.organisation_id, entity_id__in=ancestor_ids_of_path(entity.path)
+        ).order_by("entity_path")
+        for row in own:
+            narrower = _window_of(row.sms_days, row.sms_start, row.sms_end)
+            if narrower is not None:
+                window = narrower if window is None else windows.narrow(window, narrower)
+    return window
 
 
 @lru_cache(maxsize=4096)
@@ -323,12 +344,10 @@ def _not_before(
     place = recipient_place(country, mobile if aud.channel == "sms" else "", store.country, store.timezone)
     key = (aud.campaign.channel, place)
     if key not in cache:
+        if "window" not in cache:
+            cache["window"] = narrowed_window(settings, aud.campaign.channel, store)
         cache[key] = windows.next_allowed(
-            now,
-            channel=aud.campaign.channel,
-            country=place[0],
-            timezone=place[1],
-            narrowed=narrowed_window(settings, aud.campaign.channel),
+            now, channel=aud.campaign.channel, country=place[0], timezone=place[1], narrowed=cache["window"]
         ).astimezone(dt.UTC)
     return cache[key]
 

@@ -193,3 +193,21 @@ class Exclusion(TenantModel):
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
         return _store_q(scope)
+
+
+class SendingWindow(TenantModel):
+    """A store's (or region's) own SMS window: it narrows head office's, which narrows the law's."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    entity = models.OneToOneField("network.Entity", on_delete=models.CASCADE, related_name="+")
+    entity_path = models.CharField(max_length=255)
+    sms_days = models.JSONField(_("SMS days"), default=list, blank=True)
+    sms_start = models.TimeField(_("SMS not before"), null=True, blank=True)
+    sms_end = models.TimeField(_("SMS not after"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sending window")
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> Q:
+        return _store_q(scope)

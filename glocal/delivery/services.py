@@ -22,10 +22,11 @@ from glocal.campaigns import services as campaign_services
 from glocal.campaigns.models import Campaign
 from glocal.core import audit
 from glocal.core.scope import activate, get_scope
+from glocal.network.models import Entity
 from glocal.network.roles import Action, role_allows
 
 from . import tokens, tracking
-from .models import DeliverySettings, Message, MessageEvent
+from .models import DeliverySettings, Message, MessageEvent, SendingWindow
 
 UNSUBSCRIBE_WORDING = "One-click unsubscribe link (RFC 8058)"
 CAP_LINE = re.compile(r"^\s*(\d+)\s*[,;]\s*(\d+)\s*(?:[,;]\s*(email|sms)?\s*)?$", re.IGNORECASE)
@@ -169,3 +170,33 @@ def settings_save(*, form: Any) -> DeliverySettings:
     obj.save()
     audit.record(action="delivery.settings", summary="delivery rules")
     return obj
+
+
+def sending_window_save(*, days: list[int], start: Any, end: Any) -> SendingWindow:
+    """The acting entity's own SMS window (a store, a region, or HQ's node). It may only narrow: it must
+    leave some time inside head office's window and the law's (France: Monday to Saturday, 8:00-20:00)."""
+    from . import launch, windows
+
+    scope = get_scope()
+    if not role_allows(scope.role, Action.CAMPAIGN_SUBMIT):
+        raise ValidationError(_("Your role cannot change the sending window."))
+    if start and end and start >= end:
+        raise ValidationError(_("The SMS window must end after it starts."))
+    entity = Entity.objects.get(pk=scope.entity_id)
+    row = SendingWindow.objects.filter(entity=entity).first() or SendingWindow(
+        organisation_id=scope.organisation_id, entity=entity, entity_path=entity.path
+    )
+    row.sms_days, row.sms_start, row.sms_end = sorted({int(d) for d in days}), start, end
+    mine = launch._window_of(row.sms_days, start, end)
+    if mine is not None:
+        try:
+            hq = launch.narrowed_window(launch.settings_for(scope.organisation_id), "sms", entity.parent)
+            legal = windows.legal_window("sms", entity.country or "FR")
+            windows.narrow(windows.narrow(legal, hq), mine)
+        except windows.WindowError:
+            raise ValidationError(
+                _("This window leaves no time at which SMS may be sent (head office's window and the law).")
+            ) from None
+    row.save()
+    audit.record(action="delivery.window", summary=f"{entity.name}: SMS window", entity_id=entity.pk)
+    return row

@@ -11,4 +11,5 @@ urlpatterns = [
     path("messages/<int:pk>/", views.message_detail, name="message"),
     path("campaigns/<int:pk>/", views.campaign_report, name="campaign"),
     path("settings/", views.delivery_settings, name="settings"),
+    path("window/", views.sending_window, name="window"),
 ]

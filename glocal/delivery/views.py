@@ -30,7 +30,7 @@ from glocal.core.views_base import scoped
 from glocal.network.roles import Action
 
 from . import services, tokens
-from .models import DeliverySettings, Exclusion, Message, MessageEvent
+from .models import DeliverySettings, Exclusion, Message, MessageEvent, SendingWindow
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
@@ -216,3 +216,55 @@ def delivery_settings(request: Any) -> HttpResponse:
         else:
             return redirect("delivery:settings")
     return render(request, "delivery/settings.html", {"form": form, "title": _("Delivery rules")})
+
+
+WEEKDAYS = [
+    (0, gettext_lazy("Monday")),
+    (1, gettext_lazy("Tuesday")),
+    (2, gettext_lazy("Wednesday")),
+    (3, gettext_lazy("Thursday")),
+    (4, gettext_lazy("Friday")),
+    (5, gettext_lazy("Saturday")),
+    (6, gettext_lazy("Sunday")),
+]
+
+
+class SendingWindowForm(forms.Form):
+    sms_days = forms.TypedMultipleChoiceField(
+        label=gettext_lazy("Days SMS may go out"),
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=gettext_lazy("None ticked: every day the law and head office allow."),
+    )
+    sms_start = forms.TimeField(
+        label=gettext_lazy("SMS not before"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    sms_end = forms.TimeField(
+        label=gettext_lazy("SMS not after"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+
+
+@scoped(Action.CAMPAIGN_SUBMIT)
+def sending_window(request: Any) -> HttpResponse:
+    """The acting entity's own SMS window, which narrows head office's (never widens it)."""
+    current = SendingWindow.objects.filter(entity_id=request.scope.entity_id).first()
+    initial = (
+        {"sms_days": current.sms_days, "sms_start": current.sms_start, "sms_end": current.sms_end}
+        if current
+        else {}
+    )
+    form = SendingWindowForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.sending_window_save(
+                days=form.cleaned_data["sms_days"],
+                start=form.cleaned_data["sms_start"],
+                end=form.cleaned_data["sms_end"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect("delivery:window")
+    return render(request, "delivery/window.html", {"form": form, "saved": current is not None})

@@ -306,3 +306,32 @@ def test_a_killed_workers_claims_go_back_to_the_queue(network, templates, settin
     assert dispatch.requeue_stale(now=later) == 3
     assert set(Message.unscoped.values_list("status", flat=True)) == {"queued"}
     assert MessageEvent.unscoped.filter(kind="requeued").count() == 3
+
+
+def test_a_store_narrows_its_sms_hours_and_never_widens_them(network, templates, client):
+    from glocal.delivery.models import SendingWindow
+
+    # given store A's manager sets SMS between 10:00 and 18:00
+    client.force_login(network.users["store_a"], backend="django.contrib.auth.backends.ModelBackend")
+    answer = client.post("/delivery/window/", {"sms_start": "10:00", "sms_end": "18:00"})
+    assert answer.status_code == 302
+    # a window outside the law's (21:00-22:00 in France) is refused with the reason, and not saved
+    answer = client.post("/delivery/window/", {"sms_start": "21:00", "sms_end": "22:00"})
+    assert answer.status_code == 200 and "leaves no time" in answer.content.decode()
+    window = SendingWindow.unscoped.get(entity=network.store_a)
+    assert (window.sms_start.hour, window.sms_end.hour) == (10, 18)
+    # when an SMS campaign launches at 09:00 on a Tuesday (allowed by law from 08:00)
+    add_contacts(network.store_a, 2)
+    now = dt.datetime(2026, 12, 8, 9, 0, tzinfo=PARIS)
+    campaign = scheduled_campaign(network, templates.sms, when=now - dt.timedelta(minutes=1))
+    launch.launch_due(now=now)
+    # then its messages wait for the store's 10:00
+    waits = set(Message.unscoped.filter(campaign=campaign).values_list("not_before", flat=True))
+    assert waits == {dt.datetime(2026, 12, 8, 10, 0, tzinfo=PARIS)}
+    # and store B's SMS are not affected by store A's window
+    add_contacts(network.store_b, 1)
+    other = scheduled_campaign(
+        network, templates.sms, store=network.store_b, persona="store_b", when=now - dt.timedelta(minutes=1)
+    )
+    launch.launch_due(now=now)
+    assert set(Message.unscoped.filter(campaign=other).values_list("not_before", flat=True)) == {now}
