@@ -102,7 +102,7 @@ def find_message(
 def _locked(message: Message) -> Message:
     """Re-read the row under a lock (PostgreSQL: FOR UPDATE; SQLite serialises write transactions), so
     that the "already recorded?" check and the write that follows are one step."""
-    return Message.unscoped.select_for_update().select_related("contact").get(pk=message.pk)
+    return Message.unscoped.select_for_update(of=("self",)).select_related("contact").get(pk=message.pk)
 
 
 def _record_once(message: Message, kind: str, key: dict[str, Any] | None = None, /, **detail: Any) -> bool:
