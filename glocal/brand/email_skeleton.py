@@ -433,7 +433,10 @@ class VariantMail:
                 '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all" aria-hidden="true">'
                 f"{escape(pre)}</div>"
             ).encode()
-            html = re.sub(rb"(<body[^>]*>)", lambda m: m.group(1) + hidden, html, count=1)
+            body = html.find(b"<body")
+            end = html.find(b">", body) + 1 if body >= 0 else 0
+            if end:  # just after <body …> (a plain search: this runs for every recipient)
+                html = html[:end] + hidden + html[end:]
         if self._text is not None:
             plain = self._join(self._text, values, ref_bytes).strip()
         else:
