@@ -55,4 +55,5 @@ def _busy() -> bool:
     now = timezone.now()
     if Campaign.unscoped.filter(state=State.SCHEDULED, scheduled_at__lte=now).exists():
         return True
-    return Message.unscoped.filter(status=Message.Status.SENDING).exists() or dispatch.due_count(now) > 0
+    pending = Message.unscoped.filter(status=Message.Status.SENDING).exists()
+    return pending or Message.unscoped.filter(status=Message.Status.QUEUED, not_before__lte=now).exists()
