@@ -541,8 +541,12 @@ def finish_campaigns() -> int:
         if rows.filter(status__in=PENDING).exists():  # an index probe: cheap on every tick
             continue
         counts = dict(rows.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
-        with activate(campaign_services.system_scope(organisation_id)):
-            campaign = Campaign.objects.get(pk=campaign_id)
+        with activate(campaign_services.system_scope(organisation_id)), transaction.atomic():
+            # Several workers tick at once: only the one that finds it still "sending", under the
+            # campaign's row lock (SQLite: the immediate write transaction), closes it.
+            campaign = Campaign.objects.select_for_update(of=("self",)).get(pk=campaign_id)
+            if campaign.state != State.SENDING:
+                continue
             campaign_services.campaign_mark_sent(
                 campaign=campaign, sent_count=sum(counts.get(s, 0) for s in DONE)
             )
