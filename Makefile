@@ -7,7 +7,7 @@ PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/glocal
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-postgres lint typecheck check browser-deps bench-deps bench bench-quick messages clean serve worker
+.PHONY: demo test test-sqlite test-postgres lint typecheck check browser-deps bench-deps bench bench-quick reliability reliability-quick messages clean serve worker
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,13 @@ bench: $(STAMP) bench-deps
 
 bench-quick: $(STAMP) bench-deps
 	$(BIN)/python -m bench --quick $(if $(ID),--id $(ID),)
+
+## reliability: kill -9 sending workers mid-campaign, count lost / duplicates (ARGS="--database postgres --faults")
+reliability: $(STAMP)
+	$(BIN)/python -m bench.reliability $(ARGS)
+
+reliability-quick: $(STAMP)
+	$(BIN)/python -m bench.reliability --quick $(ARGS)
 
 ## messages: refresh the French catalogue after changing UI strings (needs gettext)
 messages: $(STAMP)
