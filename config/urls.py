@@ -1,3 +1,4 @@
+from anymail.webhooks.postmark import PostmarkTrackingWebhookView
 from django.contrib import admin
 from django.urls import include, path
 
@@ -31,6 +32,13 @@ urlpatterns = [
     path("delivery/print/", include("glocal.delivery.print_urls")),  # print kits, direct mail, social export
     path("delivery/", include("glocal.delivery.urls")),
     path("hooks/", include("glocal.delivery.hooks_urls")),  # provider webhooks: SMS receipts, STOP, bounces
+    # Anymail's Postmark tracking webhook (bounces, complaints, deliveries) → glocal.delivery.signals;
+    # authenticated by ANYMAIL["WEBHOOK_SECRET"] (basic auth). Other providers mount theirs the same way.
+    path(
+        "hooks/anymail/postmark/tracking/",
+        PostmarkTrackingWebhookView.as_view(),
+        name="anymail_postmark_tracking",
+    ),
     path("", include("glocal.delivery.public_urls")),  # u/ (unsubscribe), c/ (click), o/ (open pixel)
     path("ops/", admin.site.urls),
 ]

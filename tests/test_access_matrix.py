@@ -495,6 +495,7 @@ ROUTES: dict[str, Row] = {
     "hooks:sms_twilio_status": Row(get=status_map(405), public=True),
     "hooks:sms_twilio_inbound": Row(get=status_map(405), public=True),
     "hooks:email_bounce": Row(get=status_map(405), public=True),
+    "anymail_postmark_tracking": Row(get=status_map(405), public=True),  # POST with Anymail's secret
     # print kits, social export, direct-mail batches (a store is sent to its own kit)
     "print:kit": Row(
         get=status_map(200, anon=LOGIN, store_a=302, store_b=302, staff_a=302),
