@@ -217,6 +217,10 @@ CELERY_BEAT_SCHEDULE = {
     "delivery-tick": {"task": "glocal.delivery.tasks.delivery_tick", "schedule": 5.0},
 }
 GLOCAL_DELIVERY_THREADS = int(os.environ.get("GLOCAL_DELIVERY_THREADS", "4"))
+# Temporary failures come back after base × 2^(n-1) (capped at 4 h, given up after 3 days); an unknown
+# outcome (connection lost after the final ".") after GLOCAL_UNKNOWN_RETRY_SECONDS.
+GLOCAL_RETRY_BASE_SECONDS = int(os.environ.get("GLOCAL_RETRY_BASE_SECONDS", "300"))
+GLOCAL_UNKNOWN_RETRY_SECONDS = int(os.environ.get("GLOCAL_UNKNOWN_RETRY_SECONDS", "120"))
 GLOCAL_DELIVERY_LEASE_SECONDS = int(os.environ.get("GLOCAL_DELIVERY_LEASE_SECONDS", "3600"))
 # Where the demo's capture SMTP server keeps what it received (the "sent messages" page reads it).
 GLOCAL_MAILBOX_DIR = Path(os.environ.get("GLOCAL_MAILBOX_DIR", DATA_DIR / "mailbox"))

@@ -62,7 +62,6 @@ CONTACT_FIELDS = (
 )  # fmt: skip
 DONE = (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.BOUNCED)
 PENDING = (Message.Status.QUEUED, Message.Status.SENDING)
-UNKNOWN_RETRY = dt.timedelta(minutes=2)
 
 
 # -- transports, from the settings ----------------------------------------------------------------------
@@ -460,10 +459,14 @@ class Dispatcher:
         retry_at = None
         if not error.permanent:
             if error.unknown_outcome:
-                retry_at = now + UNKNOWN_RETRY
+                retry_at = now + dt.timedelta(seconds=settings.GLOCAL_UNKNOWN_RETRY_SECONDS)
             else:
                 retry_at = bounces.next_retry(
-                    message.attempts, first_failure_at=first, now=now, stable_id=message.stable_id
+                    message.attempts,
+                    first_failure_at=first,
+                    now=now,
+                    stable_id=message.stable_id,
+                    base=dt.timedelta(seconds=settings.GLOCAL_RETRY_BASE_SECONDS),
                 )
         with transaction.atomic():
             if retry_at is not None:
