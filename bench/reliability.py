@@ -68,6 +68,7 @@ REPORTED_OPTIONS = {
     "faults",
     "timeout",
     "slow_ms",
+    "heartbeat",
 }
 
 
@@ -663,6 +664,7 @@ def run_once(
     pg_server: str = DEFAULT_PG,
     poll: float = 0.1,
     slow_ms: int = 0,
+    heartbeat: int = 1,
 ) -> RunResult:
     """One run from scratch (see the module docstring); never raises for a failed run: ``ok`` says."""
     rng = random.Random(seed * 100_003 + run)
@@ -683,7 +685,7 @@ def run_once(
         thresholds = sorted(rng.sample(range(messages), min(kills, messages)))
         result.kill_points = list(thresholds)
         with sink(tmp, plan, slow_ms=slow_ms) as smtp_sink:
-            pool = Workers(db, smtp_sink.port, threads=threads)
+            pool = Workers(db, smtp_sink.port, threads=threads, heartbeat=heartbeat)
             send_started = time.perf_counter()
             deadline = send_started + timeout
             try:
@@ -801,6 +803,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faults", action="store_true", help="sink answers 451 / drops after the '.'")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per run")
     parser.add_argument("--slow-ms", type=int, default=0, help="the sink waits this long before each 250")
+    parser.add_argument(
+        "--heartbeat", type=int, default=1, help="GLOCAL_WORKER_HEARTBEAT_SECONDS (default 1)"
+    )
     parser.add_argument("--output", default="", help="results file (default bench/results/reliability*.json)")
     parser.add_argument("--quick", action="store_true", help="3 runs × 2,000 messages")
     # internal: the subprocesses
@@ -842,6 +847,7 @@ def main(argv: list[str] | None = None) -> int:
             timeout=options.timeout,
             pg_server=options.pg_server,
             slow_ms=options.slow_ms,
+            heartbeat=options.heartbeat,
         )
         results.append(result)
         print(line(result), flush=True)
