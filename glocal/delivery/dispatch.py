@@ -355,14 +355,18 @@ class Dispatcher:
 
     # -- one message --------------------------------------------------------------------------------
 
+    @staticmethod
+    def _campaign_variant(campaign_id: int) -> tuple[Campaign, rendering.Variant]:
+        """The campaign's store variant (its version × store × content), built in its organisation's scope."""
+        campaign = Campaign.unscoped.select_related("version__template", "entity").get(pk=campaign_id)
+        with activate(campaign_services.system_scope(campaign.organisation_id)):
+            variant = creative_selectors.build_variant(campaign.version, campaign.entity, campaign.values)
+        return campaign, variant
+
     def _variant_mail(self, message: Message) -> VariantMail:
         mail = self._mails.get(message.campaign_id)
         if mail is None:
-            campaign = Campaign.unscoped.select_related("version__template", "entity").get(
-                pk=message.campaign_id
-            )
-            with activate(campaign_services.system_scope(campaign.organisation_id)):
-                variant = creative_selectors.build_variant(campaign.version, campaign.entity, campaign.values)
+            campaign, variant = self._campaign_variant(message.campaign_id)
             domain = sender_domain(campaign.organisation_id)
             store = campaign.entity
             mail = VariantMail(
@@ -388,12 +392,7 @@ class Dispatcher:
     def _sms_variant(self, message: Message) -> rendering.Variant:
         variant = self._sms_variants.get(message.campaign_id)
         if variant is None:
-            campaign = Campaign.unscoped.select_related("version__template", "entity").get(
-                pk=message.campaign_id
-            )
-            with activate(campaign_services.system_scope(campaign.organisation_id)):
-                variant = creative_selectors.build_variant(campaign.version, campaign.entity, campaign.values)
-            self._sms_variants[message.campaign_id] = variant
+            variant = self._sms_variants[message.campaign_id] = self._campaign_variant(message.campaign_id)[1]
         return variant
 
     def _deliver(self, message: Message, contact: dict[str, Any]) -> tuple[str, str]:
