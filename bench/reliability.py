@@ -20,9 +20,10 @@ thresholds and starts a new one. When every row is final, it reconciles:
 
 ``--faults``: the sink also answers ``451 4.3.0`` at the end of DATA to ~2 % of the messages and drops
 the connection right after the final "." (message kept, no reply) for ~1 % — each only on a message's
-first delivery. COMPLIANCE.md wants both retried; the engine's retry delays (``bounces.next_retry``: 5 min
-× 2^n; ``dispatch.UNKNOWN_RETRY``: 2 min) are not settings, so the harness advances those rows' clock
-(``not_before`` → now) instead of waiting — see docs/performance.md.
+first delivery. COMPLIANCE.md wants both retried. The workers then run with the engine's retry delays
+shortened to 1 s (``GLOCAL_RETRY_BASE_SECONDS=1``, ``GLOCAL_UNKNOWN_RETRY_SECONDS=1``; defaults 5 min
+× 2^n and 2 min); ``--fast-forward`` instead keeps the defaults and moves the waiting rows'
+``not_before`` to now (for an engine without those settings).
 
 One line per run and a summary are printed; the figures go to ``bench/results/reliability*.json``.
 Loopback only; every wait is bounded (``--timeout`` per run). The helpers are reused by
@@ -69,6 +70,8 @@ REPORTED_OPTIONS = {
     "timeout",
     "slow_ms",
     "heartbeat",
+    "fast_forward",
+    "hold_lock",
 }
 
 
@@ -519,8 +522,8 @@ def status_counts(conn: Any) -> dict[str, int]:
 
 
 def fast_forward(db: Database, conn: Any) -> int:
-    """Fault mode: rows waiting for a retry (not_before in the future) are due now — the harness advances
-    their clock instead of waiting the engine's 2–5 minutes of backoff."""
+    """``--fast-forward``: rows waiting for a retry (not_before in the future) are due now — the harness
+    advances their clock instead of waiting the engine's default 2–5 minutes of backoff."""
     if db.vendor == "sqlite":
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
         cur = conn.execute(
@@ -532,6 +535,22 @@ def fast_forward(db: Database, conn: Any) -> int:
             "UPDATE delivery_message SET not_before = now() WHERE status = 'queued' AND not_before > now()"
         )
     return cur.rowcount or 0
+
+
+def hold_write_lock(db: Database, seconds: float) -> float:
+    """``--hold-lock``: another writer keeps SQLite's write lock for ``seconds`` (a long launch, an
+    import), longer than the workers' 20 s busy timeout. Returns how long it was held."""
+    if db.vendor != "sqlite":
+        return 0.0
+    holder = sqlite3.connect(db.path, isolation_level=None, timeout=30)
+    try:
+        started = time.perf_counter()
+        holder.execute("BEGIN IMMEDIATE")
+        time.sleep(seconds)  # the fault itself: the lock held this long
+        holder.execute("COMMIT")
+        return round(time.perf_counter() - started, 1)
+    finally:
+        holder.close()
 
 
 @dataclass
@@ -546,7 +565,8 @@ class RunResult:
     statuses: dict[str, int] = field(default_factory=dict)
     received: int = 0
     distinct: int = 0
-    lost: int = 0
+    lost: int = 0  # rows the engine marked sent that the sink never received
+    missing: int = 0  # stable ids the sink never received, whatever the row's state (stuck rows too)
     unexpected: int = 0
     duplicates: int = 0
     duplicates_requeued: int = 0  # duplicated ids requeued after their worker's kill
@@ -565,7 +585,10 @@ class RunResult:
     faults_temp: int = 0
     faults_drop: int = 0
     drops_not_flagged: int = 0
+    drops_killed_before_flag: int = 0
+    drops_not_flagged_ids: list[str] = field(default_factory=list)
     fast_forwarded: int = 0
+    lock_held_s: float = 0.0
     timed_out: bool = False
     setup_s: float = 0.0
     send_s: float = 0.0
@@ -619,7 +642,9 @@ def reconcile(
         counts[key] = counts.get(key, 0) + 1
     result.received = len(received)
     result.distinct = len(counts)
-    result.lost = len(stable - counts.keys())
+    done = {sid for _id, sid, status, _d in rows if status in ("sent", "delivered")}
+    result.lost = len(done - counts.keys())
+    result.missing = len(stable - counts.keys())
     result.unexpected = len(counts.keys() - stable)
     result.duplicates = result.received - result.distinct
     duplicated = {k for k, n in counts.items() if n > 1}
@@ -633,10 +658,16 @@ def reconcile(
     result.faults_temp = sum(1 for kind, _k in sink_records if kind == "T")
     drops = {key for kind, key in sink_records if kind == "D"}
     result.faults_drop = len(drops)
-    result.drops_not_flagged = len(drops - flagged)
+    # A cut connection must leave its row flagged — unless the worker sending it was killed in between
+    # (before it could record the unknown outcome): then the row was requeued after the kill instead.
+    result.drops_killed_before_flag = len((drops - flagged) & requeued_ids)
+    unflagged = sorted(drops - flagged - requeued_ids)
+    result.drops_not_flagged = len(unflagged)
+    result.drops_not_flagged_ids = unflagged[:10]
     result.ok = (
         result.all_sent
         and result.lost == 0
+        and result.missing == 0
         and result.unexpected == 0
         and result.campaign_state == "sent"
         and result.drops_not_flagged == 0
@@ -665,6 +696,8 @@ def run_once(
     poll: float = 0.1,
     slow_ms: int = 0,
     heartbeat: int = 1,
+    forward: bool = False,
+    hold_lock: float = 0,
 ) -> RunResult:
     """One run from scratch (see the module docstring); never raises for a failed run: ``ok`` says."""
     rng = random.Random(seed * 100_003 + run)
@@ -685,7 +718,11 @@ def run_once(
         thresholds = sorted(rng.sample(range(messages), min(kills, messages)))
         result.kill_points = list(thresholds)
         with sink(tmp, plan, slow_ms=slow_ms) as smtp_sink:
-            pool = Workers(db, smtp_sink.port, threads=threads, heartbeat=heartbeat)
+            retries = {"GLOCAL_RETRY_BASE_SECONDS": "1", "GLOCAL_UNKNOWN_RETRY_SECONDS": "1"}
+            pool = Workers(
+                db, smtp_sink.port, threads=threads, heartbeat=heartbeat,
+                extra_env=retries if faults and not forward else {},
+            )  # fmt: skip
             send_started = time.perf_counter()
             deadline = send_started + timeout
             try:
@@ -703,13 +740,15 @@ def run_once(
                             result.statuses = counts
                             break
                         sent = counts.get("sent", 0)
+                        if hold_lock and sent >= messages // 4 and not result.lock_held_s:
+                            result.lock_held_s = hold_write_lock(db, hold_lock)
                         while thresholds and sent >= thresholds[0]:
                             thresholds.pop(0)
                             alive = pool.alive()
                             if alive:
                                 pool.kill(rng.choice(alive))
                             pool.start()
-                        if faults:
+                        if faults and forward:
                             result.fast_forwarded += fast_forward(db, conn)
                         pool.reap()
                         if not pool.procs:  # all went idle while something is still pending
@@ -735,7 +774,9 @@ def run_once(
 def line(r: RunResult) -> str:
     text = (
         f"run {r.run:>2}: {'ok  ' if r.ok else 'FAIL'} {r.database} {r.messages:,} msgs — "
-        f"sent {r.statuses.get('sent', 0):,}, lost {r.lost}, unexpected {r.unexpected}, "
+        f"sent {r.statuses.get('sent', 0):,}, lost {r.lost}, "
+        + (f"not received {r.missing} (rows not final), " if r.missing != r.lost else "")
+        + f"unexpected {r.unexpected}, "
         f"duplicates {r.duplicates} (requeued {r.duplicates_requeued}, flagged {r.duplicates_flagged}, "
         f"unexplained {r.duplicates_unexplained}), flagged rows {r.flagged_possible_duplicate}, "
         f"kills {r.kills} at {r.kill_points}, requeued rows {r.requeued_rows}"
@@ -745,8 +786,13 @@ def line(r: RunResult) -> str:
     if r.requeued_from_live_workers:
         text += f", requeued from LIVE workers {r.requeued_from_live_workers}"
     if r.faults:
-        text += f", faults 451×{r.faults_temp} drop×{r.faults_drop} (not flagged {r.drops_not_flagged})"
+        text += (
+            f", faults 451×{r.faults_temp} drop×{r.faults_drop} (not flagged {r.drops_not_flagged}, "
+            f"worker killed before flagging {r.drops_killed_before_flag})"
+        )
     text += f" — send {r.send_s:.1f} s ({r.msg_per_s:.0f} msg/s), run {r.duration_s:.1f} s"
+    if r.lock_held_s:
+        text += f" — write lock held {r.lock_held_s} s"
     if r.timed_out:
         text += " — TIMED OUT " + json.dumps(r.statuses)
     if r.error and not r.ok:
@@ -764,6 +810,7 @@ def summary(results: list[RunResult]) -> dict[str, Any]:
         "ok": sum(r.ok for r in results),
         "messages": total("messages"),
         "lost": total("lost"),
+        "missing": total("missing"),
         "unexpected": total("unexpected"),
         "not_sent": sum(r.messages - r.statuses.get("sent", 0) for r in results),
         "duplicates": total("duplicates"),
@@ -778,6 +825,7 @@ def summary(results: list[RunResult]) -> dict[str, Any]:
         "faults_temp": total("faults_temp"),
         "faults_drop": total("faults_drop"),
         "drops_not_flagged": total("drops_not_flagged"),
+        "drops_killed_before_flag": total("drops_killed_before_flag"),
         "timeouts": sum(r.timed_out for r in results),
         "crashes": total("crashes"),
         "finish_race_crashes": total("finish_race_crashes"),
@@ -802,6 +850,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--faults", action="store_true", help="sink answers 451 / drops after the '.'")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per run")
+    parser.add_argument(
+        "--hold-lock", type=float, default=0, help="SQLite: another writer holds the lock this long"
+    )
+    parser.add_argument(
+        "--fast-forward", action="store_true", help="with --faults: default retry delays, rows moved to now"
+    )
     parser.add_argument("--slow-ms", type=int, default=0, help="the sink waits this long before each 250")
     parser.add_argument(
         "--heartbeat", type=int, default=1, help="GLOCAL_WORKER_HEARTBEAT_SECONDS (default 1)"
@@ -848,6 +902,8 @@ def main(argv: list[str] | None = None) -> int:
             pg_server=options.pg_server,
             slow_ms=options.slow_ms,
             heartbeat=options.heartbeat,
+            forward=options.fast_forward,
+            hold_lock=options.hold_lock,
         )
         results.append(result)
         print(line(result), flush=True)
