@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
@@ -45,6 +45,7 @@ from glocal.core.models import WorkerHeartbeat
 from glocal.core.scope import activate
 from glocal.creatives import rendering
 from glocal.creatives import selectors as creative_selectors
+from glocal.creatives.sandbox import RenderError
 
 from . import bounces, feedback, launch, tracking
 from .models import Message, MessageEvent
@@ -219,11 +220,12 @@ def claim(worker: str, *, limit: int = CLAIM_SIZE, now: dt.datetime | None = Non
             .order_by("id")
         )  # fmt: skip
         detail = json.dumps({"worker": worker})
+        stamp = connection.ops.adapt_datetimefield_value(now)
         with connection.cursor() as cursor:  # one statement for the batch, without the ORM's per-row cost
             cursor.executemany(
                 f"INSERT INTO {MessageEvent._meta.db_table} (organisation_id, message_id, kind, at, detail)"  # noqa: S608
                 " VALUES (%s, %s, %s, %s, %s)",
-                [(m.organisation_id, m.pk, MessageEvent.Kind.CLAIMED, now, detail) for m in claimed],
+                [(m.organisation_id, m.pk, MessageEvent.Kind.CLAIMED, stamp, detail) for m in claimed],
             )
     return claimed
 
@@ -231,6 +233,35 @@ def claim(worker: str, *, limit: int = CLAIM_SIZE, now: dt.datetime | None = Non
 def alive_workers(now: dt.datetime) -> list[str]:
     stale = now - dt.timedelta(seconds=3 * settings.GLOCAL_WORKER_HEARTBEAT_SECONDS)
     return list(WorkerHeartbeat.objects.filter(last_seen__gte=stale).values_list("name", flat=True))
+
+
+def _requeue(rows: list[tuple[int, int, str]], now: dt.datetime, **only: Any) -> int:
+    """Back to the queue: ``rows`` (id, organisation, worker) that are still "sending" and match ``only``
+    (the same conditions they were selected on: a row re-claimed meanwhile is left alone)."""
+    ids = list(
+        Message.unscoped.filter(
+            id__in=[r[0] for r in rows], status=Message.Status.SENDING, **only
+        ).values_list("id", flat=True)
+    )
+    Message.unscoped.filter(id__in=ids).update(status=Message.Status.QUEUED, claimed_by="")
+    moved = set(ids)
+    MessageEvent.unscoped.bulk_create(
+        [
+            MessageEvent(organisation_id=org, message_id=pk, kind=MessageEvent.Kind.REQUEUED, at=now,
+                         detail={"worker": worker})
+            for pk, org, worker in rows
+            if pk in moved
+        ]
+    )  # fmt: skip
+    return len(ids)
+
+
+def _locked(queryset: Any) -> Any:
+    """Rows locked for this transaction on PostgreSQL (others skip them); SQLite's immediate write
+    transaction already serialises the read and the update."""
+    if connection.features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True)
+    return queryset
 
 
 def requeue_stale(*, now: dt.datetime | None = None) -> int:
@@ -241,20 +272,49 @@ def requeue_stale(*, now: dt.datetime | None = None) -> int:
     stuck = Message.unscoped.filter(status=Message.Status.SENDING, claimed_at__lt=grace)
     stuck = stuck.exclude(claimed_by__in=alive_workers(now)) | stuck.filter(claimed_at__lt=lease)
     with transaction.atomic():
-        rows = list(stuck.values_list("id", "organisation_id", "claimed_by"))
+        rows = list(_locked(stuck).values_list("id", "organisation_id", "claimed_by"))
         if not rows:
             return 0
-        count = Message.unscoped.filter(id__in=[r[0] for r in rows], status=Message.Status.SENDING).update(
-            status=Message.Status.QUEUED, claimed_by=""
-        )
-        MessageEvent.unscoped.bulk_create(
-            [
-                MessageEvent(organisation_id=org, message_id=pk, kind=MessageEvent.Kind.REQUEUED, at=now,
-                             detail={"worker": worker})
-                for pk, org, worker in rows
-            ]
-        )  # fmt: skip
-    return count
+        return _requeue(rows, now, claimed_at__lt=grace)
+
+
+LOCK_RETRIES = 6  # a briefly locked database (another writer's commit) is waited for: ~3 s at most
+
+
+def _with_lock_retries(write: Any) -> Any:
+    """Run ``write`` (a function doing one transaction), again after a short pause while the database
+    answers "locked": a commit lost after the provider accepted a message would become a duplicate."""
+    for attempt in range(LOCK_RETRIES):
+        try:
+            return write()
+        except OperationalError as error:
+            if "locked" not in str(error) or attempt == LOCK_RETRIES - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def release_claims(worker: str, *, accepted: int | None = None) -> int:
+    """A live worker gives back the rows it still holds (after an error in its batch). The one message a
+    provider had already accepted, if any, is flagged as a possible duplicate: it will be sent again.
+    Returns how many went back, or -1 when the database refused (the worker tries again later)."""
+    now = timezone.now()
+
+    def release() -> int:
+        with transaction.atomic():
+            mine = Message.unscoped.filter(status=Message.Status.SENDING, claimed_by=worker)
+            rows = list(_locked(mine).values_list("id", "organisation_id", "claimed_by"))
+            if accepted is not None:
+                Message.unscoped.filter(pk=accepted, status=Message.Status.SENDING).update(
+                    possible_duplicate=True
+                )
+            return _requeue(rows, now, claimed_by=worker) if rows else 0
+
+    try:
+        return _with_lock_retries(release)
+    except Exception:  # the database is still unavailable: the worker tries again before its next claim
+        log.exception("releasing the rows of %s failed", worker)
+        return -1
 
 
 # -- sending ------------------------------------------------------------------------------------------
@@ -298,6 +358,8 @@ class Dispatcher:
     _sms_variants: dict[int, rendering.Variant] = field(default_factory=dict)
     _dkim: DkimKey | None | bool = False
     _last_beat: float = 0.0
+    _accepted: int | None = None  # the message the provider accepted and the outbox does not know yet
+    _unreleased: bool = False  # an error left rows "sending" and giving them back failed too
 
     def beat(self) -> None:
         """Tell the others this worker is alive (at most every third of the heartbeat period). Called
@@ -311,10 +373,19 @@ class Dispatcher:
             self.email.close()
 
     def run_once(self, *, now: dt.datetime | None = None) -> Outcome:
+        if self._unreleased and release_claims(self.name) >= 0:
+            self._unreleased = False  # rows an earlier error left "sending" are back in the queue
         batch = claim(self.name, limit=self.claim_size, now=now)
         outcome = Outcome()
         if batch:
-            self.process(batch, outcome)
+            try:
+                self.process(batch, outcome)
+            except Exception:
+                # A database error (or any other) in the middle of a batch: hand this worker's rows still
+                # "sending" back at once instead of holding them until the lease ends.
+                self._unreleased = release_claims(self.name, accepted=self._accepted) < 0
+                self._accepted = None
+                raise
         return outcome
 
     def process(self, batch: list[Message], outcome: Outcome) -> None:
@@ -325,7 +396,9 @@ class Dispatcher:
             for start in range(0, len(messages), RECHECK_SIZE):
                 # The campaign's state and each contact's consent are read again right before each chunk.
                 state = Campaign.unscoped.filter(pk=campaign_id).values_list("state", flat=True).first()
-                chunk = messages[start : start + RECHECK_SIZE]
+                chunk = self._still_mine(messages[start : start + RECHECK_SIZE])
+                if not chunk:
+                    continue
                 if state in (None, State.CANCELLED, State.DRAFT):
                     self._skip(chunk, Message.Status.CANCELLED, "campaign cancelled", outcome)
                     continue
@@ -339,6 +412,16 @@ class Dispatcher:
                 for message in chunk:
                     if message.contact_id in reachable:
                         self._send_one(message, contacts[message.contact_id], outcome)
+
+    def _still_mine(self, chunk: list[Message]) -> list[Message]:
+        """The rows of ``chunk`` this worker still holds. If it could not beat for a while (a database
+        lock held by someone else), another worker may have requeued and taken some: never send those."""
+        mine = set(
+            Message.unscoped.filter(
+                id__in=[m.pk for m in chunk], status=Message.Status.SENDING, claimed_by=self.name
+            ).values_list("id", flat=True)
+        )
+        return [m for m in chunk if m.pk in mine]
 
     def _skip(self, messages: list[Message], status: str, why: str, outcome: Outcome) -> None:
         if not messages:
@@ -439,7 +522,20 @@ class Dispatcher:
         except TransportError as error:
             self._failed(message, Contact.unscoped.filter(pk=contact["id"]).first(), error, outcome)
             return
-        mark_sent(message, provider_id, body)
+        except RenderError as error:  # the content itself cannot be rendered: retrying changes nothing
+            failure = TransportError(f"render: {error}", permanent=True)
+            self._failed(message, Contact.unscoped.filter(pk=contact["id"]).first(), failure, outcome)
+            return
+        except DatabaseError:
+            raise  # the database, not the message: run_once hands the whole batch back
+        except Exception as error:  # anything else before the provider accepted it: try again later
+            log.exception("sending %s failed", message.stable_id)
+            failure = TransportError(f"{type(error).__name__}: {error}")
+            self._failed(message, Contact.unscoped.filter(pk=contact["id"]).first(), failure, outcome)
+            return
+        self._accepted = message.pk  # accepted by the provider, not yet recorded: the duplicate window
+        _with_lock_retries(lambda: mark_sent(message, provider_id, body, self.name))
+        self._accepted = None
         outcome.sent += 1
 
     def _failed(
@@ -506,18 +602,23 @@ class Dispatcher:
         outcome.failed += 1
 
 
-def mark_sent(message: Message, provider_id: str, body: str) -> None:
+def mark_sent(message: Message, provider_id: str, body: str, worker: str = "") -> None:
     """The provider accepted the message: record it at once, in its own transaction (the duplicate window
     is the time between the SMTP final "." and this commit). Two plain statements: this runs once per
     message on the hot path, where the ORM's query building cost more than the database."""
-    now = timezone.now()
+    now = connection.ops.adapt_datetimefield_value(timezone.now())  # the ORM's own storage format
     table, events = Message._meta.db_table, MessageEvent._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
+        # A worker that could not beat (a long lock elsewhere) may have lost the row to another one,
+        # which may send it too: then the row says "possible duplicate", so that it is counted.
         cursor.execute(
-            f"UPDATE {table} SET status = %s, sent_at = %s, provider_id = %s, body = %s, last_error = ''"  # noqa: S608
+            f"UPDATE {table} SET status = %s, sent_at = %s, provider_id = %s, body = %s, last_error = '',"  # noqa: S608
+            " possible_duplicate = (possible_duplicate OR claimed_by <> %s)"
             " WHERE id = %s AND status IN (%s, %s)",
-            [Message.Status.SENT, now, provider_id[:120], body, message.pk, *PENDING],
+            [Message.Status.SENT, now, provider_id[:120], body, worker, message.pk, *PENDING],
         )
+        if cursor.rowcount == 0:  # already recorded as sent by the worker that took it over
+            cursor.execute(f"UPDATE {table} SET possible_duplicate = %s WHERE id = %s", [True, message.pk])  # noqa: S608
         cursor.execute(
             f"INSERT INTO {events} (organisation_id, message_id, kind, at, detail)"  # noqa: S608
             " VALUES (%s, %s, %s, %s, %s)",

@@ -114,7 +114,7 @@ class Message(TenantModel):
 
     class Meta:
         indexes = [
-            models.Index(fields=["status", "not_before"], name="message_due"),
+            models.Index(fields=["status", "not_before", "id"], name="message_due"),  # the claim's order
             models.Index(fields=["campaign", "status"], name="message_campaign_status"),
             models.Index(fields=["organisation", "contact", "created_at"], name="message_contact_history"),
             models.Index(fields=["provider_id"], name="message_provider_id"),  # receipts without our id

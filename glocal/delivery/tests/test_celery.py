@@ -68,6 +68,12 @@ def test_celery_workers_launch_and_send_a_campaign(broker, settings, request, sm
         )
         tasks.delivery_tick.delay().get(timeout=60)  # the next tick closes the campaign
     received = [m for _f, _to, m in smtp_server.messages if f"g{campaign.pk}." in str(m["List-Id"])]
-    assert sorted(m["To"].addresses[0].addr_spec for m in received) == sorted(p.email for p in people)
+    addresses = [m["To"].addresses[0].addr_spec for m in received]
+    assert set(addresses) == {p.email for p in people}
+    # The test database is a shared-cache in-memory SQLite whose table locks fail at once (no busy
+    # timeout): a worker whose commit failed after the provider's "250" hands the row back flagged, and
+    # that message goes out twice. Every extra copy must be one of those counted possible duplicates.
+    flagged = Message.unscoped.filter(campaign=campaign, possible_duplicate=True).count()
+    assert len(addresses) - len(set(addresses)) <= flagged
     finished = Campaign.unscoped.get(pk=campaign.pk)
     assert finished.state == State.SENT and finished.sent_count == len(people)

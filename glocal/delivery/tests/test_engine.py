@@ -335,3 +335,75 @@ def test_a_store_narrows_its_sms_hours_and_never_widens_them(network, templates,
     )
     launch.launch_due(now=now)
     assert set(Message.unscoped.filter(campaign=other).values_list("not_before", flat=True)) == {now}
+
+
+def test_an_unexpected_error_retries_the_message_later_and_the_batch_goes_on(
+    network, templates, smtp_settings, monkeypatch
+):
+    add_contacts(network.store_a, 4)
+    campaign = scheduled_campaign(network, templates.email)
+    launch.launch_due()
+    worker = dispatch.Dispatcher("w")
+    real = dispatch.Dispatcher._deliver
+    calls = {"n": 0}
+
+    def flaky(self, message, contact):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full while rendering")
+        return real(self, message, contact)
+
+    monkeypatch.setattr(dispatch.Dispatcher, "_deliver", flaky)
+    outcome = worker.run_once()
+    # the failing message waits for a retry, the others went out; nothing is left "sending"
+    assert (outcome.sent, outcome.retried) == (3, 1)
+    statuses = sorted(Message.unscoped.filter(campaign=campaign).values_list("status", flat=True))
+    assert statuses == ["queued", "sent", "sent", "sent"]
+
+
+def test_a_database_error_mid_batch_hands_the_claimed_rows_back_at_once(
+    network, templates, smtp_settings, monkeypatch
+):
+    sink = smtp_settings
+    add_contacts(network.store_a, 5)
+    campaign = scheduled_campaign(network, templates.email)
+    launch.launch_due()
+    real = dispatch.mark_sent
+    calls = {"n": 0}
+
+    def broken(message, provider_id, body, worker=""):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise dispatch.transaction.TransactionManagementError("database went away")
+        return real(message, provider_id, body, worker)
+
+    monkeypatch.setattr(dispatch, "mark_sent", broken)
+    worker = dispatch.Dispatcher("w")
+    with pytest.raises(dispatch.transaction.TransactionManagementError):
+        worker.run_once()
+    rows = {m.status for m in Message.unscoped.filter(campaign=campaign)}
+    assert rows == {"sent", "queued"}  # nothing held "sending" until the lease ends
+    flagged = Message.unscoped.filter(campaign=campaign, possible_duplicate=True)
+    assert flagged.count() == 1  # accepted by the server, not recorded: it will be sent again, counted
+    assert MessageEvent.unscoped.filter(kind="requeued").count() == 4
+    # when sending resumes, everybody gets the message; the flagged one twice, as counted
+    monkeypatch.setattr(dispatch, "mark_sent", real)
+    dispatch.drain("w2")
+    addresses = [m["To"].addresses[0].addr_spec for m in campaign_mail(sink, campaign)]
+    assert len(set(addresses)) == 5 and len(addresses) == 6
+
+
+def test_requeueing_leaves_a_row_another_worker_claimed_meanwhile(network, templates, settings):
+    add_contacts(network.store_a, 2)
+    scheduled_campaign(network, templates.email)
+    launch.launch_due()
+    dead = dispatch.claim("dead-worker")
+    later = timezone.now() + dt.timedelta(seconds=3 * settings.GLOCAL_WORKER_HEARTBEAT_SECONDS + 1)
+    rows = [(m.pk, m.organisation_id, "dead-worker") for m in dead]
+    # given one row was requeued and re-claimed by a live worker after the stale rows were read
+    Message.unscoped.filter(pk=dead[0].pk).update(claimed_by="live-worker", claimed_at=later)
+    grace = later - dt.timedelta(seconds=3 * settings.GLOCAL_WORKER_HEARTBEAT_SECONDS)
+    assert dispatch._requeue(rows, later, claimed_at__lt=grace) == 1
+    fresh = Message.unscoped.get(pk=dead[0].pk)
+    assert fresh.status == "sending" and fresh.claimed_by == "live-worker"
+    assert MessageEvent.unscoped.filter(kind="requeued").count() == 1
