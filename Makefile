@@ -45,7 +45,8 @@ typecheck: $(STAMP)
 
 check: $(STAMP)
 	DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=$$(printf 'x%.0s' {1..60})-check \
-	  ALLOWED_HOSTS=glocal.example $(BIN)/python manage.py check --deploy --fail-level WARNING
+	  ALLOWED_HOSTS=glocal.example GLOCAL_PUBLIC_URL=https://glocal.example GLOCAL_SENDER_DOMAIN=mail.glocal.example \
+	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 test-sqlite: $(STAMP) browser-deps
 	@echo "=== Test suite on SQLite ==="

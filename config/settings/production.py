@@ -4,6 +4,8 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
+from glocal.core.checks import public_url_problem, sender_domain_problem
+
 from .base import *  # noqa: F403
 from .base import env_bool
 
@@ -11,6 +13,12 @@ DEBUG = False
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("Set SECRET_KEY to a random string of at least 50 characters.")
+# Unsubscribe links point to GLOCAL_PUBLIC_URL; mail comes from GLOCAL_SENDER_DOMAIN (SPF, DKIM, DMARC).
+GLOCAL_PUBLIC_URL = os.environ.get("GLOCAL_PUBLIC_URL", "")
+GLOCAL_SENDER_DOMAIN = os.environ.get("GLOCAL_SENDER_DOMAIN", "")
+for _problem in (public_url_problem(GLOCAL_PUBLIC_URL), sender_domain_problem(GLOCAL_SENDER_DOMAIN)):
+    if _problem:
+        raise ImproperlyConfigured(_problem + ".")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

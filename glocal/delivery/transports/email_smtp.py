@@ -118,6 +118,36 @@ DKIM_HEADERS = (
 )  # fmt: skip
 
 
+def _der(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    if size < 0x80:
+        return bytes((tag, size)) + body
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(length))) + length + body
+
+
+def _der_int(value: int) -> bytes:
+    return _der(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+RSA_ALGORITHM = _der(0x30, _der(0x06, bytes.fromhex("2a864886f70d010101")) + _der(0x05, b""))
+
+
+def dkim_public_key(private_key_pem: bytes) -> tuple[str, int]:
+    """The ``p=`` value of the DKIM DNS record (base64 of the DER SubjectPublicKeyInfo) for a PEM RSA
+    private key, and the key's size in bits. ``ValueError`` when it is not an RSA key."""
+    from dkim.crypto import UnparsableKeyError, parse_pem_private_key
+
+    try:
+        key = parse_pem_private_key(private_key_pem.replace(b"\r\n", b"\n"))
+    except (UnparsableKeyError, ValueError, TypeError, IndexError) as error:
+        raise ValueError(f"not a PEM RSA private key ({error})") from error
+    modulus, exponent = int(key["modulus"]), int(key["publicExponent"])
+    rsa = _der(0x30, _der_int(modulus) + _der_int(exponent))
+    spki = _der(0x30, RSA_ALGORITHM + _der(0x03, b"\x00" + rsa))
+    return binascii.b2a_base64(spki, newline=False).decode(), modulus.bit_length()
+
+
 @dataclass(frozen=True)
 class DkimKey:
     """A DKIM signing key: ``d=domain``, ``s=selector``, PEM private key (RSA, 2048-bit or more)."""
