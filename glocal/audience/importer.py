@@ -687,7 +687,12 @@ def _write_batch(
             if not status or contact.consent(channel) == status:
                 continue
             channel_hashes = services.channel_hashes(channel, contact.email_hash, contact.mobile_hash)
-            if status != ConsentStatus.OPT_OUT and any((channel, h) in suppressed for h in channel_hashes):
+            # An objection (on the opposition list, or an opt-out on record) is lifted only by the
+            # person's own act, never by a file: services.has_objection's rule, on this batch's data.
+            objected = contact.consent(channel) == ConsentStatus.OPT_OUT
+            if status != ConsentStatus.OPT_OUT and (
+                objected or any((channel, h) in suppressed for h in channel_hashes)
+            ):
                 report.consent_refused += 1
                 continue
             setattr(contact, consent_field(channel), status)

@@ -11,17 +11,18 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import phonenumbers
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Concat, Length, Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from email_validator import EmailNotValidError, validate_email
 
 from glocal.core import audit
@@ -44,9 +45,35 @@ from .models import (
     hash_value,
 )
 
-# Sources where the person performs the positive act themselves (or in front of staff): such a new
-# opt-in lifts their own objection on that channel. An import or an API sync never does.
-EXPLICIT_SOURCES = (ConsentSource.FORM, ConsentSource.STORE, ConsentSource.USER)
+# The person's own form (public lead form, kiosk, preference page): the only source that may act on a
+# contact outside the acting store's scope (the person is the organisation's, not the store's). Staff
+# entry (store, user), imports and API syncs act only on contacts the scope owns.
+PERSON_SOURCES = (ConsentSource.FORM,)
+
+REFUSED_OBJECTION = gettext_lazy(
+    "Not recorded: this person objected on this channel (unsubscribe link, STOP, complaint, erasure or "
+    "an opt-out on record). Only the person can lift it, by confirming a new subscription themselves "
+    "(the double opt-in link of the store's sign-up form)."
+)
+
+
+@dataclass(frozen=True)
+class PersonalConfirmation:
+    """The person's own verifiable act: the only thing that lifts their objection.
+
+    ``kind``: ``double_opt_in`` (they opened the confirmation link sent to the address) or
+    ``signed_form`` (a form they signed, kept as proof); ``reference``: where the proof is (the pending
+    opt-in's id, the scanned form's reference). Built only by the flows where the person acts
+    (``targeting.leads`` confirmation); never from a staff form, an import or an API payload."""
+
+    kind: str
+    reference: str
+
+    KINDS = ("double_opt_in", "signed_form")
+
+    def label(self) -> str:
+        return f"{self.kind}: {self.reference}"[:120]
+
 
 # Set by the services themselves (normalised, derived) or pure query paths: not re-validated.
 NOT_VALIDATED = [
@@ -249,8 +276,17 @@ def lift_suppression(*, organisation_id: int, channel: str, hashes: Iterable[str
 
 @dataclass
 class SaveResult:
-    contact: Contact | None  # None: recorded on a contact the acting scope may not see
+    contact: Contact | None  # None: the person is another store's contact, left untouched
     created: bool
+    refused: list[str] = field(default_factory=list)  # channels whose opt-in an objection refused
+
+
+def _check_owned(contact: Contact) -> None:
+    """A store (any scope) writes only on the contacts it owns: a foreign one is refused whatever the
+    caller (a view already answers 404 through its scoped lookup; this guards imports, jobs, the API)."""
+    scope = get_scope()
+    if contact.organisation_id != scope.organisation_id or not scope.covers_path(contact.owner_path):
+        raise PermissionDenied
 
 
 def _clean_fields(fields: dict[str, Any], organisation_id: int) -> dict[str, Any]:
@@ -322,8 +358,9 @@ def contact_create(
     """Create a contact owned by ``owner`` (default: the acting entity), with its first consents.
 
     Deduplication on email and mobile: a match in scope is an error pointing at it; a match outside
-    the scope is an error naming no one when HQ lets stores see that customers exist, otherwise the
-    consents are recorded on the existing contact and nothing else changes (the store learns nothing).
+    the scope is an error naming no one when HQ lets stores see that customers exist, otherwise
+    nothing at all changes (no consent, no profile field: the store neither learns nor touches anything)
+    and the answer is the one a new person gets, minus the contact (``SaveResult(None, False)``).
     """
     scope = get_scope()
     owner = owner or Entity.objects.get(pk=scope.entity_id)
@@ -342,8 +379,8 @@ def contact_create(
                 )
             if settings_for(scope.organisation_id).existence_visible:
                 raise ValidationError(_("This person is already a customer of another store."))
-            for consent in consents:
-                consent_record(contact=existing, source=source, ip=ip, **consent)
+            # Another store's customer: left alone (their consents are theirs to give, to that brand,
+            # through their own act), and nothing about them is disclosed.
             return SaveResult(contact=None, created=False)
         contact = Contact(organisation_id=scope.organisation_id, owner=owner, owner_path=owner.path, **clean)
         contact.last_activity_at = timezone.now()
@@ -356,15 +393,19 @@ def contact_create(
             reason=OwnershipTransfer.Reason.CREATED,
             actor_id=scope.user_id,
         )
-        for consent in consents:
-            consent_record(contact=contact, source=source, ip=ip, **consent)
+        refused = [
+            consent["channel"]
+            for consent in consents
+            if consent_record(contact=contact, source=source, ip=ip, **consent) is None
+        ]
         audit.record(action="contact.create", summary=f"contact #{contact.pk}", entity_id=owner.pk)
-    return SaveResult(contact=contact, created=True)
+    return SaveResult(contact=contact, created=True, refused=refused)
 
 
 def contact_update(*, contact: Contact, changes: dict[str, Any]) -> Contact:
     """Change profile fields (not owner, not consent: they have their own services)."""
     scope = get_scope()
+    _check_owned(contact)
     unknown = set(changes) - set(CONTACT_FIELDS)
     if unknown:
         raise ValidationError(_("Unknown fields: %(fields)s") % {"fields": ", ".join(sorted(unknown))})
@@ -396,6 +437,21 @@ def contact_update(*, contact: Contact, changes: dict[str, Any]) -> Contact:
 # Consent
 
 
+def has_objection(contact: Contact, channel: str) -> bool:
+    """Has the person objected on ``channel``? Their current consent is an opt-out (whatever recorded
+    it: unsubscribe link, STOP, complaint, staff, import), or one of their hashes for the channel is on
+    the opposition list (objection, complaint, hard bounce, erasure, head office)."""
+    if contact.consent(channel) == ConsentStatus.OPT_OUT:
+        return True
+    hashes = channel_hashes(channel, contact.email_hash, contact.mobile_hash)
+    return bool(hashes) and (
+        # Organisation-wide by nature: an objection is brand-wide whoever owns the contact.
+        Suppression.unscoped.filter(
+            organisation_id=contact.organisation_id, channel=channel, value_hash__in=hashes
+        ).exists()
+    )
+
+
 def consent_record(
     *,
     contact: Contact,
@@ -406,29 +462,52 @@ def consent_record(
     form_version: str = "",
     ip: str | None = None,
     entity_id: int | None = None,
+    confirmation: PersonalConfirmation | None = None,
 ) -> ConsentEvent | None:
     """Append to the ledger and derive the contact's current state, in one transaction.
 
     An opt-out puts the person's hashes on the opposition list for that channel (brand-wide: the
-    contact is the organisation's). A positive status for a person on the opposition list is refused
-    (None) unless the person performs the act themselves (``EXPLICIT_SOURCES``), which lifts their
-    objection on that channel.
+    contact is the organisation's). A positive status for a person who objected (``has_objection``) is
+    refused (None) — whoever asks: staff, a store, an import, the API — unless it comes with the
+    person's own verifiable act (``confirmation``, an opt-in from their own form with its wording),
+    which lifts their objection on that channel. Staff sources act only on contacts the scope owns
+    (PermissionDenied otherwise); the person's own form may reach any contact of the organisation.
     """
     scope = get_scope()
     if channel not in Channel.values or status not in ConsentStatus.values:
         raise ValidationError(_("Unknown channel or consent status."))
     if source not in ConsentSource.values:
         raise ValidationError(_("Unknown consent source."))
+    if contact.organisation_id != scope.organisation_id:
+        raise PermissionDenied
+    if source not in PERSON_SOURCES:
+        _check_owned(contact)
     hashes = channel_hashes(channel, contact.email_hash, contact.mobile_hash)
     with transaction.atomic():
-        if status in POSITIVE and hashes:
-            on_list = Suppression.unscoped.filter(
-                organisation_id=contact.organisation_id, channel=channel, value_hash__in=hashes
-            ).exists()
-            if on_list:
-                if source not in EXPLICIT_SOURCES or status != ConsentStatus.OPT_IN:
+        if status in POSITIVE:
+            # Re-read under the transaction: the columns on the object may be stale.
+            current = Contact.unscoped.filter(pk=contact.pk).values_list(consent_field(channel), flat=True)
+            setattr(contact, consent_field(channel), current.first() or "")
+            if has_objection(contact, channel):
+                lifted = (
+                    confirmation is not None
+                    and confirmation.kind in PersonalConfirmation.KINDS
+                    and confirmation.reference
+                    and source in PERSON_SOURCES
+                    and status == ConsentStatus.OPT_IN
+                    and wording.strip()
+                )
+                if not lifted:
                     return None
                 lift_suppression(organisation_id=contact.organisation_id, channel=channel, hashes=hashes)
+                assert confirmation is not None
+                form_version = f"{form_version} ({confirmation.label()})".strip()[:120]
+                audit.record(
+                    action="consent.lift",
+                    summary=f"contact #{contact.pk}: {channel}",
+                    entity_id=entity_id or scope.entity_id,
+                    data={"channel": channel, "confirmation": confirmation.label()},
+                )
         event = ConsentEvent.unscoped.create(
             organisation_id=contact.organisation_id,
             contact=contact,

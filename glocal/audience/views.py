@@ -108,11 +108,12 @@ def contact_create(request: ScopedRequest) -> HttpResponse:
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            if result.contact is None:
-                messages.success(request, _("Thank you: the details were recorded."))
-                return redirect("audience:list")
-            messages.success(request, _("The contact was created."))
-            return redirect("audience:contact", pk=result.contact.pk)
+            # One answer whether the person was new or is another store's customer (left untouched):
+            # the redirect and the message must not tell the two apart.
+            messages.success(request, _("Thank you: the details were recorded."))
+            if result.refused:
+                messages.warning(request, services.REFUSED_OBJECTION)
+            return redirect("audience:list")
     return render(request, "audience/contact_form.html", {"form": form})
 
 
@@ -197,10 +198,7 @@ def contact_consent(request: ScopedRequest, pk: int) -> HttpResponse:
             ip=request.META.get("REMOTE_ADDR"),
         )
         if event is None:
-            messages.error(
-                request,
-                _("Not recorded: this person objected on this channel. Only their own opt-in can lift it."),
-            )
+            messages.error(request, services.REFUSED_OBJECTION)
         else:
             messages.success(request, _("Consent recorded."))
     else:

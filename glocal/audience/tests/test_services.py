@@ -73,7 +73,8 @@ def test_duplicate_in_another_store_reveals_nothing_by_default(network):
     assert result.contact is None and not result.created
     assert Contact.unscoped.count() == 1
     anne.refresh_from_db()
-    assert anne.owner_id == network.store_a.pk and anne.consent_sms == "opt_out"
+    # another store's customer is left untouched, even by an opt-out (it is the person's to give)
+    assert anne.owner_id == network.store_a.pk and anne.consent_sms == ""
     # When HQ lets stores see that customers exist, the store is told (without a name).
     AudienceSettings.unscoped.filter(organisation=network.org).update(existence_visible=True)
     with activate(network.scope("store_b")), pytest.raises(ValidationError):
@@ -99,15 +100,26 @@ def test_consent_ledger_is_append_only_and_derives_current_state(network):
     assert statuses == [("opt_in", OPT_IN["wording"]), ("opt_out", "")]
     assert services.is_suppressed(organisation_id=network.org.pk, channel="email", email="anne@example.test")
     assert not services.is_suppressed(organisation_id=network.org.pk, channel="sms", mobile="+33612345678")
-    # An import cannot make her reachable again; her own opt-in at the counter can.
+    # Neither an import nor staff can make her reachable again; only her own confirmed act can.
     with activate(network.scope("store_a")):
         assert (
             services.consent_record(contact=anne, channel="email", status="opt_in", source="import") is None
         )
+        assert (
+            services.consent_record(
+                contact=anne, channel="email", status="opt_in", source="store", wording="w"
+            )
+            is None
+        )
         anne.refresh_from_db()
         assert anne.consent_email == "opt_out"
         assert services.consent_record(
-            contact=anne, channel="email", status="opt_in", source="store", wording="w"
+            contact=anne,
+            channel="email",
+            status="opt_in",
+            source="form",
+            wording="w",
+            confirmation=services.PersonalConfirmation(kind="double_opt_in", reference="pending #1"),
         )
     assert not services.is_suppressed(
         organisation_id=network.org.pk, channel="email", email="anne@example.test"
