@@ -43,6 +43,7 @@ from markupsafe import escape
 
 from glocal.creatives import rendering
 from glocal.creatives.sandbox import Literal, RenderError, SafeEnvironment, compile_source, render
+from glocal.delivery import tokens
 
 SEP = "\x00"
 OPEN, CLOSE = "\ue000", "\ue001"  # stand-ins for braces printed by stage 1 in the text part
@@ -138,11 +139,58 @@ def _longest_line(data: bytes) -> int:
     return max((len(line) for line in data.split(b"\r\n")), default=0)
 
 
-def _encoded_words(text: str) -> str:
-    if text.isascii() and text.isprintable():
-        return text
-    data = base64.b64encode(text.encode()).decode()
-    return f"=?utf-8?b?{data}?="
+WORD_BYTES = 39  # UTF-8 bytes per RFC 2047 word: "=?utf-8?b?" + 52 base64 + "?=" = 64 characters (≤ 75)
+LINE = 78  # RFC 5322's recommended line length (998 is the limit)
+NAME_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+SPACE_END = re.compile(r"(?<= )")
+
+
+def _words(text: str) -> list[str]:
+    """RFC 2047 encoded-words (UTF-8, base64) of at most 64 characters, each of whole characters and
+    cut after a space when one allows it (some decoders add a space between encoded-words)."""
+    data = text.encode()
+    chunks = [data]
+    if len(data) > WORD_BYTES:
+        chunks, chunk = [], b""
+        for word in SPACE_END.split(text):
+            encoded = word.encode()
+            if len(chunk) + len(encoded) <= WORD_BYTES:
+                chunk += encoded
+                continue
+            if chunk:
+                chunks.append(chunk)
+                chunk = b""
+            for ch in word if len(encoded) > WORD_BYTES else (word,):
+                piece = ch.encode()
+                if len(chunk) + len(piece) > WORD_BYTES:
+                    chunks.append(chunk)
+                    chunk = b""
+                chunk += piece
+        chunks.append(chunk)
+    return [f"=?utf-8?b?{base64.b64encode(c).decode()}?=" for c in chunks if c]
+
+
+def _phrase(text: str) -> list[str]:
+    """A header text as foldable tokens: its words when it is printable ASCII (no word over 60
+    characters, nothing that looks like an encoded-word), else encoded-words."""
+    if text.isascii() and text.isprintable() and "=?" not in text:
+        words = text.split()
+        if all(len(word) <= 60 for word in words):
+            return words
+    return _words(text)
+
+
+def _fold(name: str, tokens: list[str]) -> str:
+    """``Name: token token …``, folded (CRLF + space) before any token that would take the line past 78
+    characters: with tokens of at most 64 characters every line stays within 78."""
+    line, lines = f"{name}:", []
+    for token in tokens:
+        if len(line) + 1 + len(token) > LINE and len(line) > len(name) + 1:
+            lines.append(line)
+            line = ""
+        line += " " + token
+    lines.append(line if tokens else f"{name}: ")
+    return "\r\n".join(lines)
 
 
 def _header_value(value: str) -> str:
@@ -151,14 +199,41 @@ def _header_value(value: str) -> str:
     return value
 
 
-def _mailbox(name: str, address: str) -> str:
+def _mailbox(name: str, address: str) -> list[str]:
+    """A mailbox as foldable tokens: ``"Name" <address>``, encoded-words then ``<address>``, or the
+    bare address."""
     _header_value(address)
-    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip()  # a display name is data: controls dropped
+    name = NAME_CONTROLS.sub("", name).strip()  # a display name is data: controls dropped
     if not name:
-        return address
-    if name.isascii() and re.fullmatch(r"[A-Za-z0-9 .'\-]+", name):
-        return f'"{name}" <{address}>'
-    return f"{_encoded_words(name)} <{address}>"
+        return [address]
+    if name.isascii() and len(name) <= 60 and re.fullmatch(r"[A-Za-z0-9 .'\-]+", name):
+        return [f'"{name}"', f"<{address}>"]
+    return [*_words(name), f"<{address}>"]
+
+
+LANGUAGES_BY_COUNTRY = {
+    "FR": "fr", "BE": "fr", "LU": "fr", "MC": "fr", "CH": "fr", "RE": "fr", "GP": "fr", "MQ": "fr",
+    "GF": "fr", "YT": "fr", "PM": "fr", "NC": "fr", "PF": "fr", "GB": "en", "IE": "en", "US": "en",
+    "DE": "de", "AT": "de", "ES": "es", "IT": "it", "PT": "pt", "NL": "nl",
+}  # fmt: skip
+
+
+def content_language(variant: rendering.Variant, recipient: dict[str, Any] | None = None) -> str:
+    """The language the message is written in: the store's (its ``language``, else its country's),
+    else the organisation's, else the site's default."""
+    for value in (
+        variant.store.get("language"),
+        LANGUAGES_BY_COUNTRY.get(str(variant.store.get("country", "")).upper()),
+        variant.organisation.get("language"),
+        settings.LANGUAGE_CODE,
+    ):
+        if value and re.fullmatch(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*", str(value)):
+            return str(value)
+    return "fr"
+
+
+UNDETERMINED = 'lang="und"'
+EMPTY_TITLE = "<title></title>"
 
 
 SIMPLE_LINK = re.compile(r"^\{\{-?\s*(unsubscribe_url|view_online_url)\s*-?\}\}$")
@@ -252,11 +327,12 @@ class VariantMail:
     tracked_links: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from glocal.delivery import tokens
-
         variant = self.variant
         self._unsubscribe = FastSigner(tokens.UNSUBSCRIBE_SALT)
         self._ref_mac = hmac.new(self.tracking_key, digestmod=hashlib.sha256)
+        # The mailto unsubscribe address carries the message's own token (tokens.mailto_local_part).
+        self._mailto_domain = _header_value(self.sender.unsubscribe_mailto).rpartition("@")[2]
+        self._mailto_key = tokens.mailto_hmac(settings.SECRET_KEY)
         self.boundary = f"=_glocal_{secrets.token_hex(12)}"
         text_ctx = variant.context(html=False)
         # Subject and preheader: constant unless they name the recipient.
@@ -265,6 +341,8 @@ class VariantMail:
         # HTML: creatives' stage-2 source (stage 1 + MJML, compiled once), links tracked.
         stage1 = compiled(rendering.STAGE1_ENV, rendering.defer_recipient_expressions(variant.source))
         html = rendering.compile_mjml(render(stage1, variant.context(html=True)))
+        self.lang = content_language(variant)
+        html = html.replace(UNDETERMINED, f'lang="{self.lang}"')
         html = fold_html(self._add_pixel(self._track_links(html), REF_SLOT))
         expressions: list[str] = []
         try:
@@ -272,6 +350,9 @@ class VariantMail:
             self._html: _Part | None = self._part(html_literals, html_exprs, expressions)
         except CannotSplit:
             self._html = None  # every message through the full render
+        if self._html is not None and self._subject is not None:  # the title, after the split: data only
+            title = self._title(self._subject)
+            self._html.literals = [lit.replace(EMPTY_TITLE.encode(), title, 1) for lit in self._html.literals]
         # Preheader (per recipient) and text part: stage 1 with TEXT_STAGE1, then split.
         self._preheader: _Part | None = None
         if self._preheader_const is None and self._html is not None:
@@ -319,9 +400,11 @@ class VariantMail:
         value = render(compiled(rendering.TEXT_ENV, source), ctx, max_output=1000)
         return " ".join(value.split())
 
-    def _track_links(self, html: str) -> str:
-        from glocal.delivery import tokens
+    @staticmethod
+    def _title(subject: str) -> bytes:
+        return f"<title>{escape(subject[:200])}</title>".encode()
 
+    def _track_links(self, html: str) -> str:
         unsubscribe_markers = ("{{", "}}")
         urls = sorted({m.group(1) for m in HREF.finditer(html)})
         for index, url in enumerate(urls):
@@ -374,19 +457,26 @@ class VariantMail:
 
     def _static_headers(self) -> bytes:
         s = self.sender
-        lines = [f"From: {_mailbox(s.from_name, s.from_address)}"]
+        lines = [_fold("From", _mailbox(s.from_name, s.from_address))]
         if s.reply_to:
-            lines.append(f"Reply-To: {_mailbox('', s.reply_to)}")
+            lines.append(_fold("Reply-To", _mailbox("", s.reply_to)))
         lines += [
             f"List-Id: <{_header_value(s.list_id)}>",
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
         ]
         if self._subject is not None:
-            lines.append(f"Subject: {_encoded_words(self._subject)}")
-        lines += ["MIME-Version: 1.0", f'Content-Type: multipart/alternative; boundary="{self.boundary}"']
+            lines.append(_fold("Subject", _phrase(self._subject)))
+        lines += ["MIME-Version: 1.0", f'Content-Type: multipart/alternative;\r\n boundary="{self.boundary}"']
         return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
     # -- per recipient ----------------------------------------------------------------------------
+
+    def signed_ref(self, message_id: str) -> str:
+        """``message_id`` with its MAC (``glocal.delivery.tracking.make_ref``): the Message-ID's local
+        part, so that a bounce or complaint report naming it can be trusted (never a guessable id)."""
+        mac = self._ref_mac.copy()
+        mac.update(message_id.encode())
+        return f"{message_id}.{mac.hexdigest()[:16]}"
 
     def links(self, recipient: dict[str, Any], message_id: str) -> tuple[dict[str, str], str]:
         token = self._unsubscribe.dumps([int(recipient["id"]), self.organisation_id, "email", message_id])
@@ -444,6 +534,7 @@ class VariantMail:
         subject = None
         if self._subject is None:
             subject = self.full_render(recipient, links).subject
+            html = html.replace(EMPTY_TITLE.encode(), self._title(subject), 1)
         return self._assemble(recipient, message_id, links, subject, plain, html, date)
 
     def _assemble(
@@ -458,16 +549,17 @@ class VariantMail:
     ) -> bytes:
         name = f"{recipient.get('first_name', '')} {recipient.get('last_name', '')}".strip()
         unsubscribe = f"<{links['unsubscribe_url']}>"
-        if self.sender.unsubscribe_mailto:
-            unsubscribe += f",\r\n <mailto:{self.sender.unsubscribe_mailto}?subject=unsubscribe>"
+        if self._mailto_domain:
+            mac = tokens.mailto_mac(self._mailto_key, message_id)
+            unsubscribe += f",\r\n <mailto:unsubscribe+{message_id}.{mac}@{self._mailto_domain}>"
         when = date or dt.datetime.now(dt.UTC).replace(microsecond=0)
         if when != self._date_key:
             self._date_key, self._date_text = when, format_datetime(when)
         head = (
             f"Date: {self._date_text}\r\n"
-            f"To: {_mailbox(name, recipient['email'])}\r\n"
-            + (f"Subject: {_encoded_words(subject)}\r\n" if subject is not None else "")
-            + f"Message-ID: <{message_id}@{self.sender.message_id_domain}>\r\n"
+            f"{_fold('To', _mailbox(name, recipient['email']))}\r\n"
+            + (f"{_fold('Subject', _phrase(subject))}\r\n" if subject is not None else "")
+            + f"Message-ID: <{self.signed_ref(message_id)}@{self.sender.message_id_domain}>\r\n"
             f"List-Unsubscribe: {unsubscribe}\r\n"
         ).encode()
         b = self.boundary.encode()
@@ -480,8 +572,11 @@ class VariantMail:
     def full_render(self, recipient: dict[str, Any], links: dict[str, str]) -> rendering.Rendered:
         return rendering.render_email(self.variant, recipient, links)
 
-    def tracked_html(self, html: str, ref: str) -> str:
-        """The oracle's HTML with the same link tracking and open pixel."""
+    def tracked_html(self, html: str, ref: str, subject: str | None = None) -> str:
+        """The oracle's HTML with the same language, title, link tracking and open pixel."""
+        title = subject if subject is not None else self._subject or ""
+        html = html.replace(UNDETERMINED, f'lang="{self.lang}"')
+        html = html.replace(EMPTY_TITLE, self._title(title).decode(), 1)
         html = self._add_pixel(html, ref)
         return HREF.sub(
             lambda m: (
@@ -501,7 +596,7 @@ class VariantMail:
         date: dt.datetime | None,
     ) -> bytes:
         rendered = self.full_render(recipient, links)
-        html = _crlf(fold_html(self.tracked_html(rendered.html, ref))).encode()
+        html = _crlf(fold_html(self.tracked_html(rendered.html, ref, rendered.subject))).encode()
         subject = None if self._subject is not None else rendered.subject
         return self._assemble(
             recipient, message_id, links, subject, _crlf(rendered.text).encode(), html, date

@@ -5,6 +5,12 @@ Built on :mod:`django.core.signing` (HMAC-SHA256 with a key derived from ``SECRE
 for one use is refused for the other. The payload is a compact JSON list, URL-safe base64; nothing in a
 token is trusted before its signature is checked.
 
+The mailto unsubscribe address (``List-Unsubscribe: <mailto:unsubscribe+g12-345.MAC@domain>``) cannot
+carry the signed token itself: ``:`` is not allowed in an address's local part, a local part is at most 64
+octets (RFC 5321) and relays may change its case. It carries the message's stable id and a truncated
+HMAC-SHA256 of it (120 bits, lower-case base32, its own salt): :func:`mailto_local_part` /
+:func:`read_mailto_local_part`.
+
 Replays are harmless by design: the token carries no state change of its own. Unsubscribing twice is the
 same unsubscribe (the service is idempotent) and a click redirect only ever leads to the URL that was
 signed — never to a URL taken from the request, so the redirector is not an open redirect.
@@ -12,13 +18,20 @@ signed — never to a URL taken from the request, so the redirector is not an op
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core import signing
 
 UNSUBSCRIBE_SALT = "glocal.delivery.unsubscribe.v1"
 CLICK_SALT = "glocal.delivery.click.v1"
+MAILTO_SALT = "glocal.delivery.mailto-unsubscribe.v1"
+MAILTO_LOCAL_RE = re.compile(r"^unsubscribe\+(g\d{1,12}-\d{1,12})\.([a-z2-7]{24})$")
 CHANNELS = ("email", "sms")
 
 
@@ -93,3 +106,33 @@ def read_click_token(token: str) -> ClickClaim:
         return ClickClaim(str(message_id), int(link_index), _check_url(str(url)))
     except (TypeError, ValueError) as error:
         raise InvalidToken from error
+
+
+def mailto_hmac(secret: str | bytes) -> hmac.HMAC:
+    """The keyed HMAC of mailto unsubscribe addresses for ``secret`` (copy it, then add the stable id)."""
+    secret = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(hashlib.sha256(MAILTO_SALT.encode() + secret).digest(), digestmod=hashlib.sha256)
+
+
+def mailto_mac(keyed: hmac.HMAC, stable_id: str) -> str:
+    mac = keyed.copy()
+    mac.update(stable_id.encode())
+    return base64.b32encode(mac.digest()[:15]).decode().lower()
+
+
+def mailto_local_part(stable_id: str) -> str:
+    """``unsubscribe+<stable id>.<mac>``: the local part of a message's mailto unsubscribe address."""
+    return f"unsubscribe+{stable_id}.{mailto_mac(mailto_hmac(settings.SECRET_KEY), stable_id)}"
+
+
+def read_mailto_local_part(local_part: str) -> str:
+    """The stable id named by a mailto unsubscribe local part (any case); ``InvalidToken`` otherwise.
+    Keys of ``SECRET_KEY_FALLBACKS`` are accepted during a rotation."""
+    found = MAILTO_LOCAL_RE.match(local_part.strip().lower())
+    if found is None:
+        raise InvalidToken
+    stable_id, mac = found.groups()
+    for secret in [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]:
+        if hmac.compare_digest(mailto_mac(mailto_hmac(secret), stable_id), mac):
+            return stable_id
+    raise InvalidToken
