@@ -476,6 +476,9 @@ ROUTES: dict[str, Row] = {
     "recipient:unsubscribe": Row(
         get=status_map(200), public=True, obj=delivery_factories.unsubscribe_kwargs("store_a")
     ),
+    "recipient:unsubscribe_exact": Row(  # the same without the trailing slash (RFC 8058 posts)
+        get=status_map(200), public=True, obj=delivery_factories.unsubscribe_kwargs("store_a")
+    ),
     "recipient:click": Row(get=status_map(302), public=True, obj=delivery_factories.click_kwargs),
     "recipient:open": Row(get=status_map(200), public=True, obj=delivery_factories.open_kwargs("store_a")),
     "delivery:messages": Row(get=ALL_MEMBERS),
