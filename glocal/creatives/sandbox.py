@@ -13,12 +13,19 @@ context (never compiled). Both are treated as untrusted here:
 - Size: ``*``, ``**``, ``+`` and ``%`` are intercepted and refused *before* computing a too-large
   result; integer arguments to calls and filters (widths, counts) are capped; every intermediate
   string is capped; the output is streamed and stops at ``max_output``.
+- Memory: a cap per value does not stop a template from *keeping* many capped values (a list grown
+  in a loop, a list of lists, copies of a namespace). Every value the template builds (results of
+  operators, ``~``, calls, methods, filters, slices) is weighed (``sys.getsizeof``, plus one level of
+  items for lists, tuples and namespaces built by calls and filters) and charged to a budget of
+  ``MAX_ALLOCATED`` bytes for the whole render. What is charged is allocated, never freed, so the
+  budget bounds what the render can hold at once, whatever the template keeps.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
@@ -27,6 +34,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from jinja2 import ChainableUndefined, TemplateError, nodes, pass_context
+from jinja2.utils import Namespace
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
@@ -38,6 +46,7 @@ MAX_EMITTED = 4_000_000  # characters emitted in all, captured blocks and macros
 MAX_OPS = 1_000_000  # loop iterations + calls + filters + operators
 MAX_INT_ARG = 100_000  # integer argument of a call or filter (widths, counts, range bounds)
 MAX_INT_BITS = 4096
+MAX_ALLOCATED = 32 * 1024 * 1024  # bytes of values built by the template during one render, in all
 TIME_LIMIT = 2.0  # seconds
 _CHECK_EVERY = 1024
 
@@ -69,8 +78,20 @@ class Budget:
     ops: int
     deadline: float
     emit_limit: int = 0
+    alloc_limit: int = MAX_ALLOCATED
     count: int = 0
     emitted: int = 0
+    allocated: int = 0
+
+    def charge(self, size: int) -> None:
+        """Bytes of a value the template built; refused once the render has built too much."""
+        self.allocated += size
+        if self.allocated > self.alloc_limit:
+            raise RenderLimit(
+                "too_much_memory",
+                _("The template builds too much data (more than %(max)s MB in all)."),
+                max=self.alloc_limit // (1024 * 1024),
+            )
 
     def emit(self, size: int) -> None:
         """Every piece of output, including output captured by ``{% set %}…{% endset %}``, macros,
@@ -106,11 +127,33 @@ def _too_big() -> RenderLimit:
     return RenderLimit("too_big", _("The template produces a value that is too large."))
 
 
-def _check_size(value: Any) -> Any:
-    if isinstance(value, str | bytes | list | tuple | dict) and len(value) > MAX_VALUE:
-        raise _too_big()
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
-        raise _too_big()
+_SIZED = (str, bytes, list, tuple, dict)
+
+
+def _check_size(value: Any, *, items: bool = False) -> Any:
+    """Cap one value and charge its weight to the render's memory budget. ``items``: also weigh the
+    items of a list or tuple one level down (results of calls and filters, which may build them:
+    ``|batch``, ``|groupby``, ``|list`` of a generator); an operator's result only weighs its container,
+    whose items were weighed when they were built."""
+    if isinstance(value, _SIZED):
+        if len(value) > MAX_VALUE:
+            raise _too_big()
+        budget = _budget.get()
+        if budget is not None:
+            size = sys.getsizeof(value)
+            if items and isinstance(value, list | tuple):
+                size += sum(map(sys.getsizeof, value))
+            budget.charge(size)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > MAX_INT_BITS:
+            raise _too_big()
+    elif isinstance(value, Namespace):
+        attrs = object.__getattribute__(value, "_Namespace__attrs")
+        if len(attrs) > MAX_VALUE:
+            raise _too_big()
+        budget = _budget.get()
+        if budget is not None:
+            budget.charge(sys.getsizeof(attrs))
     return value
 
 
@@ -180,7 +223,8 @@ def _emit(context: Any, value: Any) -> Any:
 
 @pass_context
 def _sized(context: Any, value: Any) -> Any:
-    """Wraps every ``~`` concatenation: its result is capped like any other value."""
+    """Wraps every ``~`` concatenation and every slice: its result is capped and weighed like any
+    other value."""
     _tick()
     return _check_size(value)
 
@@ -201,6 +245,13 @@ class _Guards(NodeTransformer):
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:  # noqa: N802
         self.generic_visit(node)
         return self._filter(node, "_glocal_sized", node.lineno)
+
+    def visit_Getitem(self, node: nodes.Getitem) -> nodes.Node:  # noqa: N802
+        """A slice (``s[1:]``) is compiled to a plain Python slice, a new value: weigh it."""
+        self.generic_visit(node)
+        if isinstance(node.arg, nodes.Slice):
+            return self._filter(node, "_glocal_sized", node.lineno)
+        return node
 
     def visit_Output(self, node: nodes.Output) -> nodes.Node:  # noqa: N802
         self.generic_visit(node)
@@ -232,7 +283,7 @@ def _wrap_filter(func: Callable[..., Any]) -> Callable[..., Any]:
         _check_product((*args[skip - 1 :], *kwargs.values()))
         if func.__name__ == "do_format" and len(args) >= skip and isinstance(args[skip - 1], str):
             _check_format_string(args[skip - 1])
-        return _check_size(func(*args, **kwargs))
+        return _check_size(func(*args, **kwargs), items=True)
 
     return wrapped
 
@@ -307,7 +358,7 @@ class SafeEnvironment(ImmutableSandboxedEnvironment):
         _check_product(
             (owner, *args, *kwargs.values()) if isinstance(owner, str) else (*args, *kwargs.values())
         )
-        return _check_size(super().call(__context, __obj, *args, **kwargs))
+        return _check_size(super().call(__context, __obj, *args, **kwargs), items=True)
 
 
 def render(

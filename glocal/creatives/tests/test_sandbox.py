@@ -244,3 +244,64 @@ def test_image_zones_print_the_url_given_by_the_library_hook(monkeypatch):
         channel="sms", source="{{ zones.hero }}", zones=image_zones, values={"hero": "42"}, store=STORE
     )
     assert rendering.render_variant(variant, {}).text == "https://cdn.example/42.png"
+
+
+# -- memory: values kept alive by the template are bounded in all, not only one by one ---------------
+
+HOARDERS = {
+    "list_of_big_strings": (
+        "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}"
+        "{% set ns.l = ns.l + [('x' * 199990) ~ i] %}{% endfor %}"
+    ),
+    "mapped_filter": "{% set ns = namespace(l=[]) %}{% set ns.l = range(100000)|map('center', 100000)|list %}",
+    "slices": (
+        "{% set s = 'x' * 200000 %}{% set ns = namespace(l=[]) %}"
+        "{% for i in range(100000) %}{% set ns.l = ns.l + [s[i:]] %}{% endfor %}"
+    ),
+    "method_results": (
+        "{% set s = 'x' * 200000 %}{% set ns = namespace(l=[]) %}"
+        "{% for i in range(100000) %}{% set ns.l = ns.l + [s.upper()] %}{% endfor %}"
+    ),
+    "nested_lists": (
+        "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}"
+        "{% set ns.l = ns.l + [range(100000)|batch(1)|list] %}{% endfor %}"
+    ),
+    "joined": (
+        "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}"
+        "{% set ns.l = ns.l + [('y' * 1000).join(['a', 'b'] * 100) ~ i] %}{% endfor %}"
+    ),
+    "namespaces": (
+        "{% set d = dict(range(100000)|batch(2)|list) %}"
+        "{% set ns = namespace(l=[]) %}{% for i in range(1000) %}"
+        "{% set ns.l = ns.l + [namespace(d)] %}{% endfor %}"
+    ),
+}
+
+
+@pytest.mark.parametrize("source", HOARDERS.values(), ids=HOARDERS.keys())
+def test_templates_hoarding_memory_are_refused_with_bounded_peak(source):
+    import tracemalloc
+
+    template = compile_source(ENV, source)
+    tracemalloc.start()
+    try:
+        with pytest.raises(RenderError) as caught:
+            render(template, {})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert caught.value.code in {"too_big", "too_much_memory"}, caught.value.code
+    assert caught.value.text
+    assert peak < 64 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB"
+
+
+def test_building_ordinary_content_stays_within_the_memory_budget():
+    source = (
+        "{% set ns = namespace(items=[], text='') %}"
+        "{% for p in products %}{% set ns.items = ns.items + [p.name|upper ~ ' ' ~ p.price] %}{% endfor %}"
+        "{% for i in range(300) %}{% set ns.text = ns.text ~ 'ligne %d, ' % i %}{% endfor %}"
+        "{{ ns.items|join(', ') }} {{ ns.text|length }}"
+    )
+    products = [{"name": f"produit {i}", "price": i} for i in range(2000)]
+    out = run(source, products=products)
+    assert out.startswith("PRODUIT 0 0, PRODUIT 1 1") and out.endswith(" 3190")
