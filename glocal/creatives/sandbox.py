@@ -34,8 +34,8 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from jinja2 import ChainableUndefined, TemplateError, nodes, pass_context
-from jinja2.utils import Namespace
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.utils import Namespace
 from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 

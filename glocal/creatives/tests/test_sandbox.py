@@ -253,7 +253,9 @@ HOARDERS = {
         "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}"
         "{% set ns.l = ns.l + [('x' * 199990) ~ i] %}{% endfor %}"
     ),
-    "mapped_filter": "{% set ns = namespace(l=[]) %}{% set ns.l = range(100000)|map('center', 100000)|list %}",
+    "mapped_filter": (
+        "{% set ns = namespace(l=[]) %}{% set ns.l = range(100000)|map('center', 100000)|list %}"
+    ),
     "slices": (
         "{% set s = 'x' * 200000 %}{% set ns = namespace(l=[]) %}"
         "{% for i in range(100000) %}{% set ns.l = ns.l + [s[i:]] %}{% endfor %}"
