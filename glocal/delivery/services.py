@@ -46,7 +46,13 @@ def _message(stable_id: str) -> Message | None:
     return Message.unscoped.filter(stable_id=stable_id).first()
 
 
-def unsubscribe(claim: tokens.UnsubscribeClaim, contact: Contact, *, ip: str | None = None) -> None:
+def unsubscribe(
+    claim: tokens.UnsubscribeClaim,
+    contact: Contact,
+    *,
+    ip: str | None = None,
+    wording: str = UNSUBSCRIBE_WORDING,
+) -> None:
     """Brand-wide objection on the channel, effective at once (idempotent: a replay changes nothing).
     Messages still queued are skipped at dispatch, which re-checks consent."""
     with activate(campaign_services.system_scope(contact.organisation_id)), transaction.atomic():
@@ -61,7 +67,7 @@ def unsubscribe(claim: tokens.UnsubscribeClaim, contact: Contact, *, ip: str | N
                 contact=contact,
                 channel=claim.channel,
                 source=ConsentSource.FORM,
-                wording=UNSUBSCRIBE_WORDING,
+                wording=wording,
                 ip=ip,
             )
         message = _message(claim.message_id)
