@@ -119,16 +119,36 @@ def normalise_email(raw: str) -> str:
     return info.normalized.lower()
 
 
+# France's numbering plans: the mainland and the overseas departments, whose numbers are all written
+# "0…" nationally (0692/0693 Réunion, 0639 Mayotte, 0690/0691 Guadeloupe and its neighbours, 0694 Guyane,
+# 0696/0697 Martinique). No national mobile number is valid under two different calling codes.
+FRENCH_PLANS = ("FR", "RE", "YT", "GP", "GF", "MQ")
+FRENCH_COUNTRIES = frozenset({*FRENCH_PLANS, "BL", "MF", "PM"})
+
+
+def _parse_mobile(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
 def normalise_mobile(raw: str, country: str = "FR") -> str:
-    """E.164 form of a phone number (national numbers read in ``country``); "" for an empty value."""
+    """E.164 form of a phone number (national numbers read in ``country``); "" for an empty value.
+
+    A French contact's number written nationally is read in ``country``'s plan first, then in the other
+    French plans: "0694 20 12 34" typed by a mainland store is Guyane's +594694201234 (not an invalid
+    mainland number), "06 12 34 56 78" for a contact in Réunion is the mainland's +33612345678."""
     raw = (raw or "").strip()
     if not raw:
         return ""
-    try:
-        number = phonenumbers.parse(raw, (country or "FR").upper())
-    except phonenumbers.NumberParseException:
-        raise ValidationError(_("“%(value)s” is not a valid mobile number.") % {"value": raw}) from None
-    if not phonenumbers.is_valid_number(number):
+    region = (country or "FR").upper()
+    number = _parse_mobile(raw, region)
+    if number is None and region in FRENCH_COUNTRIES and raw.startswith("0") and not raw.startswith("00"):
+        others = (_parse_mobile(raw, plan) for plan in FRENCH_PLANS if plan != region)
+        number = next((found for found in others if found is not None), None)
+    if number is None:
         raise ValidationError(_("“%(value)s” is not a valid mobile number.") % {"value": raw})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
