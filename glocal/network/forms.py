@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 from typing import Any, cast
 
 from django import forms
@@ -75,7 +76,13 @@ class EntityForm(forms.ModelForm):
         local_custom_only: bool,
         **kwargs: Any,
     ) -> None:
+        # Validation fills ``self.instance`` with the submitted values (ModelForm's _post_clean): the
+        # form works on its own copy, so that ``changes()`` compares with the entity as it was and the
+        # service sees the entity unchanged (its audit record names the fields that really change).
+        original = kwargs.get("instance") or Entity()
+        kwargs["instance"] = copy.copy(original)
         super().__init__(*args, **kwargs)
+        self.original: Entity = original
         self.custom_defs = custom_defs
         instance: Entity = self.instance
         for net in SOCIAL_NETWORKS:
@@ -121,31 +128,33 @@ class EntityForm(forms.ModelForm):
         return form_field
 
     def changes(self) -> dict[str, Any]:
-        """The submitted values as model field changes (only those that differ)."""
+        """The submitted values as model field changes: for an existing entity, only those that differ
+        from the entity as it was; for a new one, every submitted value."""
         data = self.cleaned_data
-        instance: Entity = self.instance
+        instance = self.original
+        creating = instance._state.adding
         result: dict[str, Any] = {}
         for name in MODEL_FIELDS:
-            if name in data and data[name] != getattr(instance, name):
+            if name in data and (creating or data[name] != getattr(instance, name)):
                 if name == "logo" and not data[name]:
                     continue
                 result[name] = data[name]
         if any(k.startswith("social_") for k in data):
             social = {net: data[f"social_{net}"] for net in SOCIAL_NETWORKS if data.get(f"social_{net}")}
-            if social != (instance.social_links or {}):
+            if creating or social != (instance.social_links or {}):
                 result["social_links"] = social
         if any(k.startswith("hours_") for k in data):
             hours = {day: " ".join(data[f"hours_{day}"].split()) for day in DAYS}
-            if hours != {day: (instance.opening_hours or {}).get(day, "") for day in DAYS}:
+            if creating or hours != {day: (instance.opening_hours or {}).get(day, "") for day in DAYS}:
                 result["opening_hours"] = hours
         if "catchment" in data:
             codes = [p for p in data["catchment"].replace(",", " ").replace(";", " ").split() if p]
-            if codes != list(instance.catchment_postcodes or []):
+            if creating or codes != list(instance.catchment_postcodes or []):
                 result["catchment_postcodes"] = codes
         custom = {k[7:]: v for k, v in data.items() if k.startswith("custom_")}
         if custom:
             custom = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in custom.items()}
-            if any((instance.custom or {}).get(k) != v for k, v in custom.items()):
+            if creating or any((instance.custom or {}).get(k) != v for k, v in custom.items()):
                 result["custom"] = custom
         return result
 

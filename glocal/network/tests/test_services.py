@@ -88,3 +88,47 @@ def test_switching_membership(network, login):
     assert client.post("/switch/", {"membership": second.pk}).status_code == 302
     assert client.get(f"/network/entities/{network.store_a2.pk}/").status_code == 200
     assert client.get(f"/network/entities/{network.store_a.pk}/").status_code == 404
+
+
+def test_creating_an_entity_through_the_web_form(network, login):
+    from glocal.network.models import EntityType
+
+    client = login(network, "hq_admin")
+    with activate(network.scope("hq_admin")):
+        store_type = EntityType.objects.get(code="store")
+    assert client.get(f"/network/entities/{network.region_n.pk}/new/").status_code == 200
+    response = client.post(
+        f"/network/entities/{network.region_n.pk}/new/",
+        {
+            "entity_type": store_type.pk,
+            "code": "S-NEW",
+            "name": "Magasin Neuf",
+            "city": "Roubaix",
+            "country": "FR",
+            "timezone": "Europe/Paris",
+            "hours_mon": "09:00-19:00",
+            "catchment": "59100, 59200",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    with activate(network.scope("hq_admin")):
+        created = Entity.objects.get(code="S-NEW")
+        assert response["Location"] == f"/network/entities/{created.pk}/"
+        assert created.name == "Magasin Neuf" and created.city == "Roubaix"
+        assert created.path == f"{network.region_n.path}{created.pk}/"
+        assert created.opening_hours["mon"] == "09:00-19:00"
+        assert created.catchment_postcodes == ["59100", "59200"]
+        event = AuditEvent.objects.get(action="entity.create", entity_id=created.pk)
+    assert "S-NEW" in event.summary
+    assert event.actor_id == network.users["hq_admin"].pk
+
+
+def test_editing_an_entity_through_the_web_form_saves_the_change(network, login):
+    client = login(network, "store_a")
+    response = client.post(f"/network/entities/{network.store_a.pk}/edit/", {"phone": "+33320000077"})
+    assert response.status_code == 302
+    network.store_a.refresh_from_db()
+    assert network.store_a.phone == "+33320000077"
+    with activate(network.scope("store_a")):
+        event = AuditEvent.objects.get(action="entity.update", entity_id=network.store_a.pk)
+    assert event.data == {"fields": ["phone"]}
