@@ -16,9 +16,7 @@ customers exist, and otherwise silently left unchanged (the importer learns noth
 
 from __future__ import annotations
 
-import codecs
 import csv
-import datetime
 import hashlib
 import io
 import pickle
@@ -27,9 +25,10 @@ import unicodedata
 from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -38,7 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from glocal.core import audit
+from glocal.core import audit, tabular
 from glocal.core.jobs import Report, job_handler
 from glocal.core.models import Job
 from glocal.core.scope import get_scope
@@ -60,7 +59,8 @@ from .models import (
 
 JOB_KIND = "audience.import"
 BATCH = 1000
-MAX_REPORTED_ERRORS = 10_000
+MAX_REPORTED_ERRORS = tabular.ImportReport.MAX_REPORTED_ERRORS
+DEFAULT_MAX_ROWS = 1_000_000  # data rows per file; the setting GLOCAL_CONTACT_IMPORT_MAX_ROWS overrides it
 
 # target field → (label, header synonyms, compared after normalise_header)
 TARGETS: dict[str, tuple[Any, tuple[str, ...]]] = {
@@ -173,25 +173,17 @@ def guess_mapping(header: list[str], attributes: list[AttributeDefinition]) -> l
 
 
 # ---------------------------------------------------------------------------------------------------
-# Reading
+# Reading (glocal.core.tabular: encodings, delimiters, limits, streaming) and the report
+
+FileError = tabular.TabularError
+RowError = tabular.RowError
+is_xlsx = tabular.is_xlsx
 
 
-class FileError(Exception):
-    pass
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime.datetime):
-        return value.date().isoformat()
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return str(value).strip()
+def limits() -> tabular.Limits:
+    return tabular.Limits.from_settings(
+        max_rows=getattr(settings, "GLOCAL_CONTACT_IMPORT_MAX_ROWS", DEFAULT_MAX_ROWS)
+    )
 
 
 @contextmanager
@@ -205,126 +197,44 @@ def _open(source: str) -> Iterator[IO[bytes]]:
             yield handle
 
 
-def is_xlsx(filename: str) -> bool:
-    return filename.lower().endswith((".xlsx", ".xlsm"))
+@contextmanager
+def open_table(source: str, filename: str) -> Iterator[tabular.Table]:
+    with _open(source) as handle, tabular.open_table(handle, filename, limits()) as table:
+        yield table
 
 
 def iter_rows(source: str, filename: str) -> Iterator[list[str]]:
-    """Every row of the file as text cells, the header first. Streams (CSV and XLSX read-only)."""
-    with _open(source) as handle:
-        if is_xlsx(filename):
-            import openpyxl
+    """Every row of the file as text cells, the header first. Streams (CSV and XLSX)."""
+    with open_table(source, filename) as table:
+        yield from table.rows()
 
-            try:
-                workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
-            except Exception as exc:  # not a workbook at all
-                raise FileError(_("The file is not a valid XLSX workbook.")) from exc
-            try:
-                sheet = workbook.worksheets[0]
-                for cells in sheet.iter_rows(values_only=True):
-                    yield [_cell(v) for v in cells]
-            finally:
-                workbook.close()
-            return
-        head = handle.read(65536)
-        handle.seek(0)
-        try:
-            first = head.decode("utf-8-sig").splitlines()[0] if head else ""
-        except UnicodeDecodeError:
-            first = ""
-        delimiter = max((";", ",", "\t"), key=first.count) if first else ","
-        text = codecs.getreader("utf-8-sig")(handle)
-        try:
-            for line in csv.reader(text, delimiter=delimiter):
-                yield [v.strip() for v in line]
-        except UnicodeDecodeError as exc:
-            raise FileError(_("The file is not UTF-8 text. Save it as “CSV UTF-8”.")) from exc
-        except csv.Error as exc:
-            raise FileError(_("The file is not valid CSV: %(error)s") % {"error": exc}) from exc
+
+def preview(source: str, filename: str) -> tabular.Preview:
+    """The header, three short sample rows and the detected encoding, for the mapping page."""
+    with _open(source) as handle:
+        return tabular.preview(handle, filename, limits())
 
 
 def read_header(source: str, filename: str) -> list[str]:
-    rows = iter_rows(source, filename)
-    try:
-        header = next(rows)
-    except StopIteration:
-        header = []
-    finally:
-        rows.close()  # type: ignore[attr-defined]
-    return header
+    return preview(source, filename).header
 
 
 def estimate_rows(source: str, filename: str) -> int:
     """Data rows, for the progress bar (quoted line breaks may make it approximate for CSV)."""
     with _open(source) as handle:
-        if is_xlsx(filename):
-            import openpyxl
-
-            try:
-                workbook = openpyxl.load_workbook(handle, read_only=True)
-                count = (workbook.worksheets[0].max_row or 1) - 1
-                workbook.close()
-                return max(count, 0)
-            except Exception:
-                return 0
-        lines, last = 0, b"\n"
-        while chunk := handle.read(1 << 20):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-        return max(lines + (0 if last == b"\n" else 1) - 1, 0)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Report
+        return tabular.estimate_rows(handle, filename, limits())
 
 
 @dataclass
-class RowError:
-    row: int
-    code: str  # what identifies the row for the reader (email or mobile as typed)
-    messages: list[str]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "code": self.code, "messages": self.messages}
-
-
-@dataclass
-class ImportReport:
-    total_rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
+class ImportReport(tabular.ImportReport):
     consents: int = 0
     consent_refused: int = 0  # positive consent not recorded: the person is on the opposition list
-    error_count: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    file_errors: list[str] = field(default_factory=list)
-    dry_run: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.error_count and not self.file_errors
-
-    def add_error(self, error: RowError) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append(error)
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "total_rows": self.total_rows,
-            "created": self.created,
-            "updated": self.updated,
-            "moved": 0,
-            "unchanged": self.unchanged,
+            **super().as_dict(),
             "consents": self.consents,
             "consent_refused": self.consent_refused,
-            "error_count": self.error_count,
-            "errors": [e.as_dict() for e in self.errors],
-            "errors_truncated": self.error_count > len(self.errors),
-            "file_errors": self.file_errors,
-            "dry_run": self.dry_run,
-            "ok": self.ok,
         }
 
 
@@ -463,26 +373,31 @@ def _cleaned_batches(
     plan: Plan, ctx: Context, report: ImportReport | None
 ) -> Iterator[list[tuple[int, dict[str, Any], list[str], str]]]:
     """Batches of (row number, values, errors, identifier) in file order."""
-    rows = iter_rows(plan.source, plan.filename)
-    header = next(rows, None)
-    if header is None:
-        raise FileError(_("The file is empty."))
-    mapping = plan.mapping
-    batch: list[tuple[int, dict[str, Any], list[str], str]] = []
-    for number, cells in enumerate(rows, start=2):
-        if not any(cells):
-            continue  # blank lines are not rows
-        mapped = {target: cells[i] if i < len(cells) else "" for i, target in enumerate(mapping) if target}
-        values, errors = clean_row(mapped, ctx)
-        ident = mapped.get("email") or mapped.get("mobile") or ""
-        batch.append((number, values, errors, ident[:80]))
+    with open_table(plan.source, plan.filename) as table:
         if report is not None:
-            report.total_rows += 1
-        if len(batch) >= BATCH:
+            report.encoding = table.encoding_label
+        rows = table.rows()
+        header = next(rows, None)
+        if header is None:
+            raise FileError(_("The file is empty."))
+        mapping = plan.mapping
+        batch: list[tuple[int, dict[str, Any], list[str], str]] = []
+        for number, cells in enumerate(rows, start=2):
+            if not any(cells):
+                continue  # blank lines are not rows
+            mapped = {
+                target: cells[i] if i < len(cells) else "" for i, target in enumerate(mapping) if target
+            }
+            values, errors = clean_row(mapped, ctx)
+            ident = mapped.get("email") or mapped.get("mobile") or ""
+            batch.append((number, values, errors, ident[:80]))
+            if report is not None:
+                report.total_rows += 1
+            if len(batch) >= BATCH:
+                yield batch
+                batch = []
+        if batch:
             yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _existing(

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from glocal.core import audit, jobs
+from glocal.core.forms import add_validation_errors
 from glocal.core.http import ScopedRequest
 from glocal.core.models import Job
 from glocal.core.views_base import scoped
@@ -106,7 +107,7 @@ def contact_create(request: ScopedRequest) -> HttpResponse:
                 ip=request.META.get("REMOTE_ADDR"),
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_errors(form, exc)
         else:
             # One answer whether the person was new or is another store's customer (left untouched):
             # the redirect and the message must not tell the two apart.
@@ -115,14 +116,6 @@ def contact_create(request: ScopedRequest) -> HttpResponse:
                 messages.warning(request, services.REFUSED_OBJECTION)
             return redirect("audience:list")
     return render(request, "audience/contact_form.html", {"form": form})
-
-
-def _add_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.message_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 @scoped(Action.CONTACT_VIEW)
@@ -175,7 +168,7 @@ def contact_edit(request: ScopedRequest, pk: int) -> HttpResponse:
         try:
             services.contact_update(contact=contact, changes=form.contact_fields())
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_errors(form, exc)
         else:
             messages.success(request, _("The contact was saved."))
             return redirect("audience:contact", pk=contact.pk)
@@ -278,14 +271,13 @@ def import_upload(request: ScopedRequest) -> HttpResponse:
         suffix = ".xlsx" if importer.is_xlsx(upload.name) else ".csv"
         name = default_storage.save(f"uploads/{uuid.uuid4().hex}{suffix}", upload)  # streamed to storage
         try:
-            rows = importer.iter_rows(name, upload.name)
-            header = next(rows, [])
-            samples = [row for _i, row in zip(range(3), rows, strict=False)]
-            rows.close()  # type: ignore[attr-defined]
+            found = importer.preview(name, upload.name)
         except importer.FileError as exc:
+            default_storage.delete(name)
             form.add_error("file", str(exc))
         else:
-            if not any(header):
+            if not any(found.header):
+                default_storage.delete(name)
                 form.add_error("file", _("The file is empty."))
             else:
                 key = uuid.uuid4().hex[:16]
@@ -293,8 +285,9 @@ def import_upload(request: ScopedRequest) -> HttpResponse:
                 pending[key] = {
                     "upload": name,
                     "filename": upload.name[:200],
-                    "header": header,
-                    "samples": samples,
+                    "header": [cell[:200] for cell in found.header],
+                    "samples": found.samples,
+                    "encoding": found.encoding,
                 }
                 request.session[SESSION_KEY] = dict(list(pending.items())[-5:])
                 return redirect("audience:import_mapping", key=key)

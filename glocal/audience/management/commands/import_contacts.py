@@ -52,7 +52,13 @@ class Command(BaseCommand):
         )
         source = f"file:{path.resolve()}"
         with activate(scope):
-            header = importer.read_header(source, path.name)
+            try:
+                found = importer.preview(source, path.name)
+            except importer.FileError as exc:
+                raise CommandError(str(exc)) from exc
+            header = found.header
+            if found.encoding:
+                self.stdout.write(f"encoding: {found.encoding}")
             mapping = importer.guess_mapping(header, list(AttributeDefinition.objects.all()))
             for column, target in zip(header, mapping, strict=False):
                 self.stdout.write(f"  {column!r:30} → {target or '(ignored)'}")
@@ -71,6 +77,8 @@ class Command(BaseCommand):
             f"{report.unchanged} unchanged, {report.consents} consents recorded, "
             f"{report.consent_refused} refused (opposition list)"
         )
+        if report.file_errors:
+            raise CommandError(f"{report.file_errors[0]} Nothing was written.")
         if not report.ok:
             raise CommandError(f"{report.error_count} rows rejected; nothing was written.")
         self.stdout.write(("Dry run, nothing written. " if options["dry_run"] else "") + summary)
