@@ -69,7 +69,9 @@ PENDING = (Message.Status.QUEUED, Message.Status.SENDING)
 
 
 class EmailTransport(Protocol):
-    def send_bytes(self, *, envelope_from: str, recipient: str, data: bytes, message_id: str) -> Any: ...
+    def send_bytes(
+        self, *, envelope_from: str, recipient: str, data: bytes, message_id: str, sign: Any = None
+    ) -> Any: ...
 
     def close(self) -> None: ...
 
@@ -100,7 +102,10 @@ class AnymailEmail:
 
         self.connection = get_connection(backend)
 
-    def send_bytes(self, *, envelope_from: str, recipient: str, data: bytes, message_id: str) -> Any:
+    def send_bytes(
+        self, *, envelope_from: str, recipient: str, data: bytes, message_id: str, sign: Any = None
+    ) -> Any:
+        """``sign`` is not used: the provider builds and signs the message it sends."""
         from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
         from django.core.mail import EmailMultiAlternatives
 
@@ -488,13 +493,14 @@ class Dispatcher:
             data = mail.build(recipient)
             if self._dkim is False:
                 self._dkim = dkim_key()
-            if isinstance(self._dkim, DkimKey):
-                data = self._dkim.sign(data) + data
+            # DKIM signs the form the transport actually sends (8bit, or 7-bit without 8BITMIME).
+            sign = self._dkim.sign if isinstance(self._dkim, DkimKey) else None
             domain = mail.sender.message_id_domain
             sent = self.email.send_bytes(
                 envelope_from=f"bounces@{domain}",
                 recipient=contact["email"],
                 data=data,
+                sign=sign,
                 message_id=f"<{message.stable_id}@{domain}>",
             )
             return (sent if isinstance(sent, str) else ""), ""

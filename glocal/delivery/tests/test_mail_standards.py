@@ -3,18 +3,25 @@ dispatcher's messages are accepted (and DKIM-verify) by servers with and without
 
 from __future__ import annotations
 
+import email
 import io
 import re
+import socket
+from email import policy
+from pathlib import Path
 from typing import Any
 
+import dkim
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
 from glocal.audience.models import ConsentEvent, Contact, Suppression
-from glocal.delivery import inbound
+from glocal.campaigns.tests.conftest import add_contacts
+from glocal.delivery import dispatch, inbound, launch
 from glocal.delivery.models import Message, MessageEvent
+from glocal.delivery.tests.test_engine import scheduled_campaign
 from glocal.delivery.tests.test_feedback import sent_email, snapshot  # noqa: F401 - fixture
 from glocal.delivery.tests.test_providers import kinds
 
@@ -119,3 +126,72 @@ def test_a_forged_or_bare_mailto_unsubscribe_changes_nothing(emails, smtp_server
             pipe(monkeypatch, reply_to(attempt, message.to_address), "--recipient", attempt)
         assert refused.value.returncode == 1
     assert snapshot() == state
+
+
+# -- 8BITMIME, or a 7-bit form, DKIM-signed over what is sent ----------------------------------------
+
+KEYS = Path(__file__).parent
+
+
+class StrictRelay:
+    """Refuses 8-bit data unless it came with BODY=8BITMIME (RFC 6152), as a strict relay does."""
+
+    def __init__(self, offers_8bitmime: bool) -> None:
+        self.offers_8bitmime = offers_8bitmime
+        self.received: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+        raw = envelope.original_content
+        announced = "BODY=8BITMIME" in [o.upper() for o in envelope.mail_options]
+        if not raw.isascii() and not announced:
+            return "554 5.6.1 8-bit data without BODY=8BITMIME"
+        self.received.append((list(envelope.mail_options), raw))
+        return "250 2.0.0 Ok: queued"
+
+
+@pytest.fixture(params=[False, True], ids=["without-8bitmime", "with-8bitmime"])
+def relay(request, settings):
+    from aiosmtpd.controller import Controller
+
+    handler = StrictRelay(offers_8bitmime=request.param)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # aiosmtpd advertises 8BITMIME unless it decodes DATA as text (and then refuses BODY=8BITMIME)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, decode_data=not request.param)
+    controller.start()
+    settings.GLOCAL_SMTP_HOST, settings.GLOCAL_SMTP_PORT = "127.0.0.1", port
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+def test_dispatched_mail_is_accepted_and_dkim_verifies_with_or_without_8bitmime(
+    network, templates, settings, relay
+):
+    settings.GLOCAL_PUBLIC_URL = "https://glocal.example"
+    settings.GLOCAL_DKIM_KEY_FILE = str(KEYS / "dkim_test_key.pem")
+    settings.GLOCAL_DKIM_DOMAIN = "glocal.localhost"
+    settings.GLOCAL_DKIM_SELECTOR = "glocal1"
+    public = (KEYS / "dkim_test_key.pub.b64").read_text().strip()
+    record = f"v=DKIM1; k=rsa; p={public}".encode()
+    contacts = add_contacts(network.store_a, 2, prefix="huit")
+    Contact.unscoped.filter(pk__in=[c.pk for c in contacts]).update(first_name="Zoé-Éléonore")
+    scheduled_campaign(network, templates.email, name="Fête de l'été")
+    launch.launch_due()
+    assert dispatch.drain("eight-bit-worker").sent == 2
+    assert len(relay.received) == 2
+    for options, raw in relay.received:
+        if relay.offers_8bitmime:  # sent as built, announced
+            assert options == ["BODY=8BITMIME"] and not raw.isascii()
+        else:  # the 7-bit form: quoted-printable parts
+            assert options == [] and raw.isascii()
+            assert raw.count(b"Content-Transfer-Encoding: quoted-printable") == 2
+            assert max(len(line) for line in raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")) <= 76
+        assert dkim.verify(raw, dnsfunc=lambda name, timeout=5: record)
+        assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+        message = email.message_from_bytes(raw, policy=policy.default)
+        assert "Bonjour Zoé-Éléonore" in message.get_body(("plain",)).get_content()
+        assert "Zoé-Éléonore" in message.get_body(("html",)).get_content()
+        assert "Se désabonner" in message.get_body(("html",)).get_content()
