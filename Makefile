@@ -46,6 +46,8 @@ typecheck: $(STAMP)
 check: $(STAMP)
 	DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=$$(printf 'x%.0s' {1..60})-check \
 	  ALLOWED_HOSTS=glocal.example GLOCAL_PUBLIC_URL=https://glocal.example GLOCAL_SENDER_DOMAIN=mail.glocal.example \
+	  ANYMAIL_WEBHOOK_SECRET=check:webhook-secret-0123456789 GLOCAL_SMS_WEBHOOK_TOKEN=check-sms-token-0123456789 \
+	  GLOCAL_BOUNCE_WEBHOOK_TOKEN=check-bounce-token-0123456789 \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 test-sqlite: $(STAMP) browser-deps

@@ -57,7 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results"
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432"
 SENDER_DOMAIN = "glocal.localhost"
-MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*<([^>@\s]+)@", re.IGNORECASE | re.MULTILINE)
+MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*<([^>@\s.]+)[^>@\s]*@", re.IGNORECASE | re.MULTILINE)  # id.MAC
 REPORTED_OPTIONS = {
     "runs",
     "messages",

@@ -664,3 +664,243 @@ def test_denied_writes_change_nothing(client, network):
         response = _client_for(client, network, persona).post(reverse(route, kwargs=kwargs), data)
         assert response.status_code in {200, 403, 404}, f"{persona} {route}: {response.status_code}"
     assert _snapshot(network) == before
+
+
+# -- PII rule ------------------------------------------------------------------------------------------
+# Roles without contact access (``roles.sees_personal_data``: the viewer) see counts, statuses and
+# reasons on the outbox and job pages, never a contact's email, phone or name, nor a live unsubscribe
+# link. Store A's manager (who may see its contacts) gets them on the same pages: the check is not empty.
+
+PII = {
+    "email": "hugo.pii@example.test",
+    "mobile": "+33611223399",
+    "first_name": "Hugolin",
+    "last_name": "Piiwatcher",
+    "excluded": "Huguette",
+}
+
+
+def _pii_world(network: Network, mailbox) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from email import policy
+    from email.message import EmailMessage
+
+    from django.utils import timezone
+
+    from glocal.audience.models import Contact
+    from glocal.delivery import tokens
+    from glocal.delivery.models import Exclusion, Message, MessageEvent
+
+    store = network.store_a
+    campaign_id = campaign_factories.make_campaign("store_a")(network)["pk"]
+    hugo = Contact.unscoped.create(
+        organisation=network.org,
+        owner=store,
+        owner_path=store.path,
+        first_name=PII["first_name"],
+        last_name=PII["last_name"],
+        email=PII["email"],
+        mobile=PII["mobile"],
+    )
+    excluded = Contact.unscoped.create(
+        organisation=network.org, owner=store, owner_path=store.path, first_name=PII["excluded"]
+    )
+    common = {"organisation": network.org, "entity": store, "entity_path": store.path}
+    email = Message.unscoped.create(
+        **common,
+        campaign_id=campaign_id,
+        contact=hugo,
+        channel="email",
+        to_address=PII["email"],
+        stable_id=f"g{campaign_id}-{hugo.pk}",
+        not_before=timezone.now(),
+        status="failed",
+        last_error=f"550 5.1.1 <{PII['email']}>: Recipient address rejected",
+        enhanced_code="5.1.1",
+    )
+    MessageEvent.unscoped.create(
+        organisation=network.org,
+        message=email,
+        kind="failed",
+        detail={"error": f"550 5.1.1 <{PII['email']}> unknown", "enhanced": "5.1.1"},
+    )
+    token = tokens.unsubscribe_token(
+        contact_id=hugo.pk, organisation_id=network.org.pk, channel="email", message_id=email.stable_id
+    )
+    mail = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
+    mail["To"] = f"{PII['first_name']} {PII['last_name']} <{PII['email']}>"
+    mail["From"] = "Magasin A <a@example.test>"
+    mail["Subject"] = "Nous rouvrons"
+    mail["Message-ID"] = f"<{email.stable_id}@glocal.localhost>"
+    mail["List-Unsubscribe"] = f"<http://testserver/u/{token}/>"
+    mail.set_content(f"Bonjour {PII['first_name']}")
+    mail.add_alternative(f"<p>Bonjour {PII['first_name']}</p>", subtype="html")
+    (mailbox / f"{email.stable_id}.eml").write_bytes(mail.as_bytes())
+    sms = Message.unscoped.create(
+        **common,
+        campaign_id=campaign_id,
+        contact=None,
+        channel="sms",
+        to_address=PII["mobile"],
+        stable_id=f"g{campaign_id}-sms",
+        not_before=timezone.now(),
+        status="sent",
+        body=f"Magasin A : Bonjour {PII['first_name']}, -20 % ce week-end. STOP au 36180",
+    )
+    Exclusion.unscoped.create(
+        organisation=network.org,
+        entity_path=store.path,
+        campaign_id=campaign_id,
+        contact=excluded,
+        reason="no_consent",
+    )
+    job = Job.unscoped.create(
+        organisation=network.org,
+        entity=store,
+        role="local_manager",
+        kind="audience.import",
+        params={"filename": "clients.csv"},
+        status=Job.Status.DONE,
+        result={
+            "ok": False,
+            "dry_run": True,
+            "errors": [
+                {
+                    "row": 2,
+                    "code": PII["email"],
+                    "messages": [f"“{PII['mobile']}” is not a valid mobile number ({PII['last_name']})."],
+                }
+            ],
+            "file_errors": [],
+        },
+    )
+    return {
+        "messages": reverse("delivery:messages"),
+        "message (email)": reverse("delivery:message", kwargs={"pk": email.pk}),
+        "message (sms)": reverse("delivery:message", kwargs={"pk": sms.pk}),
+        "campaign delivery": reverse("delivery:campaign", kwargs={"pk": campaign_id}),
+        "campaign delivery, filtered": reverse("delivery:campaign", kwargs={"pk": campaign_id})
+        + "?reason=no_consent",
+        "messages, searched": reverse("delivery:messages") + "?q=hugo",
+        "job": reverse("core:job", kwargs={"pk": job.pk}),
+        "token": token,
+    }
+
+
+@pytest.mark.django_db
+def test_pii_rule_the_viewer_sees_no_personal_data_on_outbox_and_job_pages(
+    client, network, settings, tmp_path
+):
+    settings.GLOCAL_MAILBOX_DIR = tmp_path
+    pages = _pii_world(network, tmp_path)
+    token = pages.pop("token")
+    secrets = [*PII.values(), PII["mobile"][3:], token[:24], "/u/"]
+    viewer = _client_for(client, network, "viewer")
+    for name, url in pages.items():
+        response = viewer.get(url)
+        assert response.status_code == 200, f"viewer {name}: {response.status_code}"
+        page = response.content.decode()
+        for secret in secrets:
+            assert secret not in page, f"viewer {name} shows {secret!r}"
+    # the search by address is no oracle for the viewer either: it is ignored
+    assert "h•••@•••.test" in viewer.get(pages["messages, searched"] + "x").content.decode()
+    # store A's manager, who may see its contacts, gets them on the same pages
+    manager = _client_for(client, network, "store_a")
+    shown = {name: manager.get(url).content.decode() for name, url in pages.items()}
+    assert PII["email"] in shown["messages"]
+    assert f"Bonjour {PII['first_name']}" in shown["message (email)"] and token in shown["message (email)"]
+    assert f"Bonjour {PII['first_name']}" in shown["message (sms)"]
+    assert PII["excluded"] in shown["campaign delivery"]
+    assert PII["email"] in shown["job"]
+
+
+@pytest.mark.django_db
+def test_pii_rule_follows_the_matrix():
+    from glocal.network.roles import MATRIX, PERSONAL_DATA_ACTION, Role, sees_personal_data
+
+    assert {r for r in Role if sees_personal_data(r)} == set(MATRIX[PERSONAL_DATA_ACTION])
+    assert not sees_personal_data(Role.VIEWER)
+
+
+def _webhook_routes() -> dict[str, str]:
+    """Every route under /hooks/ (Anymail's included), by name: a webhook added later is covered too."""
+    found: dict[str, str] = {}
+
+    def walk(patterns, prefix: str, namespace: str) -> None:  # type: ignore[no-untyped-def]
+        for p in patterns:
+            route = prefix + str(p.pattern)
+            if isinstance(p, URLResolver):
+                ns = f"{namespace}{p.namespace}:" if p.namespace else namespace
+                walk(p.url_patterns, route, ns)
+            elif route.startswith("hooks/"):
+                found[f"{namespace}{p.name}"] = "/" + route
+
+    walk(get_resolver().url_patterns, "", "")
+    return found
+
+
+def _feedback_state() -> dict:
+    from glocal.audience.models import ConsentEvent, Contact, Suppression
+    from glocal.delivery.models import Message, MessageEvent
+
+    return {
+        "messages": sorted(Message.unscoped.values_list("pk", "status", "enhanced_code")),
+        "events": MessageEvent.unscoped.count(),
+        "suppressions": Suppression.unscoped.count(),
+        "consents": ConsentEvent.unscoped.count(),
+        "contacts": sorted(Contact.unscoped.values_list("pk", "consent_email", "consent_sms")),
+    }
+
+
+@pytest.mark.django_db
+def test_webhooks_refuse_calls_without_valid_credentials_and_change_nothing(network, settings):
+    import base64
+    import json
+
+    from django.test import Client
+
+    from glocal.delivery import tracking
+    from glocal.delivery.models import Message
+
+    settings.GLOCAL_SMS_WEBHOOK_TOKEN = "sms-hook-token-0123456789"
+    settings.GLOCAL_BOUNCE_WEBHOOK_TOKEN = "bounce-hook-token-0123456789"
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "postmark:hook-secret-0123456789"}
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC" + "0" * 32, "twilio-token-0123456789"
+    routes = _webhook_routes()
+    assert set(routes) >= {n for n in ROUTES if n.startswith("hooks:") or n.startswith("anymail_")}
+    message = Message.unscoped.get(pk=delivery_factories.make_message("store_a")(network)["pk"])
+    Message.unscoped.filter(pk=message.pk).update(status="sent", provider_id="pm-1")
+    reference = f"<{tracking.make_ref(message.stable_id)}@glocal.localhost>"
+    # bodies that WOULD change something if accepted (a complaint, a hard bounce, a STOP)
+    forged = {
+        "RecordType": "SpamComplaint", "Type": "SpamComplaint", "MessageID": "pm-1",
+        "Email": message.to_address, "Metadata": {"glocal_id": reference},
+        "id": "pm-1", "status": "failed", "error_code": "21211",
+        "idempotency_key": tracking.make_ref(message.stable_id), "from": "+33612345678", "text": "STOP",
+    }  # fmt: skip
+    wrong = [
+        {},
+        {"HTTP_AUTHORIZATION": "Bearer wrong-token"},
+        {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"postmark:wrong").decode()},
+        {"HTTP_AUTHORIZATION": "Bearer "},
+        {"HTTP_X_TWILIO_SIGNATURE": "Zm9yZ2Vk"},
+    ]
+    client = Client(enforce_csrf_checks=True)
+    before = _feedback_state()
+    for name, path in routes.items():
+        for headers in wrong:
+            for content_type, body in (
+                ("application/json", json.dumps(forged)),
+                (
+                    "application/x-www-form-urlencoded",
+                    "MessageSid=SM1&MessageStatus=failed&From=%2B33612345678&Body=STOP",
+                ),
+                ("message/rfc822", f"Message-ID: {reference}\n\nforged report\n"),
+            ):
+                response = client.post(
+                    f"{path}?m={tracking.make_ref(message.stable_id)}",
+                    body,
+                    content_type=content_type,
+                    **headers,
+                )
+                assert response.status_code in {401, 403}, f"{name} {headers}: {response.status_code}"
+    assert _feedback_state() == before

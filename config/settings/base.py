@@ -212,6 +212,10 @@ GLOCAL_SMS_RATE = float(os.environ.get("GLOCAL_SMS_RATE", "0"))
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_API_URL = os.environ.get("TWILIO_API_URL", "https://api.twilio.com")
+# Webhook secrets (an empty one refuses every call): bearer tokens of the JSON SMS hooks and of the bounce
+# hook; Anymail's basic auth comes from ANYMAIL_WEBHOOK_SECRET ("user:password", in ANYMAIL above).
+GLOCAL_SMS_WEBHOOK_TOKEN = os.environ.get("GLOCAL_SMS_WEBHOOK_TOKEN", "")
+GLOCAL_BOUNCE_WEBHOOK_TOKEN = os.environ.get("GLOCAL_BOUNCE_WEBHOOK_TOKEN", "")
 GLOCAL_DELIVERY_TASKS = int(os.environ.get("GLOCAL_DELIVERY_TASKS", "8"))  # concurrent Celery senders
 CELERY_BEAT_SCHEDULE = {
     "delivery-tick": {"task": "glocal.delivery.tasks.delivery_tick", "schedule": 5.0},

@@ -27,3 +27,21 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+
+# Provider webhooks change consent: each mounted one needs its secret (glocal.delivery.checks too).
+_WEBHOOK_SECRETS = {
+    "ANYMAIL_WEBHOOK_SECRET": "'user:password' of the email provider's webhook (basic auth)",
+    "GLOCAL_SMS_WEBHOOK_TOKEN": "bearer token of the SMS gateway's webhooks",
+    "GLOCAL_BOUNCE_WEBHOOK_TOKEN": "bearer token of the bounce webhook",
+}
+_missing = [
+    f"{name} ({what})" for name, what in _WEBHOOK_SECRETS.items() if len(os.environ.get(name, "")) < 16
+]
+if ":" not in os.environ.get("ANYMAIL_WEBHOOK_SECRET", ":"):
+    _missing.append("ANYMAIL_WEBHOOK_SECRET (must be 'user:password')")
+if os.environ.get("GLOCAL_SMS_PROVIDER") == "twilio" and not os.environ.get("TWILIO_AUTH_TOKEN"):
+    _missing.append("TWILIO_AUTH_TOKEN (verifies Twilio's webhooks)")
+if _missing:
+    raise ImproperlyConfigured(
+        "Webhooks are mounted without a secret of at least 16 characters; set: " + "; ".join(_missing)
+    )

@@ -9,4 +9,8 @@ class DeliveryConfig(AppConfig):
     def ready(self) -> None:
         # Job handlers register on import: the worker must know them without loading the URLs.
         # signals connects anymail's tracking signal (provider webhooks).
-        from . import printbatch, signals  # noqa: F401
+        # checks registers the deploy checks of the webhooks' secrets.
+        from . import checks, printbatch, signals  # noqa: F401
+        from .erasure import register
+
+        register()  # erasure reaches the outbox (audience calls it; it never imports delivery)

@@ -9,7 +9,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-MESSAGE_ID = re.compile(rb"^Message-ID:\s*<([^@>]+)@", re.IGNORECASE | re.MULTILINE)
+# the stable id: the Message-ID's local part up to its signature (".MAC", see delivery.tracking)
+MESSAGE_ID = re.compile(rb"^Message-ID:\s*<([^@>.]+)[^@>]*@", re.IGNORECASE | re.MULTILINE)
 
 
 class MailboxHandler:

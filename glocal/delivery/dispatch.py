@@ -501,7 +501,7 @@ class Dispatcher:
                 recipient=contact["email"],
                 data=data,
                 sign=sign,
-                message_id=f"<{message.stable_id}@{domain}>",
+                message_id=f"<{tracking.make_ref(message.stable_id)}@{domain}>",  # signed: see feedback
             )
             return (sent if isinstance(sent, str) else ""), ""
         if message.channel == "sms":
@@ -513,6 +513,7 @@ class Dispatcher:
             sent = self.sms.send(
                 Sms(
                     stable_id=message.stable_id,
+                    reference=tracking.make_ref(message.stable_id),
                     to=contact["mobile"],
                     text=rendered.text,
                     sender=settings.GLOCAL_SMS_FROM,

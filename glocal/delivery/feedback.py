@@ -14,11 +14,13 @@ Rules (../shared/COMPLIANCE.md, "Email", "SMS", "Delivery reliability"):
   is locked while an event is checked for and written, so two concurrent deliveries of one webhook
   record once.
 
-Lookups: a provider names a message by our stable id (the Message-ID's local part, the gateway's
-idempotency key, Twilio's ``?m=``) or by its own id. The webhooks are authenticated (bearer token,
-Twilio signature) but carry no user and no scope, so messages are found with ``Message.unscoped`` — a
-provider's reference is treated like a token lookup — and consent changes run in the organisation's
-system scope.
+Lookups: a provider names a message by our signed reference (``tracking.make_ref``: the stable id and
+its MAC — the Message-ID's local part, Anymail's ``glocal_id`` metadata, Twilio's ``?m=``) or by its own
+id as recorded in ``Message.provider_id`` at send. A bare stable id (``g<campaign>-<contact>``) is
+guessable: it is ignored with a log line, never applied, and so is a reference whose MAC is wrong. The
+webhooks are authenticated (basic auth, bearer token, Twilio signature) but carry no user and no scope,
+so messages are found with ``Message.unscoped`` — a signed reference is treated like a token lookup —
+and consent changes run in the organisation's system scope.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from glocal.audience.models import ConsentSource, ConsentStatus, Contact, Suppre
 from glocal.campaigns import services as campaign_services
 from glocal.core.scope import activate
 
-from . import bounces, dispatch
+from . import bounces, dispatch, tracking
 from .models import Message, MessageEvent
 from .transports.sms_http import E164_RE, DeliveryReceipt, InboundSms, is_stop
 
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 STOP_WORDING = "SMS STOP reply"
 COMPLAINT_WORDING = "Marked as spam (feedback report)"
 STABLE_ID_RE = re.compile(r"^g\d+-\d+$")
+SIGNED_REF_RE = re.compile(r"^g\d+-\d+\.[0-9a-f]{16}$")
 SMTP_CODE_RE = re.compile(r"(?<!\d)([245]\d\d)(?!\d)")
 
 # The statuses a report may still move: a message on its way, accepted, or waiting for a retry after
@@ -77,19 +80,31 @@ class Feedback:
 
 
 def stable_id_from(value: str | None) -> str | None:
-    """Our stable id in "<g12-345@domain>", "g12-345@domain" or "g12-345"; None for anything else."""
+    """The stable id named by our signed reference in "<g12-345.MAC@domain>", "g12-345.MAC@domain" or
+    "g12-345.MAC"; None for anything else. A bare stable id ("g12-345", guessable) or a wrong MAC is
+    logged and ignored: a forged reference never reaches a message."""
     if not value:
         return None
     local = str(value).strip().strip("<>").partition("@")[0].strip()
-    return local if STABLE_ID_RE.match(local) else None
+    if STABLE_ID_RE.match(local):
+        log.warning("unsigned message reference %s ignored (a bare stable id is guessable)", local[:64])
+        return None
+    if not SIGNED_REF_RE.match(local):
+        return None
+    stable_id = tracking.read_ref(local)
+    if stable_id is None:
+        log.warning("forged message reference %s ignored (wrong MAC)", local[:64])
+    return stable_id
 
 
 def find_message(
     channel: str, *, stable_id: str | None = None, provider_id: str | None = None
 ) -> Message | None:
-    """The message a provider's feedback names: by our stable id first, else by the provider's id."""
-    # Provider reference lookup (authenticated webhook, no scope): see the module docstring.
+    """The message a provider's feedback names: by our signed reference first (``stable_id`` is the
+    reference as received: unsigned or forged ones are ignored), else by the provider's own id."""
+    # Signed reference or provider id lookup (authenticated webhook, no scope): see the module docstring.
     messages = Message.unscoped.filter(channel=channel)
+    stable_id = stable_id_from(stable_id)
     if stable_id:
         found = messages.filter(stable_id=stable_id).first()
         if found is not None:
@@ -385,7 +400,7 @@ def email_bounce_report(raw: bytes) -> Feedback | None:
     report = read_report(raw)
     if report is None:
         return None
-    message = find_message("email", stable_id=stable_id_from(report.original_message_id))
+    message = find_message("email", stable_id=report.original_message_id)
     result = Feedback(message)
     if message is None:
         log.info(
@@ -430,8 +445,8 @@ def _anymail_message(event: Any) -> Message | None:
     metadata = getattr(event, "metadata", None) or {}
     glocal_id = metadata.get("glocal_id") if isinstance(metadata, dict) else None
     provider_id = str(getattr(event, "message_id", "") or "")
-    stable_id = stable_id_from(glocal_id) or stable_id_from(provider_id)
-    return find_message("email", stable_id=stable_id, provider_id=provider_id or None)
+    reference = str(glocal_id) if glocal_id else None
+    return find_message("email", stable_id=reference, provider_id=provider_id or None)
 
 
 def anymail_verdict(event: Any) -> bounces.Classification:

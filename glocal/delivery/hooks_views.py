@@ -1,11 +1,16 @@
 """Provider webhooks, under /hooks/: SMS receipts and inbound SMS (generic JSON gateway, Twilio), bounce
-and complaint reports (a raw DSN / ARF message posted by the bounce mailbox's forwarder).
+and complaint reports (a raw DSN / ARF message posted by the bounce mailbox's forwarder), an email
+provider's tracking events (Anymail's Postmark view, wrapped here as :class:`PostmarkTracking`).
 
 Each request is authenticated before anything is read into the database: a bearer token
-(``GLOCAL_SMS_WEBHOOK_TOKEN``, ``GLOCAL_BOUNCE_WEBHOOK_TOKEN``, compared in constant time) or Twilio's
+(``GLOCAL_SMS_WEBHOOK_TOKEN``, ``GLOCAL_BOUNCE_WEBHOOK_TOKEN``, compared in constant time), Twilio's
 ``X-Twilio-Signature`` (HMAC-SHA1 of ``GLOCAL_PUBLIC_URL`` + path + query and the POST fields, with
-``TWILIO_AUTH_TOKEN``). An empty setting refuses every request (fail closed). Wrong or missing
-credentials answer 403 and change nothing; a malformed body answers 400 with the reason, never 500.
+``TWILIO_AUTH_TOKEN``) or HTTP basic auth equal to ``ANYMAIL["WEBHOOK_SECRET"]`` (Anymail's views).
+An empty setting refuses every request (fail closed — Anymail alone would accept all with a warning).
+Wrong or missing credentials answer 403 (401 with a Basic challenge for Anymail's) and change nothing;
+a malformed body answers 400 with the reason, never 500. Every view here carries
+``glocal_webhook_auth``: the deploy check (``checks.webhook_views``) refuses any other view mounted
+under hooks/ and any Anymail view that is not wrapped.
 The services (``feedback``) are idempotent, so a provider's retries are harmless. No cookie, session or
 CSRF token is involved: the views are ``csrf_exempt`` and act only on what the provider names.
 """
@@ -16,9 +21,13 @@ import functools
 import hmac
 import json
 import logging
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from anymail.exceptions import AnymailInsecureWebhookWarning
+from anymail.utils import get_request_basic_auth
+from anymail.webhooks.postmark import PostmarkTrackingWebhookView
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -62,7 +71,9 @@ def webhook(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpReques
         except (MultiPartParserError, SuspiciousOperation, UnicodeDecodeError):
             return _error("unreadable body", 400)
 
-    return csrf_exempt(never_cache(require_POST(wrapped)))
+    view_function = csrf_exempt(never_cache(require_POST(wrapped)))
+    view_function.glocal_webhook_auth = True  # type: ignore[attr-defined]
+    return view_function
 
 
 # -- authentication -----------------------------------------------------------------------------------
@@ -76,6 +87,46 @@ def bearer_ok(request: HttpRequest, setting: str) -> bool:
     if not expected or scheme.lower() != "bearer":
         return False
     return hmac.compare_digest(token.strip().encode(), expected.encode())
+
+
+def anymail_secrets() -> list[str]:
+    """The accepted ``user:password`` strings of Anymail's webhooks (``ANYMAIL["WEBHOOK_SECRET"]``: one
+    string, or a list during a rotation); empty ones are dropped."""
+    configured = (getattr(settings, "ANYMAIL", None) or {}).get("WEBHOOK_SECRET") or []
+    secrets = [configured] if isinstance(configured, str) else list(configured)
+    return [str(secret) for secret in secrets if secret]
+
+
+def basic_ok(request: HttpRequest) -> bool:
+    """HTTP basic auth equal (constant time) to one of :func:`anymail_secrets`; False when none is set."""
+    given = (get_request_basic_auth(request) or "").encode()
+    matches = [hmac.compare_digest(given, secret.encode()) for secret in anymail_secrets()]
+    return any(matches)
+
+
+class FailClosedAnymail:
+    """Mixin for Anymail's webhook views: basic auth is checked first and is mandatory (Anymail accepts
+    every call when ``WEBHOOK_SECRET`` is unset); a refusal answers 401 with a Basic challenge and
+    changes nothing. Anymail's own validators (its basic auth, a provider's signature) still run after."""
+
+    glocal_webhook_auth = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        with warnings.catch_warnings():  # an unset secret is refused below, not merely warned about
+            warnings.simplefilter("ignore", AnymailInsecureWebhookWarning)
+            super().__init__(**kwargs)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not basic_ok(request):
+            log.warning("%s webhook call refused: missing or wrong credentials", self.esp_name)  # type: ignore[attr-defined]
+            response = _error("unauthorized", 401)
+            response["WWW-Authenticate"] = 'Basic realm="glocal-webhooks"'
+            return response
+        return super().post(request, *args, **kwargs)  # type: ignore[misc]
+
+
+class PostmarkTracking(FailClosedAnymail, PostmarkTrackingWebhookView):
+    """Postmark's tracking webhook (bounces, complaints, deliveries, unsubscribes) → ``feedback``."""
 
 
 def twilio_client() -> Twilio:

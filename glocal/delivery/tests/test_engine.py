@@ -17,7 +17,7 @@ from glocal.campaigns.models import Campaign
 from glocal.campaigns.states import State
 from glocal.campaigns.tests.conftest import add_contacts, in_days
 from glocal.core.scope import activate
-from glocal.delivery import dispatch, launch
+from glocal.delivery import dispatch, launch, tracking
 from glocal.delivery.models import DeliverySettings, Exclusion, Message, MessageEvent
 
 pytestmark = pytest.mark.django_db
@@ -88,10 +88,10 @@ def test_a_campaign_goes_out_with_the_store_details_tracking_and_one_click_unsub
     campaign.refresh_from_db()
     assert campaign.state == State.SENT and campaign.sent_count == 5
     message = received[0]
-    # the store's details, RFC 5322 and RFC 8058 headers, the stable id as Message-ID
+    # the store's details, RFC 5322 and RFC 8058 headers, the signed stable id as Message-ID
     assert network.store_a.name in str(message["From"])
     contact = Contact.unscoped.get(email=message["To"].addresses[0].addr_spec)
-    assert message["Message-ID"] == f"<g{campaign.pk}-{contact.pk}@glocal.localhost>"
+    assert message["Message-ID"] == f"<{tracking.make_ref(f'g{campaign.pk}-{contact.pk}')}@glocal.localhost>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     html = message.get_body(("html",)).get_content()
     assert network.store_a.name in html

@@ -45,6 +45,7 @@ from glocal.delivery.tests.test_providers import (
     twilio_signature,
     use_hooks,
 )
+from glocal.delivery.tracking import make_ref
 from glocal.delivery.transports.sms_http import DeliveryReceipt, InboundSms
 
 pytestmark = pytest.mark.django_db
@@ -109,7 +110,7 @@ def snapshot() -> dict[str, Any]:
 
 def original_headers(message: Message) -> str:
     return (
-        f"Message-ID: <{message.stable_id}@{DOMAIN}>\n"
+        f"Message-ID: <{make_ref(message.stable_id)}@{DOMAIN}>\n"  # as sent: signed
         f"From: Magasin A <s-a@{DOMAIN}>\n"
         f"To: {message.to_address}\n"
         "Subject: Nous rouvrons !\n"
@@ -294,7 +295,7 @@ def test_a_bounce_after_the_contact_was_erased_still_suppresses_the_address(sent
 def test_sms_receipts_are_matched_by_stable_id_or_provider_id_and_recorded_once(sent_sms, hooks):
     first, second, third = sent_sms.values()
     receipts = [
-        {"id": "ignored-id", "status": "delivered", "idempotency_key": first.stable_id},
+        {"id": "ignored-id", "status": "delivered", "idempotency_key": make_ref(first.stable_id)},
         {"id": second.provider_id, "status": "failed", "error_code": "30003"},  # unreachable handset
         {"id": third.provider_id, "status": "sent"},  # not final: nothing to record
         {"id": "gw-unknown", "status": "delivered"},
@@ -369,7 +370,7 @@ def test_a_reply_that_is_not_stop_is_recorded_nowhere(sent_sms, hooks):
 def test_a_twilio_failed_status_callback_for_an_invalid_number_suppresses_it(sent_sms, hooks, settings):
     settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = TWILIO_SID, TWILIO_TOKEN
     message = next(iter(sent_sms.values()))
-    url = f"http://testserver/hooks/sms/twilio/status/?m={message.stable_id}"
+    url = f"http://testserver/hooks/sms/twilio/status/?m={make_ref(message.stable_id)}"
     params = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "undelivered", "ErrorCode": "30005"}
     assert twilio_post(hooks, url, params).status_code == 204
     assert fresh(message).status == "failed"
@@ -382,7 +383,7 @@ def test_a_twilio_failed_status_callback_for_an_invalid_number_suppresses_it(sen
 def send_tracking(message: Message, event_type: str, **fields: Any) -> list[Any]:
     event = AnymailTrackingEvent(
         event_type=event_type,
-        metadata={"glocal_id": f"<{message.stable_id}@{DOMAIN}>"},
+        metadata={"glocal_id": f"<{make_ref(message.stable_id)}@{DOMAIN}>"},
         message_id="0b2b1c7e-pm",
         recipient=message.to_address,
         **fields,
@@ -427,7 +428,7 @@ def test_anymail_events_reach_the_feedback_receiver(sent_email):
 def test_the_sms_receipt_service_ignores_receipts_for_nothing_and_replays(sent_sms):
     message = next(iter(sent_sms.values()))
     receipt = DeliveryReceipt(
-        provider_id=message.provider_id, status="delivered", stable_id=message.stable_id
+        provider_id=message.provider_id, status="delivered", stable_id=make_ref(message.stable_id)
     )
     assert feedback.sms_receipt("json", receipt).recorded == ["delivered"]
     assert feedback.sms_receipt("json", receipt).recorded == []

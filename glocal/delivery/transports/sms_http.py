@@ -38,6 +38,7 @@ class Sms:
     to: str  # E.164
     text: str
     sender: str  # a registered number or an alphanumeric sender id
+    reference: str = ""  # the signed reference echoed by Twilio's status callback (``?m=``); "": stable id
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,8 @@ class Twilio:
             form["From"] = sms.sender
         if self.status_callback:
             joiner = "&" if "?" in self.status_callback else "?"
-            form["StatusCallback"] = f"{self.status_callback}{joiner}{urlencode({'m': sms.stable_id})}"
+            reference = urlencode({"m": sms.reference or sms.stable_id})
+            form["StatusCallback"] = f"{self.status_callback}{joiner}{reference}"
         credentials = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
