@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -779,12 +779,33 @@ def contact_export(contact: Contact) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class ErasedPerson:
+    """Who is being erased, for the apps that keep copies of their data (see ``ERASURE_HOOKS``)."""
+
+    organisation_id: int
+    contact_id: int
+    email: str
+    mobile: str
+
+
+# Called inside contact_erase's transaction, before the contact row goes, as hook(person) by the apps
+# that keep copies of a person's data (the delivery outbox: addresses, texts, provider details).
+# Registered from their AppConfig.ready: audience never imports them (dependencies point to audience).
+ERASURE_HOOKS: list[Callable[[ErasedPerson], None]] = []
+
+
 def contact_erase(*, contact: Contact, suppress_marketing: bool = True) -> None:
-    """Erase a person: personal data gone; the hashes stay on the opposition list (every channel)
-    so that a re-import never makes them reachable again; the ledger and purchases are kept
-    anonymised (no contact, no IP) as proof and for statistics."""
+    """Erase a person: personal data gone — here and, through ``ERASURE_HOOKS`` in the same
+    transaction, in every copy other apps keep (outbox rows, their events and exclusions); the hashes
+    stay on the opposition list (every channel) so that a re-import never makes them reachable again;
+    the ledger and purchases are kept anonymised (no contact, no IP) as proof and for statistics."""
+    _check_owned(contact)
     pk, owner_id, org_id = contact.pk, contact.owner_id, contact.organisation_id
+    person = ErasedPerson(organisation_id=org_id, contact_id=pk, email=contact.email, mobile=contact.mobile)
     with transaction.atomic():
+        for hook in ERASURE_HOOKS:
+            hook(person)
         if suppress_marketing:
             for channel in Channel.values:
                 suppress(

@@ -20,7 +20,7 @@ from glocal.core.models import AuditEvent, Job
 from glocal.core.views_base import scoped
 from glocal.network import selectors
 from glocal.network.models import Entity, Membership
-from glocal.network.roles import Role
+from glocal.network.roles import Role, sees_personal_data
 
 
 @scoped()
@@ -71,9 +71,11 @@ def switch_membership(request: ScopedRequest) -> HttpResponse:
 
 @scoped()
 def job_detail(request: ScopedRequest, pk: int) -> HttpResponse:
+    """A job's progress and report. A report's rows quote the file (emails, phones, names): only roles
+    that may see contacts get them; the others see the counts and the row numbers."""
     job = get_object_or_404(Job, pk=pk)
     template = "core/_job_status.html" if request.htmx else "core/job.html"
-    return render(request, template, {"job": job})
+    return render(request, template, {"job": job, "personal": sees_personal_data(request.scope.role)})
 
 
 @never_cache

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_http_methods
 
 from glocal.campaigns.models import Campaign
 from glocal.core.views_base import scoped
-from glocal.network.roles import Action
+from glocal.network.roles import Action, sees_personal_data
 
 from . import services, tokens
 from .models import DeliverySettings, Exclusion, Message, MessageEvent, SendingWindow
@@ -85,9 +85,29 @@ def open_pixel(request: HttpRequest, ref: str) -> HttpResponse:
 # -- the store's pages --------------------------------------------------------------------------------
 
 
+def mask_address(address: str) -> str:
+    """An address for a role that may not see personal data: its shape only (``h•••@•••.test``,
+    ``+33•••••••78``); "" for an erased one."""
+    if not address:
+        return ""
+    if "@" in address:
+        local, _at, domain = address.partition("@")
+        tld = domain.rsplit(".", 1)[-1] if "." in domain else ""
+        return f"{local[:1]}•••@•••" + (f".{tld}" if tld else "")
+    return f"{address[:3]}{'•' * max(len(address) - 5, 3)}{address[-2:]}"
+
+
+def _shown(message: Message, personal: bool) -> str:
+    if not message.to_address:
+        return str(_("(erased)"))
+    return message.to_address if personal else mask_address(message.to_address)
+
+
 @scoped(Action.CAMPAIGN_VIEW)
 def messages(request: Any) -> HttpResponse:
-    """What was sent (in the demo, what the capture server received), newest first."""
+    """What was sent (in the demo, what the capture server received), newest first. Roles without
+    access to contacts see masked addresses and cannot search by address."""
+    personal = sees_personal_data(request.scope.role)
     qs = Message.objects.select_related("campaign", "entity").order_by("-created_at", "-id")
     status = request.GET.get("status", "")
     if status in Message.Status.values:
@@ -98,14 +118,23 @@ def messages(request: Any) -> HttpResponse:
     campaign_id = request.GET.get("campaign", "")
     if campaign_id.isdigit():
         qs = qs.filter(campaign_id=int(campaign_id))
-    query = request.GET.get("q", "").strip()
+    query = request.GET.get("q", "").strip() if personal else ""
     if query:
         qs = qs.filter(to_address__icontains=query)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    for message in page:
+        message.shown_address = _shown(message, personal)
     return render(
         request,
         "delivery/messages.html",
-        {"page": page, "statuses": Message.Status.choices, "status": status, "channel": channel, "q": query},
+        {
+            "page": page,
+            "statuses": Message.Status.choices,
+            "status": status,
+            "channel": channel,
+            "q": query,
+            "personal": personal,
+        },
     )
 
 
@@ -116,17 +145,24 @@ def _captured(message: Message) -> bytes | None:
 
 @scoped(Action.CAMPAIGN_VIEW)
 def message_detail(request: Any, pk: int) -> HttpResponse:
+    """One message. The text as received (with its live unsubscribe link) only for roles that may see
+    contacts, and never once the person is erased; the others get the statuses and reasons."""
     message = get_object_or_404(Message.objects.select_related("campaign", "entity", "contact"), pk=pk)
-    raw = _captured(message) if message.channel == "email" else None
+    personal = sees_personal_data(request.scope.role)
+    erased = not message.to_address
+    raw = _captured(message) if personal and not erased and message.channel == "email" else None
     html = services.html_part(raw) if raw else ""
     return render(
         request,
         "delivery/message.html",
         {
             "message": message,
+            "shown_address": _shown(message, personal),
             "events": MessageEvent.objects.filter(message=message),
             "raw": raw.decode("utf-8", "replace") if raw else None,
             "html": html,
+            "body": message.body if personal and not erased else "",
+            "personal": personal,
         },
     )
 
@@ -156,7 +192,11 @@ def campaign_report(request: Any, pk: int) -> HttpResponse:
     reason = request.GET.get("reason", "")
     if reason in Exclusion.Reason.values:
         exclusions = exclusions.filter(reason=reason)
-    page = Paginator(exclusions, 50).get_page(request.GET.get("page"))
+    # Who was excluded is personal data: the list for roles that see contacts, the counts for all.
+    personal = sees_personal_data(request.scope.role)
+    page = Paginator(exclusions if personal else Exclusion.objects.none(), 50).get_page(
+        request.GET.get("page")
+    )
     counts = services.counts_for(campaign, statuses)
     return render(
         request,
@@ -169,6 +209,7 @@ def campaign_report(request: Any, pk: int) -> HttpResponse:
             "page": page,
             "reason": reason,
             "reason_choices": Exclusion.Reason.choices,
+            "personal": personal,
         },
     )
 

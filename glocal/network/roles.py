@@ -140,6 +140,16 @@ def role_allows(role: str, action: Action) -> bool:
     return role in MATRIX[action]
 
 
+# Personal data of contacts (names, email addresses, phone numbers, the text a person received, their
+# unsubscribe links, import reports quoting file cells) is shown only to the roles that may view
+# contacts. The others (viewer) see counts, statuses and reasons, with addresses masked or omitted.
+PERSONAL_DATA_ACTION = Action.CONTACT_VIEW
+
+
+def sees_personal_data(role: str) -> bool:
+    return role_allows(role, PERSONAL_DATA_ACTION)
+
+
 def grantable_roles(role: str) -> list[Role]:
     """Roles that a holder of ``role`` may grant (never above their own)."""
     if not role_allows(role, Action.PEOPLE_INVITE):
