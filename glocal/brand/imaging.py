@@ -2,9 +2,11 @@
 
 An upload is read from its bytes, never trusted from its name or declared type. Images are decoded by
 Pillow (a file that does not decode is refused), checked against the size and dimension limits, and
-re-encoded (orientation applied, metadata such as EXIF/GPS dropped), so that what is stored and served
-is an image Pillow wrote. SVG is refused: it is a document that can carry scripts and external
-references. PDF documents are accepted as they are (recognised by their signature) for download only.
+re-encoded (orientation applied, then every piece of metadata dropped: EXIF/GPS, XMP, IPTC, JPEG
+comments, PNG text chunks; an embedded colour profile is applied, converting the pixels to sRGB), so that
+what is stored and served is an image Pillow wrote from the pixels alone. SVG is refused: it is a
+document that can carry scripts and external references. PDF documents are accepted as they are
+(recognised by their signature) for download only.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 THUMB_SIZE = (320, 320)
@@ -102,16 +104,20 @@ def process_image(data: bytes, *, max_dimension: int) -> Processed:
         Image.DecompressionBombWarning,
     ):
         raise UploadRejected(_("The file is not a valid image.")) from None
-    image: Image.Image = ImageOps.exif_transpose(loaded) or loaded
-    out = io.BytesIO()
+    oriented: Image.Image = ImageOps.exif_transpose(loaded) or loaded
     if fmt == "JPEG":
-        image.convert("RGB").save(out, "JPEG", quality=90, optimize=True)
+        image = _pixels_only(oriented, "RGB")
         extension, content_type = "jpg", "image/jpeg"
     else:
         # PNG keeps transparency (logos); WebP and GIF (first frame) are re-encoded as PNG too.
-        mode = "RGBA" if image.mode in ("RGBA", "LA", "P", "PA") else "RGB"
-        image.convert(mode).save(out, "PNG", optimize=True)
+        image = _pixels_only(oriented, "RGBA" if oriented.mode in ("RGBA", "LA", "P", "PA") else "RGB")
         extension, content_type = "png", "image/png"
+    out = io.BytesIO()
+    # Only the pixels are written: the info dict is empty and no metadata argument is passed.
+    if fmt == "JPEG":
+        image.save(out, "JPEG", quality=90, optimize=True)
+    else:
+        image.save(out, "PNG", optimize=True)
     content = out.getvalue()
     return Processed(
         content,
@@ -122,6 +128,34 @@ def process_image(data: bytes, *, max_dimension: int) -> Processed:
         make_thumbnail(image),
         hashlib.sha256(content).hexdigest(),
     )
+
+
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _pixels_only(image: Image.Image, mode: str) -> Image.Image:
+    """A copy of ``image`` in ``mode`` that carries nothing but its pixels.
+
+    Pillow keeps what it decoded beside the pixels in ``info`` (JPEG comment, XMP, IPTC/APP13 blocks,
+    Photoshop resources, PNG text chunks, EXIF, ICC profile, dpi) and writes some of it back on save
+    (the JPEG comment, the ICC profile). An embedded colour profile is applied first (the pixels are
+    converted to sRGB, so colours look the same without it); a profile that cannot be read is dropped.
+    """
+    icc = image.info.get("icc_profile")
+    if icc and image.mode in ("RGB", "RGBA", "CMYK", "L"):
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            target_mode = "RGBA" if image.mode == "RGBA" else "RGB"
+            converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode=target_mode)
+            if converted is not None:
+                image = converted
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            pass  # an unreadable profile: the pixels are kept as they are, the profile dropped
+    clean = image.convert(mode)
+    if clean is image:
+        clean = image.copy()
+    clean.info = {}
+    return clean
 
 
 def make_thumbnail(image: Image.Image) -> bytes:

@@ -289,3 +289,79 @@ def test_usage_is_recorded_for_versions_and_personalisations(network):
             (own.pk, p.pk),
         }
         assert [u.zone for u in selectors.usages(own)] == ["photo"]
+
+
+def _jpeg_markers(data: bytes) -> list[int]:
+    """The marker bytes of a JPEG's segments up to the image data (start of scan)."""
+    assert data[:2] == b"\xff\xd8"
+    markers, pos = [], 2
+    while pos < len(data):
+        marker = data[pos + 1]
+        markers.append(marker)
+        if marker == 0xDA:  # start of scan: the entropy-coded data follows
+            break
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return markers
+
+
+def _png_chunks(data: bytes) -> list[bytes]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, pos = [], 8
+    while pos < len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        chunks.append(data[pos + 4 : pos + 8])
+        pos += 12 + length
+    return chunks
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def test_uploads_keep_no_metadata_comments_xmp_iptc_or_png_text(network):
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    plain = io.BytesIO()
+    Image.new("RGB", (400, 300), "#336699").save(plain, "JPEG", icc_profile=srgb)  # applied, then dropped
+    jpeg = (
+        b"\xff\xd8"
+        + _segment(0xFE, b"Taken at 12 rue Secrete by Jean Dupont")  # COM
+        + _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta>Secrete</x:xmpmeta>")  # XMP
+        + _segment(0xED, b"Photoshop 3.0\x008BIM\x04\x04\x00\x00\x00\x00\x00\x0cSecrete IPTC")  # IPTC
+        + plain.getvalue()[2:]
+    )
+    assert {0xFE, 0xE1, 0xED} <= set(_jpeg_markers(jpeg))
+    assert Image.open(io.BytesIO(jpeg)).info.get("comment")  # Pillow sees the comment
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("Comment", "Secrete text")
+    info.add_text("Author", "Secrete zip", zip=True)
+    info.add_itxt("Description", "Secrete itxt")
+    png = io.BytesIO()
+    Image.new("RGBA", (300, 200), (10, 20, 30, 128)).save(png, "PNG", pnginfo=info)
+    assert {b"tEXt", b"zTXt", b"iTXt"} <= set(_png_chunks(png.getvalue()))
+
+    with activate(network.scope("hq_marketer")):
+        folder = services.folder_create(entity=network.hq, name="Photos")
+        photo = services.asset_upload(folder=folder, name="Photo", data=jpeg, filename="photo.jpg")
+        logo = services.asset_upload(folder=folder, name="Logo", data=png.getvalue(), filename="logo.png")
+        stored = {
+            "photo": photo.current.file.open("rb").read(),
+            "photo thumbnail": photo.current.thumbnail.open("rb").read(),
+            "logo": logo.current.file.open("rb").read(),
+            "logo thumbnail": logo.current.thumbnail.open("rb").read(),
+        }
+    for name, data in stored.items():
+        assert b"Secrete" not in data, name
+        if data[:2] == b"\xff\xd8":
+            markers = _jpeg_markers(data)
+            # Only the image itself: JFIF header, tables, frame, scan (no COM, APP1..APP15).
+            assert not {0xFE, *range(0xE1, 0xF0)} & set(markers), (name, markers)
+            decoded = Image.open(io.BytesIO(data))
+            assert not {"comment", "icc_profile", "xmp", "exif"} & set(decoded.info), name
+            assert decoded.convert("RGB").getpixel((10, 10)) == pytest.approx((51, 102, 153), abs=3)
+        else:
+            chunks = set(_png_chunks(data))
+            assert not chunks & {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"}, (name, chunks)
