@@ -1,5 +1,8 @@
 """Network import from CSV: every row validated first, every error reported, then all or nothing.
 
+Read by :mod:`glocal.core.tabular` (UTF-8 or Windows-1252, comma / semicolon / tab, limits on columns,
+rows and cells; the report and its row errors are the kernel's).
+
 Columns (header names, any order; only ``code``, ``name`` and ``type`` are required):
 code, parent_code, type, name, legal_name, address_line1, address_line2, postcode, city, country, phone,
 email, website, manager_name, manager_signature, timezone, latitude, longitude, catchment_postcodes
@@ -10,64 +13,24 @@ when ``parent_code`` changed); an empty cell leaves the existing value unchanged
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import phonenumbers
 from django import forms
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from glocal.core import tabular
 from glocal.core.jobs import Report, job_handler
 from glocal.core.models import Job
 from glocal.core.scope import get_scope
+from glocal.core.tabular import ImportReport, RowError
 
 from . import services
 from .models import SOCIAL_NETWORKS, CustomFieldDefinition, Entity, EntityType, validate_timezone
 
 MAX_ROWS = 20_000
 REQUIRED_COLUMNS = ("code", "name", "type")
-
-
-@dataclass
-class RowError:
-    row: int
-    code: str
-    messages: list[str]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "code": self.code, "messages": self.messages}
-
-
-@dataclass
-class ImportReport:
-    total_rows: int = 0
-    created: int = 0
-    updated: int = 0
-    moved: int = 0
-    unchanged: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    file_errors: list[str] = field(default_factory=list)
-    dry_run: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and not self.file_errors
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "total_rows": self.total_rows,
-            "created": self.created,
-            "updated": self.updated,
-            "moved": self.moved,
-            "unchanged": self.unchanged,
-            "errors": [e.as_dict() for e in self.errors],
-            "file_errors": self.file_errors,
-            "dry_run": self.dry_run,
-            "ok": self.ok,
-        }
 
 
 class RowForm(forms.Form):
@@ -115,37 +78,39 @@ class RowForm(forms.Form):
         return [p for p in raw.replace(";", " ").replace(",", " ").split() if p]
 
 
-def _read_rows(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
-    text = data.decode("utf-8-sig")
-    sample = text[:4096]
-    delimiter = ";" if sample.count(";") > sample.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    rows = []
-    for raw in reader:
-        rows.append(
-            {(k or "").strip(): (v or "").strip() if isinstance(v, str) else "" for k, v in raw.items()}
-        )
-    return header, rows
+def _known(column: str) -> bool:
+    return column in RowForm.base_fields or column in SOCIAL_NETWORKS or column.startswith("custom:")
 
 
-def validate(data: bytes) -> tuple[ImportReport, list[tuple[int, dict[str, Any]]]]:
-    """Check every row against the file and the database; return the report and the clean rows."""
+def _read_rows(table: tabular.Table) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The header and the non-blank rows (row number, {column: cell}) of the columns the import knows
+    (others are ignored, so a wide file costs no memory)."""
+    rows = table.rows()
+    header = next(rows, [])
+    kept = [(i, column) for i, column in enumerate(header) if _known(column)]
+    found: list[tuple[int, dict[str, str]]] = []
+    for number, cells in enumerate(rows, start=2):  # row 1 is the header, as in a spreadsheet
+        if cells:
+            found.append((number, {column: cells[i] if i < len(cells) else "" for i, column in kept}))
+    return header, found
+
+
+def validate(data: bytes | IO[bytes]) -> tuple[ImportReport, list[tuple[int, dict[str, Any]]]]:
+    """Check every row against the file and the database; return the report and the clean rows.
+    ``data``: the file's bytes or a seekable binary file (read as a stream)."""
     report = ImportReport()
     try:
-        header, rows = _read_rows(data)
-    except UnicodeDecodeError:
-        report.file_errors.append(_("The file is not UTF-8 text. Save it as “CSV UTF-8”."))
-        return report, []
-    except csv.Error as exc:
-        report.file_errors.append(_("The file is not valid CSV: %(error)s") % {"error": exc})
+        with tabular.open_table(
+            data, "network.csv", tabular.Limits.from_settings(max_rows=MAX_ROWS)
+        ) as table:
+            report.encoding = table.encoding_label
+            header, rows = _read_rows(table)
+    except tabular.TabularError as exc:
+        report.file_errors.append(str(exc))
         return report, []
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         report.file_errors.append(_("Missing columns: %(columns)s") % {"columns": ", ".join(missing)})
-        return report, []
-    if len(rows) > MAX_ROWS:
-        report.file_errors.append(_("At most %(max)d rows per file.") % {"max": MAX_ROWS})
         return report, []
     report.total_rows = len(rows)
 
@@ -165,7 +130,7 @@ def validate(data: bytes) -> tuple[ImportReport, list[tuple[int, dict[str, Any]]
         )
         return report, []
 
-    for index, row in enumerate(rows, start=2):  # row 1 is the header, as in a spreadsheet
+    for index, row in rows:
         messages: list[str] = []
         form = RowForm(data=row)
         code = row.get("code", "")
@@ -197,7 +162,7 @@ def validate(data: bytes) -> tuple[ImportReport, list[tuple[int, dict[str, Any]]
                 messages.append(f"custom:{key}: {exc}")
         social = {net: row[net] for net in SOCIAL_NETWORKS if row.get(net)}
         if messages:
-            report.errors.append(RowError(row=index, code=code, messages=messages))
+            report.add_error(RowError(row=index, code=code, messages=messages))
             continue
         values["custom"] = custom
         values["social_links"] = social
@@ -212,10 +177,10 @@ def validate(data: bytes) -> tuple[ImportReport, list[tuple[int, dict[str, Any]]
         if not parent_code:
             if code in existing and existing[code].parent_id is None:
                 continue  # the head office itself
-            report.errors.append(RowError(row=index, code=code, messages=[_("parent_code: required.")]))
+            report.add_error(RowError(row=index, code=code, messages=[_("parent_code: required.")]))
             continue
         if parent_code not in by_code and parent_code not in existing:
-            report.errors.append(
+            report.add_error(
                 RowError(
                     row=index,
                     code=code,
@@ -234,7 +199,7 @@ def validate(data: bytes) -> tuple[ImportReport, list[tuple[int, dict[str, Any]]
                 existing[cursor].parent.code if cursor in existing and existing[cursor].parent else ""
             )
         if cursor in seen:
-            report.errors.append(
+            report.add_error(
                 RowError(
                     row=index,
                     code=code,
@@ -242,15 +207,13 @@ def validate(data: bytes) -> tuple[ImportReport, list[tuple[int, dict[str, Any]]
                 )
             )
         elif code in existing and existing[code].parent_id is None:
-            report.errors.append(
-                RowError(row=index, code=code, messages=[_("The head office cannot be moved.")])
-            )
+            report.add_error(RowError(row=index, code=code, messages=[_("The head office cannot be moved.")]))
         elif (
             code in existing
             and parent_code in existing
             and existing[parent_code].is_descendant_of(existing[code])
         ):
-            report.errors.append(
+            report.add_error(
                 RowError(
                     row=index,
                     code=code,
@@ -311,7 +274,7 @@ FIELD_NAMES = (
 
 
 def import_network(
-    data: bytes, *, dry_run: bool = False, report_progress: Report | None = None
+    data: bytes | IO[bytes], *, dry_run: bool = False, report_progress: Report | None = None
 ) -> ImportReport:
     """Validate ``data``; when every row is valid (and not ``dry_run``), write it in one transaction."""
     report, clean = validate(data)
@@ -380,8 +343,8 @@ def _apply_row(
 
 @job_handler("network.import")
 def run_import_job(job: Job, report: Report) -> dict[str, Any]:
-    from glocal.core.uploads import read_upload
+    from django.core.files.storage import default_storage
 
-    data = read_upload(job.params["upload"])
-    result = import_network(data, dry_run=job.params.get("dry_run", False), report_progress=report)
+    with default_storage.open(job.params["upload"], "rb") as handle:  # streamed, never read whole
+        result = import_network(handle, dry_run=job.params.get("dry_run", False), report_progress=report)
     return result.as_dict()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -14,7 +16,6 @@ from django.views.decorators.http import require_POST
 from glocal.core import jobs
 from glocal.core.http import ScopedRequest
 from glocal.core.models import AuditEvent
-from glocal.core.uploads import save_upload
 from glocal.core.views_base import scoped
 
 from . import selectors, services
@@ -210,7 +211,8 @@ def network_settings(request: ScopedRequest) -> HttpResponse:
 def network_import(request: ScopedRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        name = save_upload(form.cleaned_data["file"].read(), suffix=".csv")
+        # Streamed to storage (never read whole); the job reads it as a stream too.
+        name = default_storage.save(f"uploads/{uuid.uuid4().hex}.csv", form.cleaned_data["file"])
         job = jobs.enqueue(
             "network.import",
             scope=request.scope,

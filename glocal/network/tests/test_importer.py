@@ -128,7 +128,9 @@ def test_duplicates_cycles_and_foreign_codes_are_reported(network):
 def test_missing_columns_and_bad_encoding_are_file_errors(network):
     with activate(network.scope("hq_admin")):
         assert import_network(b"code,name\nA,B\n").file_errors
-        assert import_network("code,name,type\nA,é,store\n".encode("latin-1")).file_errors
+        # Windows-1252 / Latin-1 is read now (see test_import_limits); a byte neither UTF-8 nor
+        # Windows-1252 can decode is still a file error.
+        assert import_network(b"code,name,type\nA,\x81,store\n").file_errors
 
 
 def test_import_through_the_web_runs_as_a_background_job(network, login):

@@ -28,23 +28,25 @@ class Command(BaseCommand):
         org = orgs.get()
         root = Entity.unscoped.get(organisation=org, parent__isnull=True)
         try:
-            data = options["file"].read_bytes()
+            handle = options["file"].open("rb")  # read as a stream, never whole
         except OSError as exc:
             raise CommandError(f"Cannot read {options['file']}: {exc}") from exc
         # The command line acts as the organisation's HQ admin.
         scope = hq_scope(org, root)
-        with activate(scope):
-            report = import_network(data, dry_run=options["dry_run"])
+        with handle, activate(scope):
+            report = import_network(handle, dry_run=options["dry_run"])
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
         else:
+            if report.encoding:
+                self.stdout.write(f"encoding: {report.encoding}")
             for message in report.file_errors:
                 self.stderr.write(f"file: {message}")
             for error in report.errors:
                 self.stderr.write(f"row {error.row} ({error.code or '-'}): {'; '.join(error.messages)}")
             self.stdout.write(
                 f"{report.total_rows} rows: {report.created} created, {report.updated} updated, "
-                f"{report.moved} moved, {report.unchanged} unchanged, {len(report.errors)} rejected"
+                f"{report.moved} moved, {report.unchanged} unchanged, {report.error_count} rejected"
                 + (" (dry run, nothing written)" if report.dry_run else "")
                 + ("" if report.ok else " — nothing written")
             )
