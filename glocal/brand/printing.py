@@ -11,9 +11,10 @@ and registration marks; ``qr`` is ``store`` (the store's page), ``offer`` (the `
 ``none``; the QR code (segno, SVG) is in the context as ``qr``. Fonts are the system's (DejaVu from
 Debian's fonts-dejavu-core): WeasyPrint embeds the subsets it uses.
 
-Resources: :class:`PlatformFetcher` serves ONLY the platform's own files (media and static) and
-``data:`` URIs; every other URL (http, file, ftp…) is refused and reported (COMPLIANCE.md, "Injection
-and content").
+Resources (:func:`make_fetcher`): ONLY ``data:`` URIs and signed library image URLs of assets the
+rendering scope — and the store the print is for — may see (the library's tree rule: store photos stay in
+their store, nothing of another organisation). Never a path: ``/media/…`` and ``/static/…`` are refused
+like http, file or ftp URLs, and reported (COMPLIANCE.md, "Injection and content").
 
 Print checks: every image must reach 300 dpi at its printed size (pixels ÷ printed inches, measured on
 the laid-out boxes) and every font of the PDF must be embedded (read from the PDF's font descriptors).
@@ -23,9 +24,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import logging
-import mimetypes
-import posixpath
 import re
 import shutil
 import subprocess
@@ -34,13 +34,10 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import segno
 from django.conf import settings
-from django.contrib.staticfiles import finders
-from django.core.exceptions import SuspiciousFileOperation
-from django.core.files.storage import default_storage
 from django.utils.translation import gettext_lazy as _
 from markupsafe import Markup, escape
 
@@ -127,66 +124,70 @@ class ResourceRefused(ValueError):
     pass
 
 
-def _platform_file(path: str) -> bytes | None:
-    """A URL path under MEDIA_URL (the default storage) or STATIC_URL (the static finders) → its
-    bytes; never a file outside those roots."""
-    media_url, static_url = settings.MEDIA_URL, settings.STATIC_URL
-    for prefix in (media_url, static_url):
-        if path.startswith(prefix):
-            relative = posixpath.normpath(path[len(prefix) :])
-            if relative.startswith(("..", "/")) or "\x00" in relative:
-                return None
-            try:
-                if prefix == media_url:
-                    with default_storage.open(relative, "rb") as handle:
-                        return handle.read()
-                found = finders.find(relative)
-                return Path(found).read_bytes() if isinstance(found, str) else None
-            except (OSError, SuspiciousFileOperation, ValueError):
-                return None
-    return None
-
-
-def _public_image(token: str) -> tuple[bytes, str] | None:
-    """A library image by its signed token, read from storage (no network request)."""
+def _public_image(token: str, scope: Any, store_path: str) -> tuple[bytes, str] | None:
+    """A library image by its signed token, read from storage (no network request) — only when its
+    asset belongs to the rendering scope's organisation and is visible from that scope AND from the
+    store the print is for (``store_path``; store photos stay in their store)."""
     from .models import AssetVersion
     from .usage import version_id_from_token
 
     version_id = version_id_from_token(token)
-    version = AssetVersion.unscoped.filter(pk=version_id).first() if version_id else None  # signed
+    if not version_id or scope is None:
+        return None
+    # A signed id, narrowed by the tree rule of the rendering scope (and of the store it renders for).
+    versions = AssetVersion.unscoped.filter(pk=version_id, organisation_id=scope.organisation_id).filter(
+        AssetVersion.scope_q(scope)
+    )
+    if store_path:
+        store_scope = dataclasses.replace(scope, entity_id=int(store_path.rstrip("/").rsplit("/", 1)[-1]),
+                                          entity_path=store_path)  # fmt: skip
+        versions = versions.filter(AssetVersion.scope_q(store_scope))
+    version = versions.first()
     if version is None or not version.is_image:
         return None
     with version.file.open("rb") as handle:
         return handle.read(), version.content_type
 
 
-def make_fetcher(refused: list[str]) -> Any:
+def store_path_of(store: dict[str, Any] | None) -> str:
+    """The tree path of the variant's store in the active scope ("" when it is not found there)."""
+    from glocal.core.scope import current_scope
+    from glocal.network.models import Entity
+
+    code = str((store or {}).get("code", "") or "")
+    if not code or current_scope() is None:
+        return ""
+    return Entity.objects.filter(code=code).values_list("path", flat=True).first() or ""
+
+
+def make_fetcher(refused: list[str], *, store: dict[str, Any] | None = None) -> Any:
+    """WeasyPrint's URL fetcher for one render: ``data:`` URIs and signed library image URLs whose asset
+    the rendering scope (the active one, captured now) — and the store ``store`` the print is for —
+    may see. Never a path (``/media/…``, ``/static/…``), never another organisation's file, never a
+    network request: anything else is refused and listed in ``refused`` (a finding of the print check)."""
     from django.urls import reverse
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-    public_prefix = settings.GLOCAL_PUBLIC_URL.rstrip("/") + reverse("brand:public", args=["t"])[:-2]
+    from glocal.core.scope import current_scope
 
-    class PlatformFetcher(URLFetcher):
-        """Media and static files of the platform, and data: URIs. Nothing else."""
+    public_prefix = settings.GLOCAL_PUBLIC_URL.rstrip("/") + reverse("brand:public", args=["t"])[:-2]
+    scope = current_scope()
+    store_path = store_path_of(store)
+
+    class ScopedFetcher(URLFetcher):
+        """data: URIs and the rendering scope's own library images. Nothing else."""
 
         def fetch(self, url: str, headers: Any = None) -> Any:
-            parts = urlsplit(url)
-            if parts.scheme == "data":
+            if urlsplit(url).scheme == "data":
                 return super().fetch(url, headers)
             if url.startswith(public_prefix):
-                image = _public_image(url[len(public_prefix) :].split("/", 1)[0])
+                image = _public_image(url[len(public_prefix) :].split("/", 1)[0], scope, store_path)
                 if image is not None:
                     return URLFetcherResponse(url, body=image[0], headers={"Content-Type": image[1]})
-            if parts.scheme == "https" and parts.netloc == PLATFORM_HOST:
-                path = unquote(parts.path)
-                found = _platform_file(path)
-                if found is not None:
-                    mime = mimetypes.guess_type(path)[0] or "application/octet-stream"
-                    return URLFetcherResponse(url, body=found, headers={"Content-Type": mime})
             refused.append(url[:200])
             raise ResourceRefused(f"refused: {url[:200]}")
 
-    return PlatformFetcher(allowed_protocols={"data", "https", "http"}, allow_redirects=False, timeout=2)
+    return ScopedFetcher(allowed_protocols={"data", "https", "http"}, allow_redirects=False, timeout=2)
 
 
 def qr_data_uri(url: str) -> str:
@@ -301,7 +302,8 @@ def render_print(
     )
     result = PrintResult(options=options)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    document = HTML(string=html, base_url=BASE_URL, url_fetcher=make_fetcher(result.refused)).render()
+    fetcher = make_fetcher(result.refused, store=variant.store)
+    document = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render()
     result.page_count = len(document.pages)
     result.images = measure_images(document, images or {})
     result.pdf = document.write_pdf()
@@ -409,7 +411,10 @@ def check_print(result: PrintResult) -> list[Finding]:
                 code="print_resource_refused",
                 severity=WARNING,
                 where="source",
-                message=_("A resource outside the platform was refused: %(url)s"),
+                message=_(
+                    "A resource the print may not use was refused (only library images visible to this "
+                    "store and data: URIs): %(url)s"
+                ),
                 params={"url": url[:80]},
             )
         )

@@ -390,7 +390,7 @@ def direct_mail_batch(
     result = BatchResult(
         campaign_id=campaign.pk, page_size_mm=(options.page.width_mm, options.page.height_mm)
     )
-    fetcher = printing.make_fetcher(result.refused)
+    fetcher = printing.make_fetcher(result.refused, store=variant.store)
     font_config = FontConfiguration()
     image_cache: dict[str, Any] = {}  # one Image per URL for every document: embedded once
     logging.getLogger("weasyprint").setLevel(logging.ERROR)

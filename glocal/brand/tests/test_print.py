@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -213,3 +214,56 @@ def test_low_resolution_blocks_submission_and_shows_in_the_live_preview(network,
     ).content.decode()
     assert 'data-testid="print-preview"' in page and "dpi" in page
     assert "data:application/pdf;base64," in page or "data:image/png;base64," in page
+
+
+# -- the print fetcher resolves only the rendering scope's own library images -----------------------
+
+
+def pdf_images(pdf: bytes) -> int:
+    import re
+
+    return len(re.findall(rb"/Subtype\s*/Image", printing.pdf_objects_text(pdf)))
+
+
+def media_path(asset: Any) -> str:
+    return AssetVersion.unscoped.get(asset=asset).file.url
+
+
+def refused_codes(result: printing.PrintResult) -> list[str]:
+    return [f.code for f in printing.check_print(result) if f.code == "print_resource_refused"]
+
+
+@pytest.mark.django_db
+def test_a_print_template_cannot_pull_another_organisations_or_another_stores_files(network):
+    org_a_photo = make_asset_for(network.hq, local=False, name="siège A", width=800)
+    private_b = make_asset_for(network.store_b, local=True, name="photo privée du magasin B", width=800)
+    own_photo = make_asset_for(network.store_a, local=True, name="photo du magasin A", width=800)
+    signed = {
+        a.pk: public_url(AssetVersion.unscoped.get(asset=a)) for a in (org_a_photo, private_b, own_photo)
+    }
+
+    def render(persona: str, srcs: list[str], store: dict) -> printing.PrintResult:
+        tags = "".join(f'<img src="{s}" style="width: 40mm">' for s in srcs)
+        tags += f'<a rel="attachment" href="{srcs[0]}">pièce jointe</a>'
+        source = "{# print: format=a5 qr=none #}" + tags
+        with activate(network.scope(persona)):
+            return printing.render_print(dataclasses.replace(variant(source), store=store), {})
+
+    # organisation B's HQ admin names organisation A's media path and signed URL
+    other_store = {**STORE, "code": "S-A"}
+    stolen = render("other_org", [media_path(org_a_photo), signed[org_a_photo.pk]], other_store)
+    assert pdf_images(stolen.pdf) == 0
+    assert f"https://platform.invalid{media_path(org_a_photo)}" in stolen.refused
+    assert signed[org_a_photo.pk] in stolen.refused
+    assert refused_codes(stolen) and stolen.images == []
+
+    # store A's print (rendered by store A, or by HQ for store A) never gets store B's private photo
+    store_a = {**STORE, "code": network.store_a.code}
+    for persona in ("store_a", "hq_admin"):
+        peek = render(persona, [signed[private_b.pk], media_path(private_b)], store_a)
+        assert pdf_images(peek.pdf) == 0, persona
+        assert signed[private_b.pk] in peek.refused and len(refused_codes(peek)) >= 2
+
+    # while the store's own photo and HQ's images are embedded
+    allowed = render("store_a", [signed[own_photo.pk], signed[org_a_photo.pk]], store_a)
+    assert allowed.refused == [] and pdf_images(allowed.pdf) >= 2
