@@ -60,7 +60,8 @@ def prospect_upload(request: ScopedRequest) -> HttpResponse:
                 name=data["name"],
                 campaign_ref=data["campaign_ref"],
                 purge_after=data["purge_after"],
-                data=data["file"].read(),
+                data=data["file"],  # read as a stream, never whole
+                filename=data["file"].name,
                 provider=data["provider"],
                 purpose=data["purpose"],
                 campaign=campaign,
@@ -74,6 +75,12 @@ def prospect_upload(request: ScopedRequest) -> HttpResponse:
                     _("%(rows)s people stored, %(excluded)s excluded (opposition list).")
                     % {"rows": plist.row_count, "excluded": plist.excluded_count},
                 )
+                if report.encoding and report.encoding != "UTF-8":
+                    messages.info(
+                        request,
+                        _("The file was read as %(encoding)s text (it is not UTF-8).")
+                        % {"encoding": report.encoding},
+                    )
                 return redirect("targeting:prospect_list", pk=plist.pk)
             form.add_error(None, _("Nothing was stored: correct the rows below and upload the file again."))
     return render(request, "targeting/prospects/upload.html", {"form": form, "report": report})

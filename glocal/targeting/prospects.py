@@ -8,17 +8,15 @@ A list is bound to one campaign (``campaign_ref``) and only that campaign may re
 ``glocal purge-prospect-lists``) and a ``ProspectListPurge`` records who, when and how many rows.
 Reporting reads :func:`prospect_list_stats`, kept apart from the audience counts.
 
-Upload (CSV): all or nothing; every bad row is reported with its number and reason; people on the
-opposition list (by hash) are excluded at upload and only counted.
+Upload (CSV, read as a stream by :mod:`glocal.core.tabular`): all or nothing; every bad row is reported
+with its number and reason; people on the opposition list (by hash) are excluded at upload and only counted.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -28,10 +26,11 @@ from django.utils.translation import gettext as _
 
 from glocal.audience import services as audience
 from glocal.audience.models import Channel, Suppression, hash_value
-from glocal.core import audit
+from glocal.core import audit, tabular
 from glocal.core.jobs import Report, job_handler
 from glocal.core.models import Job
 from glocal.core.scope import get_scope
+from glocal.core.tabular import RowError
 from glocal.network.models import Entity
 
 from .models import ProspectList, ProspectListPurge, ProspectRecord
@@ -49,16 +48,15 @@ COLUMNS = {
 
 
 @dataclass
-class RowError:
-    row: int
-    reason: str
-
-
-@dataclass
 class ParsedList:
     rows: list[dict[str, str]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     excluded: int = 0  # on the opposition list
+    encoding: str = ""  # as detected ("UTF-8", "Windows-1252"), "" for a workbook
+
+
+def _error(row: int, message: str) -> RowError:
+    return RowError(row=row, messages=[message])
 
 
 def _header_map(header: list[str]) -> dict[int, str]:
@@ -71,52 +69,55 @@ def _header_map(header: list[str]) -> dict[int, str]:
     return mapping
 
 
-def parse_csv(data: bytes, organisation_id: int) -> ParsedList:
-    """Read and check a list (UTF-8 or Latin-1, comma or semicolon); never writes."""
+def parse_csv(data: bytes | IO[bytes], organisation_id: int, filename: str = "list.csv") -> ParsedList:
+    """Read and check a list; never writes. Read by :mod:`glocal.core.tabular` as a stream (UTF-8 or
+    Windows-1252/Latin-1, comma, semicolon or tab; an .xlsx file name reads the first sheet), under its
+    column, row and cell limits: a refused file is one error naming the limit."""
     result = ParsedList()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    sample = text[:4096]
-    delimiter = ";" if sample.count(";") > sample.count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = next(reader, None)
-    if not header:
-        result.errors.append(RowError(1, _("The file is empty.")))
-        return result
-    mapping = _header_map(header)
-    if "email" not in mapping.values() and "mobile" not in mapping.values():
-        result.errors.append(RowError(1, _("The file needs an “email” or a “mobile” column.")))
-        return result
     seen: set[str] = set()
     candidates: list[tuple[int, dict[str, str]]] = []
-    for number, cells in enumerate(reader, start=2):
-        if not any(c.strip() for c in cells):
-            continue
-        if len(candidates) + len(result.errors) >= MAX_ROWS:
-            result.errors.append(RowError(number, _("Too many rows (at most %(n)s).") % {"n": MAX_ROWS}))
-            break
-        row = {column: (cells[i].strip() if i < len(cells) else "") for i, column in mapping.items()}
-        try:
-            row["email"] = audience.normalise_email(row.get("email", ""))
-        except ValidationError as exc:
-            result.errors.append(RowError(number, exc.messages[0]))
-            continue
-        try:
-            row["mobile"] = audience.normalise_mobile(row.get("mobile", ""))
-        except ValidationError as exc:
-            result.errors.append(RowError(number, exc.messages[0]))
-            continue
-        if not row["email"] and not row["mobile"]:
-            result.errors.append(RowError(number, _("No email address and no mobile number.")))
-            continue
-        keys = [k for k in (row["email"], row["mobile"]) if k]
-        if any(k in seen for k in keys):
-            result.errors.append(RowError(number, _("Duplicate of an earlier row in the file.")))
-            continue
-        seen.update(keys)
-        candidates.append((number, row))
+    number = 0  # the last row read (the header is row 1)
+    try:
+        limits = tabular.Limits.from_settings(max_rows=MAX_ROWS)
+        with tabular.open_table(data, filename, limits) as table:
+            result.encoding = table.encoding_label
+            reader = table.rows()
+            header = next(reader, None)
+            number = 1
+            if not header:
+                result.errors.append(_error(1, _("The file is empty.")))
+                return result
+            mapping = _header_map(header)
+            if "email" not in mapping.values() and "mobile" not in mapping.values():
+                result.errors.append(_error(1, _("The file needs an “email” or a “mobile” column.")))
+                return result
+            for number, cells in enumerate(reader, start=2):
+                if not any(cells):
+                    continue
+                row = {column: (cells[i] if i < len(cells) else "") for i, column in mapping.items()}
+                try:
+                    row["email"] = audience.normalise_email(row.get("email", ""))
+                except ValidationError as exc:
+                    result.errors.append(_error(number, exc.messages[0]))
+                    continue
+                try:
+                    row["mobile"] = audience.normalise_mobile(row.get("mobile", ""))
+                except ValidationError as exc:
+                    result.errors.append(_error(number, exc.messages[0]))
+                    continue
+                if not row["email"] and not row["mobile"]:
+                    result.errors.append(_error(number, _("No email address and no mobile number.")))
+                    continue
+                keys = [k for k in (row["email"], row["mobile"]) if k]
+                if any(k in seen for k in keys):
+                    result.errors.append(_error(number, _("Duplicate of an earlier row in the file.")))
+                    continue
+                seen.update(keys)
+                candidates.append((number, row))
+    except tabular.TabularError as exc:
+        # The row being read when the file was refused (the message names the limit and what to do).
+        result.errors.append(_error(number + 1, str(exc)))
+        return result
     # The opposition list, by hash, in one query per chunk (organisation-wide by nature).
     suppressed: set[str] = set()
     hashes = [hash_value(r[k]) for _n, r in candidates for k in ("email", "mobile") if r[k]]
@@ -142,10 +143,11 @@ def upload_list(
     name: str,
     campaign_ref: str,
     purge_after: datetime.date,
-    data: bytes,
+    data: bytes | IO[bytes],
     provider: str = "",
     purpose: str = "",
     campaign: Any = None,
+    filename: str = "",
 ) -> tuple[ProspectList | None, ParsedList]:
     """Store an external list for one campaign of ``entity`` (fetched through the caller's scope).
     ``campaign``: the Glocal campaign (fetched through the caller's scope) when there is one; it must be
@@ -161,7 +163,7 @@ def upload_list(
         raise ValidationError(_("Give the list a name and the campaign it is for."))
     if purge_after < timezone.localdate():
         raise ValidationError(_("The purge date cannot be in the past."))
-    parsed = parse_csv(data, scope.organisation_id)
+    parsed = parse_csv(data, scope.organisation_id, filename or "list.csv")
     if parsed.errors:
         return None, parsed
     with transaction.atomic():
