@@ -55,6 +55,13 @@ from .states import Event, Facts, State, TransitionRefused, next_state
 log = logging.getLogger(__name__)
 
 NOT_EDITABLE = _("A campaign that is sent or cancelled cannot be changed.")
+# An edit in these states sends the campaign back to draft (states.TRANSITIONS): it withdraws a
+# submission or an approval, which only a role that may submit may do.
+REOPENED_BY_EDIT = (State.SUBMITTED, State.APPROVED, State.SCHEDULED)
+NOT_YOURS_TO_REOPEN = _(
+    "This campaign is awaiting approval, approved or scheduled: a change would send it back to draft. "
+    "Only a manager can change it now."
+)
 DEADLINE_PASSED = _("The deadline has passed.")
 HQ_ROLES = (Role.HQ_ADMIN, Role.HQ_MARKETER)
 
@@ -62,6 +69,14 @@ HQ_ROLES = (Role.HQ_ADMIN, Role.HQ_MARKETER)
 def _require(action: Action) -> None:
     if not role_allows(get_scope().role, action):
         raise PermissionDenied
+
+
+def may_edit(campaign: Campaign, role: str) -> bool:
+    """May ``role`` change ``campaign`` now? (The edit page, the campaign page's link and
+    ``campaign_update`` agree on it.)"""
+    if campaign.is_final or not role_allows(role, Action.CAMPAIGN_CREATE):
+        return False
+    return campaign.state not in REOPENED_BY_EDIT or role_allows(role, Action.CAMPAIGN_SUBMIT)
 
 
 def system_scope(organisation_id: int) -> Scope:
@@ -123,6 +138,12 @@ def campaign_transition(
         except TransitionRefused as exc:
             raise refused(exc) from None
         before = locked.state
+        if (
+            event == Event.EDIT
+            and before in REOPENED_BY_EDIT
+            and not role_allows(scope.role, Action.CAMPAIGN_SUBMIT)
+        ):
+            raise PermissionDenied(NOT_YOURS_TO_REOPEN)
         locked.state = target
         locked.save(update_fields=["state", "updated_at"])
         CampaignTransition.objects.create(
@@ -265,6 +286,10 @@ def campaign_update(
     _require(Action.CAMPAIGN_CREATE)
     if campaign.is_final:
         raise ValidationError(NOT_EDITABLE)
+    # Read the state again: the caller's object may be older than a submission.
+    current = Campaign.objects.filter(pk=campaign.pk).values_list("state", flat=True).first()
+    if (current or campaign.state) in REOPENED_BY_EDIT:
+        _require(Action.CAMPAIGN_SUBMIT)
     changes: dict[str, Any] = {}
     is_operation = campaign.kind == Campaign.Kind.OPERATION
     if is_operation and campaign.operation and timezone.now() >= campaign.operation.personalisation_deadline:

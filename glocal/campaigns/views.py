@@ -139,6 +139,12 @@ def edit(request: ScopedRequest, pk: int) -> HttpResponse:
         messages.error(request, services.NOT_EDITABLE)
         return redirect("campaigns:detail", pk=campaign.pk)
     is_local = campaign.kind == Campaign.Kind.LOCAL
+    if not services.may_edit(campaign, request.scope.role):
+        # Submitted, approved or scheduled, and this role may not submit: editing would withdraw it.
+        if request.method == "POST":
+            raise PermissionDenied(services.NOT_YOURS_TO_REOPEN)
+        context = {"campaign": campaign, "is_local": is_local, "locked": True, "step": 2}
+        return render(request, "campaigns/edit.html", context)
     allowed = selectors.settings_for(campaign.organisation_id).local_criteria if is_local else ()
     data = request.POST if request.method == "POST" else None
     zones_form = _zones_form(request, campaign, data)
@@ -275,7 +281,7 @@ def detail(request: ScopedRequest, pk: int) -> HttpResponse:
         "ledger": LedgerEntry.objects.filter(campaign=campaign),
         "conflicts": selectors.conflicts(campaign),
         "current_step": selectors.current_step(campaign),
-        "can_edit": role_allows(role, Action.CAMPAIGN_CREATE) and campaign.state in EDITABLE_STATES,
+        "can_edit": campaign.state in EDITABLE_STATES and services.may_edit(campaign, role),
         "can_submit": role_allows(role, Action.CAMPAIGN_SUBMIT)
         and campaign.state in (State.DRAFT, State.CHANGES_REQUESTED),
         "can_cancel": role_allows(role, Action.CAMPAIGN_SUBMIT) and not campaign.is_final,
