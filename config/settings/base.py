@@ -130,7 +130,18 @@ LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
 
-# Rate-limited login (django-axes): 5 failures for one username from one address lock it for 15 min.
+# --- Login limits and the client's address (hardening) ----------------------------------------------
+# Rate-limited login (django-axes): 5 failures for one username from one address lock it for 15 min;
+# 20 failures from one address, whatever the usernames (password spraying), lock the address.
+AXES_HANDLER = "glocal.accounts.lockout.LoginLockHandler"
+GLOCAL_LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("GLOCAL_LOGIN_FAILURES_PER_ADDRESS", "20"))
+# The client's address: REMOTE_ADDR unless reverse proxies are declared (glocal/accounts/client_ip.py):
+# GLOCAL_TRUSTED_PROXY_COUNT=1 (one proxy in front), or GLOCAL_TRUSTED_PROXIES=10.0.0.0/8,192.0.2.1.
+AXES_CLIENT_IP_CALLABLE = "glocal.accounts.client_ip.client_ip"
+GLOCAL_TRUSTED_PROXY_COUNT = int(os.environ.get("GLOCAL_TRUSTED_PROXY_COUNT", "0"))
+GLOCAL_TRUSTED_PROXIES = [
+    p.strip() for p in os.environ.get("GLOCAL_TRUSTED_PROXIES", "").split(",") if p.strip()
+]
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = 0.25
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -158,3 +158,78 @@ def test_passwords_are_hashed_with_argon2_in_production_settings():
     from config.settings import base
 
     assert base.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
+
+
+SPRAYED = "Summer2026!"
+
+
+def _attempt(client, username, password=SPRAYED, **meta):
+    return client.post("/accounts/login/", {"username": username, "password": password}, **meta).status_code
+
+
+def test_spraying_one_password_across_accounts_locks_the_address(network, client, settings):
+    settings.GLOCAL_LOGIN_FAILURES_PER_ADDRESS = 20
+    for i in range(25):
+        User.objects.create_user(email=f"sprayed{i}@example.test", password="pw-correct-horse")
+    statuses = [_attempt(client, f"sprayed{i}@example.test") for i in range(25)]
+    # One failure per account: the per-account lock (5) never fires, the per-address one (20) does.
+    assert statuses == [200] * 19 + [429] * 6
+    # The address is locked for every account, even with the right password...
+    assert _attempt(client, "store_a@example.test", "pw-correct-horse") == 429
+    assert "_auth_user_id" not in client.session
+    # ...but another address is not.
+    assert _attempt(client, "store_a@example.test", "pw-correct-horse", REMOTE_ADDR="198.51.100.7") == 302
+
+
+def test_behind_a_trusted_proxy_clients_are_told_apart_by_x_forwarded_for(network, client, settings):
+    settings.GLOCAL_TRUSTED_PROXY_COUNT = 1
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    # A client behind the proxy (which may prepend a forged address of its own) locks store_a...
+    forged = {"HTTP_X_FORWARDED_FOR": "198.51.100.9, 203.0.113.5", **proxy}
+    assert [_attempt(client, "store_a@example.test", **forged) for _ in range(5)] == [200] * 4 + [429]
+    assert _attempt(client, "store_a@example.test", "pw-correct-horse", **forged) == 429
+    # ...for itself only: another client behind the same proxy still logs in.
+    other = {"HTTP_X_FORWARDED_FOR": "203.0.113.6", **proxy}
+    assert _attempt(client, "store_a@example.test", "pw-correct-horse", **other) == 302
+    # The forged leftmost entry was not taken as the client's address.
+    assert (
+        _attempt(
+            client,
+            "store_a@example.test",
+            "pw-correct-horse",
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR="198.51.100.9",
+        )
+        == 302
+    )
+
+
+def test_without_a_configured_proxy_x_forwarded_for_is_ignored(network, client, settings):
+    settings.GLOCAL_TRUSTED_PROXY_COUNT = 0
+    settings.GLOCAL_TRUSTED_PROXIES = []
+    statuses = [
+        _attempt(client, "store_a@example.test", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}") for i in range(5)
+    ]
+    assert statuses == [200] * 4 + [429]  # a new forged address each time changes nothing
+    assert (
+        _attempt(client, "store_a@example.test", "pw-correct-horse", HTTP_X_FORWARDED_FOR="203.0.113.99")
+        == 429
+    )
+
+
+def test_client_address_with_a_list_of_trusted_proxies(settings, rf):
+    from glocal.accounts.client_ip import client_ip
+
+    settings.GLOCAL_TRUSTED_PROXY_COUNT = 0
+    settings.GLOCAL_TRUSTED_PROXIES = ["10.0.0.0/8", "192.0.2.1"]
+
+    def ip(remote, forwarded=None):
+        meta = {"REMOTE_ADDR": remote}
+        if forwarded is not None:
+            meta["HTTP_X_FORWARDED_FOR"] = forwarded
+        return client_ip(rf.get("/", **meta))
+
+    assert ip("10.1.2.3", "198.51.100.9, 203.0.113.5, 192.0.2.1") == "203.0.113.5"  # two proxies skipped
+    assert ip("203.0.113.7", "198.51.100.9") == "203.0.113.7"  # not from a trusted proxy: header ignored
+    assert ip("10.1.2.3", "not-an-address") == "10.1.2.3"  # garbage: the proxy's address, never the garbage
+    assert ip("10.1.2.3") == "10.1.2.3"
