@@ -303,11 +303,77 @@ def render_print(
     result = PrintResult(options=options)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     fetcher = make_fetcher(result.refused, store=variant.store)
-    document = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render()
+    parsed = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher)
+    document = parsed.render()
+    if options.bleed_mm and extend_into_bleed(document, options.bleed_mm):
+        document = parsed.render()  # laid out again with the edge backgrounds and photos extended
     result.page_count = len(document.pages)
     result.images = measure_images(document, images or {})
     result.pdf = document.write_pdf()
     return result
+
+
+EDGE_PX = 0.5
+BLOCK_BOXES = {"BlockBox", "FlexBox", "GridBox"}
+
+
+def extend_into_bleed(document: Any, bleed_mm: float) -> int:
+    """Backgrounds and images that touch a trim edge, extended over the bleed on that side: a band
+    (a box with a background colour or image) gets a negative margin and as much more padding, so its
+    content stays where it was; a photo gets a negative margin, as much more width or height and
+    ``object-fit: cover`` (cropped, never distorted). Written as inline ``!important`` styles on the
+    laid-out elements (whose computed sizes are kept, in px): the caller lays the document out again.
+    Returns how many elements were extended."""
+    bleed = bleed_mm * CSS_PX_PER_INCH / MM_PER_INCH
+    extended = 0
+    for page in document.pages:
+        page_box = page._page_box  # WeasyPrint's layout tree: the trim box is (0, 0, width, height)
+        width, height = page_box.width, page_box.height
+        for box in page_box.descendants():
+            element = getattr(box, "element", None)
+            if element is None or element.tag in ("html", "body") or not hasattr(box, "border_width"):
+                continue
+            if element.get("data-glocal-bleed"):
+                continue  # one element laid out in several boxes (e.g. over two pages): once
+            replaced = getattr(box, "replacement", None) is not None
+            if not replaced and type(box).__name__ not in BLOCK_BOXES:
+                continue  # table cells, inline text: their margins cannot move them
+            painted = box.style["background_color"].alpha > 0 or any(
+                image is not None for image in box.style["background_image"] if image != ("none", None)
+            )
+            if not (replaced or painted):
+                continue
+            x, y = box.border_box_x(), box.border_box_y()
+            top = bleed if y <= EDGE_PX else 0
+            left = bleed if x <= EDGE_PX else 0
+            right = bleed if x + box.border_width() >= width - EDGE_PX else 0
+            bottom = bleed if y + box.border_height() >= height - EDGE_PX else 0
+            if not (top or left or right or bottom):
+                continue
+            grow_w, grow_h = (left + right, top + bottom) if replaced else (0, 0)
+            rules = [
+                "box-sizing: content-box",
+                f"width: {box.width + grow_w:.3f}px",
+                f"height: {box.height + grow_h:.3f}px",
+                f"margin-top: {box.margin_top - top:.3f}px",
+                f"margin-right: {box.margin_right - right:.3f}px",
+                f"margin-bottom: {box.margin_bottom - bottom:.3f}px",
+                f"margin-left: {box.margin_left - left:.3f}px",
+            ]
+            if replaced:
+                rules.append("object-fit: cover")
+            else:
+                rules += [
+                    f"padding-top: {box.padding_top + top:.3f}px",
+                    f"padding-right: {box.padding_right + right:.3f}px",
+                    f"padding-bottom: {box.padding_bottom + bottom:.3f}px",
+                    f"padding-left: {box.padding_left + left:.3f}px",
+                ]
+            style = (element.get("style") or "").rstrip().rstrip(";")
+            element.set("style", f"{style}; " + "; ".join(f"{rule} !important" for rule in rules))
+            element.set("data-glocal-bleed", "1")
+            extended += 1
+    return extended
 
 
 def measure_images(document: Any, images: dict[str, Any]) -> list[dict[str, Any]]:

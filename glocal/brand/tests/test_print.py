@@ -267,3 +267,55 @@ def test_a_print_template_cannot_pull_another_organisations_or_another_stores_fi
     # while the store's own photo and HQ's images are embedded
     allowed = render("store_a", [signed[own_photo.pk], signed[org_a_photo.pk]], store_a)
     assert allowed.refused == [] and pdf_images(allowed.pdf) >= 2
+
+
+# -- bleed: backgrounds and photos at the trim edge extend into it --------------------------------
+
+BAND, PHOTO = (0x1F, 0x51, 0x35), (0xCC, 0x33, 0x66)
+BLEED_SOURCE = """{# print: format=a5 bleed=3 marks=no qr=none #}
+<div style="background: #1f5135; color: #fff; padding: 8mm; height: 40mm; box-sizing: border-box">
+  <h1 style="margin: 0">{{ zones.headline }}</h1></div>
+<p style="margin: 10mm">{{ store.name }}</p>
+<img src="PHOTO" alt="" style="position: absolute; left: 0; bottom: 0; width: 100%; height: 50mm">"""
+
+
+def page_pixels(pdf: bytes, dpi: int = 72) -> Any:
+    import io
+
+    from PIL import Image
+
+    pages = printing.pdf_pages_png(pdf, dpi=dpi, first_pages=1)
+    assert pages, "pdftoppm (poppler-utils) is needed to look at the pixels"
+    return Image.open(io.BytesIO(pages[0])).convert("RGB")
+
+
+def near(pixel: tuple[int, int, int], colour: tuple[int, int, int]) -> bool:
+    return all(abs(a - b) <= 6 for a, b in zip(pixel, colour, strict=True))
+
+
+def test_backgrounds_and_photos_at_the_trim_edge_extend_into_the_bleed():
+    import base64
+
+    from glocal.brand.tests.factories import png_bytes
+
+    photo = "data:image/png;base64," + base64.b64encode(png_bytes(600, 300, "#cc3366")).decode()
+    result = printing.render_print(variant(BLEED_SOURCE.replace("PHOTO", photo)), {})
+    image = page_pixels(result.pdf)
+    px = 72 / 25.4  # pixels per mm at 72 dpi; the page is the trim box + 3 mm on each side
+    assert abs(image.size[0] - 154 * px) <= 1 and abs(image.size[1] - 216 * px) <= 1
+
+    def at(x_mm: float, y_mm: float) -> tuple[int, int, int]:  # mm from the bleed edge (top left)
+        return image.getpixel((int(x_mm * px), int(y_mm * px)))
+
+    # the band: inside the trim box, and over the top, left and right bleed
+    assert near(at(60, 20), BAND)
+    for x_mm, y_mm in ((1, 1), (77, 1), (153, 1), (1, 20), (153, 20)):
+        assert near(at(x_mm, y_mm), BAND), (x_mm, y_mm, at(x_mm, y_mm))
+    # the photo: inside the trim box, and over the bottom, left and right bleed
+    assert near(at(77, 190), PHOTO)
+    for x_mm, y_mm in ((1, 215), (77, 215), (153, 215), (1, 190), (153, 190)):
+        assert near(at(x_mm, y_mm), PHOTO), (x_mm, y_mm, at(x_mm, y_mm))
+    # where nothing touches the edge the bleed stays white, and the trim box keeps its layout
+    assert near(at(1, 100), (255, 255, 255)) and near(at(153, 100), (255, 255, 255))
+    assert near(at(60, 3 + 40 + 1), (255, 255, 255))  # the band still ends 40 mm below the trim line
+    assert near(at(77, 216 - 3 - 50 - 1), (255, 255, 255))  # the photo still starts 50 mm above it
