@@ -27,6 +27,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+LANGUAGE_COOKIE_SECURE = True  # hardening: every cookie over https only
 
 # Provider webhooks change consent: each mounted one needs its secret (glocal.delivery.checks too).
 _WEBHOOK_SECRETS = {
