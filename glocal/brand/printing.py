@@ -30,6 +30,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import unicodedata
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,8 +79,12 @@ FORMATS: dict[str, Format] = {
     "pos": Format("pos", _("Point-of-sale card (A6)"), 105, 148),
     "letter": Format("letter", _("Direct-mail letter (A4, window envelope)"), 210, 297, letter=True),
 }
-# French/European DL/C5 right-hand window: 100 × 45 mm, 110 mm from the left, 45 mm from the top.
-WINDOW = {"left": 110, "top": 45, "width": 90, "height": 40}
+# The address block of a letter (A4 folded in three, 99 mm panels) for a DL envelope (110 × 220 mm) with
+# a 45 × 100 mm right-hand window 20 mm from its right edge and 15 mm from its bottom: in the envelope
+# the letter may shift up to 10 mm sideways and 11 mm up or down, so the part of the page that shows in
+# the window in every position is x 100–190 mm, y 50–84 mm; the block sits inside it with ~1–2 mm to
+# spare: 6 lines of 9 pt (24 mm), 38 capitals ≈ 84 mm. See docs/brand.md.
+WINDOW = {"left": 102, "top": 51, "width": 87, "height": 32}
 
 
 @dataclass
@@ -205,7 +210,7 @@ html {{ font-family: {fonts}; color: #1a1a1a; font-size: 11pt; }}
 body {{ margin: 0; }}
 :root {{ --brand-primary: {primary}; --brand-secondary: {secondary}; --brand-accent: {accent}; }}
 .glocal-address {{ position: absolute; left: {wl}mm; top: {wt}mm; width: {ww}mm; height: {wh}mm;
-  font-size: 10pt; line-height: 1.3; overflow: hidden; }}
+  font-size: 9pt; line-height: 1.25; overflow: hidden; }}
 </style></head><body>{body}{address}</body></html>"""
 
 
@@ -237,11 +242,35 @@ def image_context(zones: list[Any], values: dict[str, Any]) -> dict[str, Any]:
     return context
 
 
-def address_lines(recipient: dict[str, Any]) -> list[str]:
+ADDRESS_WIDTH = 38  # characters per line (La Poste's addressing standard, NF Z10-011)
+ADDRESS_LINES = 6
+LIGATURES = {"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"}
+
+
+def postal_capitals(text: str) -> str:
+    """The last line of a postal address as La Poste reads it: capitals, no accents, no punctuation
+    ("Saint-Étienne-du-Rouvray" → "SAINT ETIENNE DU ROUVRAY")."""
+    text = "".join(LIGATURES.get(ch, ch) for ch in str(text))
+    plain = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^0-9A-Za-z]+", " ", plain).split()).upper()
+
+
+def address_lines(recipient: dict[str, Any], *, max_lines: int = ADDRESS_LINES) -> list[str]:
+    """The window-envelope block: name, address lines, then "POSTCODE TOWN" in capitals without accents
+    or punctuation; at most ``max_lines`` lines of at most 38 characters (a second address line is
+    dropped first when there are too many)."""
     name = " ".join(p for p in [recipient.get("first_name", ""), recipient.get("last_name", "")] if p)
-    lines = [name] + [recipient.get(k, "") for k in ("address", "address_line2")]
-    lines.append(" ".join(p for p in [recipient.get("postcode", ""), recipient.get("city", "")] if p))
-    return [str(line) for line in lines if str(line).strip()]
+    lines = [
+        " ".join(str(line).split())
+        for line in [name, recipient.get("address", ""), recipient.get("address_line2", "")]
+    ]
+    lines = [line[:ADDRESS_WIDTH].rstrip() for line in lines if line]
+    last = postal_capitals(" ".join(str(recipient.get(k, "") or "") for k in ("postcode", "city")))
+    if last:
+        lines.append(last[:ADDRESS_WIDTH].rstrip())
+    while len(lines) > max_lines and len(lines) > 2:
+        del lines[-2]  # the line just above "POSTCODE TOWN" (second address line, then the street)
+    return lines[:max_lines]
 
 
 def render_print(

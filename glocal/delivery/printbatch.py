@@ -194,12 +194,12 @@ def contact_recipient(contact: Contact) -> dict[str, Any]:
 
 
 def letter_address_lines(recipient: dict[str, Any], home_country: str) -> list[str]:
-    """The window-envelope block: printing's lines, plus the country when it is abroad."""
-    lines = printing.address_lines(recipient)
-    country = str(recipient.get("country", "") or "").upper()
+    """The window-envelope block: printing's lines (at most 6 of 38 characters, "POSTCODE TOWN" in
+    capitals), the last being the country when it is abroad."""
+    country = printing.postal_capitals(str(recipient.get("country", "") or ""))
     if country and country != (home_country or "").upper():
-        lines.append(country)
-    return lines
+        return [*printing.address_lines(recipient, max_lines=printing.ADDRESS_LINES - 1), country]
+    return printing.address_lines(recipient)
 
 
 def page_span_text(first: int, last: int) -> str:

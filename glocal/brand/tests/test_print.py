@@ -161,7 +161,24 @@ def test_letter_address_lines():
             "city": "Lille",
         }
     )
-    assert lines == ["Camille Martin", "12 rue des Lilas", "59000 Lille"]
+    assert lines == ["Camille Martin", "12 rue des Lilas", "59000 LILLE"]
+
+
+def test_the_address_block_follows_la_postes_standard():
+    recipient = {
+        "first_name": "Marie-Éléonore",
+        "last_name": "de La Tour d'Auvergne-Lauraguais",
+        "address": "Résidence « Les Glycines », bâtiment B, escalier 4",
+        "address_line2": "Lieu-dit Le Cœur-Joyeux",
+        "postcode": "42000",
+        "city": "Saint-Étienne Cedex 1",
+    }
+    lines = printing.address_lines(recipient)
+    assert lines[-1] == "42000 SAINT ETIENNE CEDEX 1"
+    assert all(len(line) <= 38 for line in lines) and len(lines) <= 6
+    assert lines[0] == "Marie-Éléonore de La Tour d'Auvergne-L"  # cut at 38 characters
+    assert printing.postal_capitals("L'Haÿ-les-Roses") == "L HAY LES ROSES"
+    assert printing.address_lines({**recipient, "address_line2": ""}, max_lines=2)[-1].startswith("42000 ")
 
 
 def test_letter_has_the_address_in_the_window_position():
@@ -319,3 +336,43 @@ def test_backgrounds_and_photos_at_the_trim_edge_extend_into_the_bleed():
     assert near(at(1, 100), (255, 255, 255)) and near(at(153, 100), (255, 255, 255))
     assert near(at(60, 3 + 40 + 1), (255, 255, 255))  # the band still ends 40 mm below the trim line
     assert near(at(77, 216 - 3 - 50 - 1), (255, 255, 255))  # the photo still starts 50 mm above it
+
+
+def test_the_longest_address_block_fits_the_dl_window_area():
+    from weasyprint import HTML
+
+    captured = {}
+    real = HTML.render
+
+    def spy(self, *args, **kwargs):
+        captured["document"] = real(self, *args, **kwargs)
+        return captured["document"]
+
+    import unittest.mock
+
+    recipient = {
+        "first_name": "MARIE ELEONORE",
+        "last_name": "DE LA TOUR D AUVERGNE LAU",
+        "address": "RESIDENCE LES GLYCINES BATIMENT B ESC 4",
+        "address_line2": "LIEU DIT LE COEUR JOYEUX BP 12345 ZZZZZ",
+        "postcode": "42000",
+        "city": "SAINT ETIENNE DU ROUVRAY CEDEX 9",
+    }
+    lines = printing.address_lines(recipient)
+    assert len(lines) == 4 and all(37 <= len(line) <= 38 for line in lines)
+    with unittest.mock.patch.object(HTML, "render", spy):
+        printing.render_print(variant("{# print: format=letter #}<p>Madame, Monsieur,</p>"), recipient)
+    (block,) = [
+        b
+        for b in captured["document"].pages[0]._page_box.descendants()
+        if getattr(b, "element", None) is not None and b.element.get("data-role") == "address"
+    ]
+    px_per_mm = 96 / 25.4
+    text = [box for box in block.descendants() if type(box).__name__ == "TextBox"]
+    right = max(box.position_x + box.width for box in text) / px_per_mm
+    bottom = max(box.position_y + box.height for box in text) / px_per_mm
+    # the part of the page a DL window (45 × 100 mm, 20 mm from the right, 15 mm from the bottom)
+    # shows whatever the letter's play in the envelope: x 100–190 mm, y 50–84 mm
+    assert block.position_x / px_per_mm >= 100 and block.position_y / px_per_mm >= 50
+    assert right <= 190 and bottom <= 84, (right, bottom)
+    assert len(text) == 4
