@@ -323,6 +323,7 @@ ROUTES: dict[str, Row] = {
     "targeting:kiosk": Row(get=status_map(404), public=True, obj=lambda n: {"token": "not-a-token"}),
     "targeting:embed": Row(get=status_map(404), public=True, obj=lambda n: {"token": "not-a-token"}),
     "targeting:confirm": Row(get=status_map(404), public=True, obj=lambda n: {"token": "forged"}),
+    "targeting:confirm_sms": Row(get=status_map(404), public=True, obj=lambda n: {"token": "forged"}),
     "targeting:leads": Row(
         get=status_map(403, anon=LOGIN, hq_admin=200, regional=200, store_a=200, store_b=200, other_org=200)
     ),

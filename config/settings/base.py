@@ -110,6 +110,22 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Cache (shared by every process: the public forms' single-use stamps and rate limits) -------------
+# Redis when REDIS_URL or CACHE_URL names one (redis://, rediss://, unix://), else the database's own
+# table (created by the targeting migration 0004 / createcachetable): never a per-process memory cache.
+CACHE_URL = os.environ.get("REDIS_URL") or os.environ.get("CACHE_URL", "")
+CACHES: dict[str, dict[str, object]]
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "glocal_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+
 # --- Auth -----------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -250,6 +266,11 @@ GLOCAL_MAILBOX_DIR = Path(os.environ.get("GLOCAL_MAILBOX_DIR", DATA_DIR / "mailb
 # --- Glocal ---------------------------------------------------------------------------------------
 GLOCAL_PUBLIC_URL = os.environ.get("GLOCAL_PUBLIC_URL", "http://127.0.0.1:8000")
 GLOCAL_INVITATION_DAYS = 14
+# Public lead forms: a stamp is valid this long after rendering (single use); confirmation messages
+# (email link, SMS code) per address per day and per client address per hour.
+GLOCAL_LEAD_STAMP_MAX_AGE = int(os.environ.get("GLOCAL_LEAD_STAMP_MAX_AGE", "7200"))
+GLOCAL_LEAD_SENDS_PER_ADDRESS = int(os.environ.get("GLOCAL_LEAD_SENDS_PER_ADDRESS", "3"))
+GLOCAL_LEAD_SENDS_PER_IP = int(os.environ.get("GLOCAL_LEAD_SENDS_PER_IP", "30"))
 
 LOGGING = {
     "version": 1,

@@ -46,24 +46,29 @@ def _capture(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     if request.method == "POST":
         form = LeadCaptureForm(request.POST, config=config)
         valid = form.is_valid()
-        if leads.rate_limited(ip=_client_ip(request), token=token, config=config):
+        ip = _client_ip(request)
+        if leads.rate_limited(ip=ip, token=token, config=config):
             form.add_error(None, _("Too many entries for now. Please try again later."))
             status = 429
         elif valid:
             data = form.cleaned_data
             if data.get("website"):  # honeypot: a robot; answer like a success, keep nothing
                 return redirect(f"{request.path}?thanks=1")
-            if leads.filled_too_fast(data.get("rendered", ""), config.min_fill_seconds):
+            problem = leads.stamp_problem(data.get("rendered", ""), config.min_fill_seconds)
+            if problem == leads.StampProblem.TOO_FAST:
                 form.add_error(None, _("The form was sent too quickly. Please check it and send it again."))
+            elif problem is not None:  # forged, expired or already sent once (a replay)
+                form.add_error(None, _("This form has expired or was already sent. Please send it again."))
+                status = 400
             else:
                 try:
-                    result = leads.submit_lead(
-                        lead_form=lead_form, kind=kind, data=data, ip=_client_ip(request)
-                    )
+                    result = leads.submit_lead(lead_form=lead_form, kind=kind, data=data, ip=ip)
                 except ValidationError as exc:
                     for name, errors in exc.message_dict.items():
                         form.add_error(name if name in form.fields else None, errors)
                 else:
+                    # The same answer whoever the address belongs to: nothing tells a known, opted-in or
+                    # opposed person from a new one (what may be sent is decided inside leads).
                     if result.pending_email is not None:
                         url = _public_url(
                             reverse(
@@ -71,9 +76,16 @@ def _capture(request: HttpRequest, token: str, kind: str) -> HttpResponse:
                                 kwargs={"token": leads.confirmation_token(result.pending_email)},
                             )
                         )
-                        leads.send_confirmation(result.pending_email, url)
-                    # Post/redirect/get: the kiosk is back to a blank form, with the thank-you message.
+                        leads.send_confirmation(result.pending_email, url, ip=ip)
                     suffix = "&email=1" if result.pending_email is not None else ""
+                    if result.pending_sms is not None:
+                        leads.send_sms_code(result.pending_sms, ip=ip)
+                        target = reverse(
+                            "targeting:confirm_sms",
+                            kwargs={"token": leads.sms_token(result.pending_sms, kind)},
+                        )
+                        return redirect(f"{target}?{suffix.lstrip('&')}" if suffix else target)
+                    # Post/redirect/get: the kiosk is back to a blank form, with the thank-you message.
                     return redirect(f"{request.path}?thanks=1{suffix}")
     else:
         form = LeadCaptureForm(config=config)
@@ -83,8 +95,14 @@ def _capture(request: HttpRequest, token: str, kind: str) -> HttpResponse:
         "store": lead_form.entity,
         "thanks": request.GET.get("thanks") == "1",
         "email_sent": request.GET.get("email") == "1",
+        "sms_confirmed": request.GET.get("sms") == "1",
     }
-    response = render(request, template, context, status=status)
+    return _public(render(request, template, context, status=status), kind, config)
+
+
+def _public(response: HttpResponse, kind: str, config: Any) -> HttpResponse:
+    """Headers of every public lead page: the web form (and its SMS code page) framable only by the
+    sites HQ allowed, never cached, never indexed."""
     if kind == LeadForm.Kind.EMBED:
         ancestors = " ".join(["'self'", *config.frame_ancestors.split()])
         response["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
@@ -104,6 +122,34 @@ def kiosk(request: HttpRequest, token: str) -> HttpResponse:
 @xframe_options_exempt  # the only view that may be framed; frame-ancestors CSP limits by whom
 def embed(request: HttpRequest, token: str) -> HttpResponse:
     return _capture(request, token, LeadForm.Kind.EMBED)
+
+
+@csrf_exempt  # reached from the web form inside the store's site too (no cookie there); it acts for no
+# logged-in user and needs the code texted to the number
+@xframe_options_exempt  # framable like the web form, by the same sites (frame-ancestors CSP)
+def confirm_sms(request: HttpRequest, token: str) -> HttpResponse:
+    """SMS consent: the person types the code texted to the number; the opt-in enters the ledger only
+    then. A wrong or expired code answers the same whatever the number's status."""
+    found = leads.sms_pending_by_token(token)
+    if found is None:
+        raise Http404
+    pending, kind = found
+    config = leads.capture_settings(pending.organisation_id)
+    error = None
+    status = 200
+    if request.method == "POST":
+        if leads.confirm_sms(pending=pending, code=request.POST.get("code", ""), ip=_client_ip(request)):
+            lead_form = leads.lead_form_for(pending.entity)
+            url = reverse(
+                "targeting:kiosk" if kind == LeadForm.Kind.KIOSK else "targeting:embed",
+                kwargs={"token": lead_form.token(kind)},
+            )
+            email = "&email=1" if request.GET.get("email") == "1" else ""
+            return redirect(f"{url}?thanks=1&sms=1{email}")
+        error = _("This code is wrong or has expired. Check the text message, or send the form again.")
+        status = 400
+    context = {"store": pending.entity, "error": error, "email_sent": request.GET.get("email") == "1"}
+    return _public(render(request, "targeting/leads/confirm_sms.html", context, status=status), kind, config)
 
 
 def confirm(request: HttpRequest, token: str) -> HttpResponse:

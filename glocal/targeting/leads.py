@@ -7,17 +7,26 @@ organisation-wide): an existing person is never duplicated, never moved to anoth
 has their profile overwritten by an anonymous form; only the consents they give are recorded.
 
 Consent: one unticked box per channel (email, SMS) showing the wording HQ set; the ledger records that
-exact wording with the form version, IP, timestamp and ``source=form``. Email consent becomes an
-opt-in only once the person confirms through the signed link sent to them (``PendingOptIn``). People
-on the opposition list are never re-enabled for marketing by a form.
+exact wording with the form version, IP, timestamp and ``source=form``. A consent becomes an opt-in only
+once the person confirms it (``PendingOptIn``): email through the signed link sent to the address, SMS
+with the code texted to the number and entered on the confirmation page. Anyone may type anyone's
+address, so a submission changes no existing contact and reveals nothing about them (the answer is the
+same whether the person is known, opted in or on the opposition list); people on the opposition list
+are never re-enabled for marketing by a form (nothing is sent to them, nothing confirms).
 
-Anti-abuse without third parties: per-IP and per-token rate limits (Django's cache), a honeypot
-field and a minimum fill time (a signed render timestamp).
+Anti-abuse without third parties, in the shared cache (``CACHES``: Redis or the database, never a
+per-process memory): a single-use render stamp (signed [nonce, time]; the nonce is stored when the form
+is rendered and consumed by the first post), a minimum fill time and a maximum age read from it,
+per-IP and per-token rate limits, per-address and per-IP limits on confirmation messages, a honeypot.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +37,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,9 +54,13 @@ log = logging.getLogger(__name__)
 
 CHANNELS = (Channel.EMAIL, Channel.SMS)
 CONFIRM_SALT = "glocal.targeting.optin"
-RENDER_SALT = "glocal.targeting.rendered"
+SMS_CONFIRM_SALT = "glocal.targeting.sms-optin"
+RENDER_SALT = "glocal.targeting.rendered.v2"
 CONFIRM_MAX_AGE = 14 * 24 * 3600  # the confirmation link lasts two weeks
+SMS_CODE_MAX_AGE = 15 * 60  # a texted code lasts 15 minutes…
+SMS_CODE_ATTEMPTS = 5  # …and survives 5 wrong entries
 RATE_WINDOW = 3600
+SEND_ADDRESS_WINDOW = 24 * 3600
 
 
 def capture_settings(organisation_id: int) -> LeadCaptureSettings:
@@ -115,30 +129,61 @@ def store_scope(entity: Entity) -> Scope:
 # Anti-abuse
 
 
+def _stamp_key(nonce: str) -> str:
+    return f"leads:stamp:{nonce}"
+
+
+def stamp_max_age() -> int:
+    return int(getattr(settings, "GLOCAL_LEAD_STAMP_MAX_AGE", 7200))
+
+
 def render_stamp(now: float | None = None) -> str:
-    """A signed timestamp put in the form when it is rendered (minimum fill time)."""
-    return signing.dumps(now if now is not None else time.time(), salt=RENDER_SALT)
+    """A single-use stamp put in the form when it is rendered: signed ``[nonce, render time]``, the nonce
+    kept in the shared cache until the first post consumes it (or it expires)."""
+    nonce = secrets.token_urlsafe(18)
+    cache.set(_stamp_key(nonce), 1, stamp_max_age() + 60)
+    return signing.dumps([nonce, now if now is not None else time.time()], salt=RENDER_SALT)
+
+
+class StampProblem:
+    FORGED = "forged"  # missing, tampered or of another format
+    EXPIRED = "expired"  # older than GLOCAL_LEAD_STAMP_MAX_AGE
+    TOO_FAST = "too_fast"  # sooner than the minimum fill time
+    USED = "used"  # already posted once (a replay), or never issued
+
+
+def stamp_problem(stamp: str, minimum: int, now: float | None = None) -> str | None:
+    """None when ``stamp`` is genuine, old enough, not expired and not used yet — and then consumes it
+    (a second post with it is refused). A stamp posted too fast stays unused: the form is shown again."""
+    try:
+        nonce, rendered = signing.loads(stamp or "", salt=RENDER_SALT)
+        nonce, rendered = str(nonce), float(rendered)
+    except (signing.BadSignature, TypeError, ValueError):
+        return StampProblem.FORGED
+    age = (now if now is not None else time.time()) - rendered
+    if age > stamp_max_age():
+        return StampProblem.EXPIRED
+    if age < minimum:
+        return StampProblem.TOO_FAST
+    if not cache.delete(_stamp_key(nonce)):  # atomic in Redis and the database: one winner
+        return StampProblem.USED
+    return None
 
 
 def filled_too_fast(stamp: str, minimum: int, now: float | None = None) -> bool:
-    """True when the form came back sooner than ``minimum`` seconds after rendering (or the stamp
-    is missing or forged)."""
-    try:
-        rendered = float(signing.loads(stamp or "", salt=RENDER_SALT, max_age=24 * 3600))
-    except (signing.BadSignature, TypeError, ValueError):
-        return True
-    return (now if now is not None else time.time()) - rendered < minimum
+    """True when ``stamp`` is not acceptable (see :func:`stamp_problem`; consumes it otherwise)."""
+    return stamp_problem(stamp, minimum, now) is not None
 
 
-def _hit(key: str) -> int:
-    """Count one hit in the current hour window for ``key``."""
-    bucket = f"leads:{key}:{int(time.time() // RATE_WINDOW)}"
-    if cache.add(bucket, 1, RATE_WINDOW + 60):
+def _hit(key: str, window: int = RATE_WINDOW) -> int:
+    """Count one hit in the current window for ``key`` (shared cache)."""
+    bucket = f"leads:{key}:{window}:{int(time.time() // window)}"
+    if cache.add(bucket, 1, window + 60):
         return 1
     try:
         return int(cache.incr(bucket))
     except ValueError:  # expired between add and incr
-        cache.set(bucket, 1, RATE_WINDOW + 60)
+        cache.set(bucket, 1, window + 60)
         return 1
 
 
@@ -149,6 +194,20 @@ def rate_limited(*, ip: str | None, token: str, config: LeadCaptureSettings) -> 
     return over_ip or over_token
 
 
+def may_send_confirmation(*, address: str, ip: str | None) -> bool:
+    """Count one confirmation message (email link or SMS code) to ``address`` asked from ``ip``; False
+    when over ``GLOCAL_LEAD_SENDS_PER_ADDRESS`` a day for that address or ``GLOCAL_LEAD_SENDS_PER_IP``
+    an hour from that client: nobody can make Glocal message a stranger repeatedly."""
+    per_address = int(getattr(settings, "GLOCAL_LEAD_SENDS_PER_ADDRESS", 3))
+    per_ip = int(getattr(settings, "GLOCAL_LEAD_SENDS_PER_IP", 30))
+    over_address = _hit(f"send:{audience.hash_value(address)}", SEND_ADDRESS_WINDOW) > per_address
+    over_ip = _hit(f"send-ip:{ip or '-'}") > per_ip
+    if over_address or over_ip:
+        log.warning("lead confirmation not sent: %s limit reached", "address" if over_address else "client")
+        return False
+    return True
+
+
 # ---------------------------------------------------------------------------------------------------
 # Submissions
 
@@ -157,9 +216,10 @@ def rate_limited(*, ip: str | None, token: str, config: LeadCaptureSettings) -> 
 class LeadResult:
     contact_id: int | None = None
     created: bool = False
-    recorded: list[str] = field(default_factory=list)  # channels opted in now
-    pending_email: PendingOptIn | None = None  # waiting for confirmation
-    refused: list[str] = field(default_factory=list)  # channels refused (opposition list)
+    recorded: list[str] = field(default_factory=list)  # channels opted in now (never by the form alone)
+    pending_email: PendingOptIn | None = None  # waiting for the link's confirmation
+    pending_sms: PendingOptIn | None = None  # waiting for the texted code
+    refused: list[str] = field(default_factory=list)  # channels that will never confirm (kept internal)
 
 
 def _clean(data: dict[str, Any]) -> tuple[dict[str, str], dict[str, bool]]:
@@ -216,40 +276,36 @@ def submit_lead(*, lead_form: LeadForm, kind: str, data: dict[str, Any], ip: str
             contact = created.contact
             result.created = True
         else:
-            # Someone the organisation already knows: no duplicate, no change of owner or profile.
+            # Someone the organisation already knows: no duplicate, no change of owner, profile or
+            # activity — the person is not proven to be the one typing.
             contact = existing
-            Contact.unscoped.filter(pk=contact.pk).update(last_activity_at=timezone.now())
         assert contact is not None
         result.contact_id = contact.pk
+        common = {"organisation_id": org_id, "contact": contact, "entity": store, "form_version": version}
         if consents["sms"]:
-            same_number = contact.mobile == mobile
-            if suppressed["sms"] or not same_number:
+            sendable = not suppressed["sms"] and contact.mobile == mobile
+            if not sendable:
                 result.refused.append("sms")
-            else:
-                audience.consent_record(
-                    contact=contact,
-                    channel=Channel.SMS,
-                    status=ConsentStatus.OPT_IN,
-                    source=ConsentSource.FORM,
-                    wording=config.sms_wording,
-                    form_version=version,
-                    ip=ip,
-                    entity_id=store.pk,
-                )
-                result.recorded.append("sms")
+            result.pending_sms = PendingOptIn.unscoped.create(
+                **common,
+                channel=PendingOptIn.Channel.SMS,
+                mobile=mobile,
+                wording=config.sms_wording,
+                ip=ip or None,
+                sendable=sendable,
+            )
         if consents["email"]:
-            if suppressed["email"] or contact.email != email:
+            sendable = not suppressed["email"] and contact.email == email
+            if not sendable:
                 result.refused.append("email")
-            elif contact.consent(Channel.EMAIL) != ConsentStatus.OPT_IN:
-                result.pending_email = PendingOptIn.unscoped.create(
-                    organisation_id=org_id,
-                    contact=contact,
-                    entity=store,
-                    email=email,
-                    wording=config.email_wording,
-                    form_version=version,
-                    ip=ip or None,
-                )
+            result.pending_email = PendingOptIn.unscoped.create(
+                **common,
+                channel=PendingOptIn.Channel.EMAIL,
+                email=email,
+                wording=config.email_wording,
+                ip=ip or None,
+                sendable=sendable,
+            )
         audit.record(
             action="leads.submit",
             summary=f"{kind}: contact #{contact.pk}{' (new)' if result.created else ''}",
@@ -262,9 +318,12 @@ def confirmation_token(pending: PendingOptIn) -> str:
     return signing.dumps(pending.pk, salt=CONFIRM_SALT)
 
 
-def send_confirmation(pending: PendingOptIn, confirm_url: str) -> bool:
-    """Email the double opt-in link; False when the mail could not be handed to the server (the pending
-    consent stays, the person can submit again)."""
+def send_confirmation(pending: PendingOptIn, confirm_url: str, *, ip: str | None = None) -> bool:
+    """Email the double opt-in link; False when nothing was sent: the address may not be written to
+    (``sendable``), a sending limit is reached, or the mail could not be handed to the server (the
+    pending consent stays, the person can submit again)."""
+    if not pending.sendable or not may_send_confirmation(address=pending.email, ip=ip):
+        return False
     store = pending.entity
     subject = _("Please confirm your subscription to %(store)s") % {"store": store.name}
     body = _(
@@ -281,13 +340,128 @@ def send_confirmation(pending: PendingOptIn, confirm_url: str) -> bool:
 
 
 def pending_by_token(token: str) -> PendingOptIn | None:
-    """The pending consent a confirmation link designates (public lookup: the signature is the
+    """The pending email consent a confirmation link designates (public lookup: the signature is the
     credential, hence unscoped), or None when the link is forged or expired."""
     try:
         pk = signing.loads(token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
     except signing.BadSignature:
         return None
-    return PendingOptIn.unscoped.select_related("contact", "entity").filter(pk=pk).first()
+    return (
+        PendingOptIn.unscoped.select_related("contact", "entity")
+        .filter(pk=pk, channel=PendingOptIn.Channel.EMAIL, sendable=True)
+        .first()
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# SMS consent: a code texted to the number, entered on the confirmation page
+
+
+def sms_token(pending: PendingOptIn, kind: str) -> str:
+    """The confirmation page's address for this SMS consent and the form it came from (signed: it names
+    the row, never the code)."""
+    return signing.dumps([pending.pk, kind], salt=SMS_CONFIRM_SALT)
+
+
+def sms_pending_by_token(token: str) -> tuple[PendingOptIn, str] | None:
+    """The pending SMS consent of a confirmation page and the form kind (public lookup: the signature
+    is the credential, hence unscoped), or None when the address is forged or older than a day."""
+    try:
+        pk, kind = signing.loads(token, salt=SMS_CONFIRM_SALT, max_age=24 * 3600)
+    except (signing.BadSignature, TypeError, ValueError):
+        return None
+    if kind not in LeadForm.Kind.values:
+        return None
+    pending = (
+        PendingOptIn.unscoped.select_related("contact", "entity")
+        .filter(pk=pk, channel=PendingOptIn.Channel.SMS)
+        .first()
+    )
+    return (pending, kind) if pending is not None else None
+
+
+def _code_hash(pending_id: int, code: str) -> str:
+    key = hashlib.sha256(b"glocal.targeting.sms-code" + settings.SECRET_KEY.encode()).digest()
+    return hmac.new(key, f"{pending_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def send_sms_code(pending: PendingOptIn, *, ip: str | None = None) -> bool:
+    """Text a 6-digit code to the number through the configured SMS transport (in the active language:
+    the one the person used on the form). Only its HMAC is kept. False when nothing was sent (the number
+    may not be texted, a sending limit is reached, or the provider refused)."""
+    from glocal.delivery.dispatch import sms_transport
+    from glocal.delivery.transports.base import TransportError
+    from glocal.delivery.transports.sms_http import Sms
+
+    if not pending.sendable or not may_send_confirmation(address=pending.mobile, ip=ip):
+        return False
+    code = f"{secrets.randbelow(10**6):06d}"
+    text = _(
+        "%(code)s is your code to confirm text messages from %(store)s. Not you? Ignore this message."
+    ) % {
+        "code": code,
+        "store": pending.entity.name,
+    }
+    PendingOptIn.unscoped.filter(pk=pending.pk).update(
+        code_hash=_code_hash(pending.pk, code), code_sent_at=timezone.now(), attempts=0
+    )
+    sms = Sms(
+        stable_id=f"lead-{pending.pk}-{secrets.token_hex(4)}",
+        to=pending.mobile,
+        text=text,
+        sender=settings.GLOCAL_SMS_FROM,
+    )
+    try:
+        sms_transport().send(sms)
+    except (TransportError, OSError):
+        log.warning("SMS confirmation code for pending #%s could not be sent", pending.pk, exc_info=True)
+        return False
+    return True
+
+
+def confirm_sms(*, pending: PendingOptIn, code: str, ip: str | None) -> bool:
+    """The person typed the code they received: the SMS opt-in enters the ledger with the wording and
+    version they saw (the code's HMAC and time are the proof that they hold the number). False for a
+    wrong, expired or exhausted code, a number now on the opposition list or no longer the contact's.
+    Idempotent once confirmed."""
+    if pending.confirmed_at is not None:
+        return pending.consent_event_id is not None
+    code = "".join(ch for ch in str(code) if ch.isdigit())[:6]
+    fresh = pending.code_sent_at is not None and timezone.now() - pending.code_sent_at <= dt.timedelta(
+        seconds=SMS_CODE_MAX_AGE
+    )
+    if not (pending.sendable and pending.code_hash and fresh and len(code) == 6):
+        return False
+    # one attempt counted before comparing (conditional UPDATE: parallel guesses cannot exceed the cap)
+    counted = PendingOptIn.unscoped.filter(pk=pending.pk, attempts__lt=SMS_CODE_ATTEMPTS).update(
+        attempts=F("attempts") + 1
+    )
+    if not counted or not hmac.compare_digest(pending.code_hash, _code_hash(pending.pk, code)):
+        return False
+    contact = pending.contact
+    store = pending.entity
+    with activate(store_scope(store)), transaction.atomic():
+        ok = contact.mobile == pending.mobile and not audience.is_suppressed(
+            organisation_id=contact.organisation_id, channel=Channel.SMS, mobile=pending.mobile
+        )
+        event = None
+        if ok:
+            event = audience.consent_record(
+                contact=contact,
+                channel=Channel.SMS,
+                status=ConsentStatus.OPT_IN,
+                source=ConsentSource.FORM,
+                wording=pending.wording,
+                form_version=f"{pending.form_version}, SMS code confirmed",
+                ip=pending.ip,
+                entity_id=store.pk,
+            )
+        PendingOptIn.unscoped.filter(pk=pending.pk, confirmed_at__isnull=True).update(
+            confirmed_at=timezone.now(), confirmed_ip=ip or None, consent_event=event, code_hash=""
+        )
+        audit.record(action="leads.confirm_sms", summary=f"contact #{contact.pk}", entity_id=store.pk)
+    pending.refresh_from_db()
+    return event is not None
 
 
 def confirm_optin(*, pending: PendingOptIn, ip: str | None) -> bool:
@@ -295,6 +469,8 @@ def confirm_optin(*, pending: PendingOptIn, ip: str | None) -> bool:
     Idempotent. False when the address is (now) on the opposition list or no longer the contact's."""
     if pending.confirmed_at is not None:
         return pending.consent_event_id is not None
+    if pending.channel != PendingOptIn.Channel.EMAIL or not pending.sendable:
+        return False
     contact = pending.contact
     store = pending.entity
     with activate(store_scope(store)), transaction.atomic():

@@ -103,13 +103,26 @@ class LeadForm(TenantModel):
 
 
 class PendingOptIn(TenantModel):
-    """An email consent given on a public form, waiting for the person to confirm it (double opt-in).
-    The ledger gets the opt-in only on confirmation; this row keeps the proof of both steps."""
+    """A consent given on a public form, waiting for the person to confirm it: email by the signed link
+    sent to the address (double opt-in), SMS by the code texted to the number, entered on the
+    confirmation page. The ledger gets the opt-in only on confirmation; this row keeps the proof of both
+    steps. ``sendable`` is False when nothing may be sent (the address is on the opposition list, or is
+    not the known contact's): the public answer is the same, nothing is sent, it never confirms."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        SMS = "sms", _("SMS")
 
     organisation = models.ForeignKey("network.Organisation", on_delete=models.CASCADE, related_name="+")
     contact = models.ForeignKey("audience.Contact", on_delete=models.CASCADE, related_name="+")
     entity = models.ForeignKey("network.Entity", on_delete=models.CASCADE, related_name="+")
-    email = models.CharField(max_length=254)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    email = models.CharField(max_length=254, blank=True)
+    mobile = models.CharField(max_length=20, blank=True)
+    sendable = models.BooleanField(default=True)
+    code_hash = models.CharField(max_length=64, blank=True)  # HMAC of the SMS code, never the code
+    code_sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)  # wrong codes entered
     wording = models.TextField()
     form_version = models.CharField(max_length=120)
     ip = models.GenericIPAddressField(null=True, blank=True)
@@ -121,7 +134,7 @@ class PendingOptIn(TenantModel):
     )
 
     class Meta:
-        verbose_name = _("pending email confirmation")
+        verbose_name = _("pending consent confirmation")
 
     def __str__(self) -> str:
         return f"pending opt-in #{self.pk}"

@@ -11,6 +11,7 @@ urlpatterns = [
     path("l/k/<str:token>/", lead_views.kiosk, name="kiosk"),
     path("l/f/<str:token>/", lead_views.embed, name="embed"),
     path("l/confirm/<str:token>/", lead_views.confirm, name="confirm"),
+    path("l/sms/<str:token>/", lead_views.confirm_sms, name="confirm_sms"),
     # lead capture settings
     path("leads/", lead_views.lead_index, name="leads"),
     path("leads/settings/", lead_views.lead_settings, name="lead_settings"),
