@@ -460,6 +460,9 @@ MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 SMALL_PART = 16 << 20  # workbook, relationships, styles
+# Spreadsheet serial dates count days from these (naive: a sheet's dates have no time zone).
+WINDOWS_EPOCH = datetime.datetime(1899, 12, 30)  # noqa: DTZ001
+MAC_EPOCH = datetime.datetime(1904, 1, 1)  # noqa: DTZ001
 CELL_REF = re.compile(r"([A-Za-z]{1,3})(\d+)")
 
 
@@ -735,8 +738,6 @@ class _Workbook:
         if info is None:
             raise _not_a_workbook()
         sheets: list[str] = []
-        from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH
-
         self.epoch = WINDOWS_EPOCH
 
         def start(tag: str, attrs: dict[str, str]) -> None:
@@ -782,11 +783,11 @@ class _Workbook:
         self.date_styles = self._date_styles(styles_name)
 
     def _date_styles(self, name: str) -> set[int]:
-        from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
-
         info = self._info(name)
         if info is None:
             return set()
+        from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
+
         custom: dict[int, str] = {}
         formats: list[int] = []
         depth = {"cellXfs": 0}

@@ -207,3 +207,26 @@ def test_refusals_speak_french(network, login, settings):
     response = _post_upload(client, hostile_files.wide_csv(300), "wide.csv")
     page = response.content.decode()
     assert "200 colonnes" in page
+
+
+@pytest.mark.django_db
+def test_a_file_refused_by_the_background_check_says_so_in_french(network, login, settings):
+    from glocal.core import jobs
+
+    with activate(network.scope("store_a")):
+        name = save_upload(hostile_files.far_away_cell(), suffix=".xlsx")
+    job = jobs.enqueue(
+        importer.JOB_KIND,
+        scope=network.scope("store_a"),
+        params={"upload": name, "filename": "sparse.xlsx", "mapping": ["email"], "language": "fr"},
+        by_user_id=network.users["store_a"].pk,
+    )
+    jobs.run_pending("test")
+    job.refresh_from_db()
+    assert job.status == "done" and not job.result["ok"]
+    assert "200 colonnes" in job.result["file_errors"][0]
+    client = login(network, "store_a")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    page = client.get(reverse("audience:import_job", kwargs={"pk": job.pk})).content.decode()
+    assert "Le fichier a été refusé" in page and "200 colonnes" in page
+    assert not Contact.unscoped.exists()
