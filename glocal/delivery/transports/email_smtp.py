@@ -498,10 +498,10 @@ class SmtpConnection:
                 self._smtp = self._connect()
             smtp = self._smtp
             as_8bit = eight_bit and smtp.has_extn("8bitmime")
-            payload = forms.get(as_8bit)
-            if payload is None:
-                payload = data if as_8bit or not eight_bit else seven_bit(data)
-                payload = forms[as_8bit] = sign(payload) + payload if sign is not None else payload
+            if as_8bit not in forms:
+                form = data if as_8bit or not eight_bit else seven_bit(data)
+                forms[as_8bit] = sign(form) + form if sign is not None else form
+            payload = forms[as_8bit]
             try:
                 self._envelope(smtp, envelope_from, recipient, " BODY=8BITMIME" if as_8bit else "")
             except (smtplib.SMTPServerDisconnected, OSError) as error:
