@@ -77,8 +77,11 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def new_page(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., Page]]:
-    """Open a page in a fresh context (its own cookies) on the live server; closed after the test."""
+    """Open a page in a fresh context (its own cookies) on the live server; closed after the test.
+    A Content-Security-Policy violation reported in the console (an inline script or handler, an
+    image or frame the policy refuses) fails the test."""
     contexts: list[BrowserContext] = []
+    violations: list[str] = []
 
     def _new_page(viewport: ViewportSize | None = None, *, is_mobile: bool = False) -> Page:
         context = browser.new_context(
@@ -91,11 +94,21 @@ def new_page(browser: Browser, live_server: LiveServer) -> Iterator[Callable[...
         )
         context.set_default_timeout(10_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda message: (
+                violations.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
+        return page
 
     yield _new_page
     for context in contexts:
         context.close()
+    assert violations == [], "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture

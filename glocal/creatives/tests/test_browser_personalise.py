@@ -42,12 +42,31 @@ def chromium() -> Iterator[Browser]:
         browser.close()
 
 
+CSP_VIOLATIONS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_csp_violation() -> Iterator[None]:
+    """A Content-Security-Policy violation in the console (the previews included) fails the test."""
+    CSP_VIOLATIONS.clear()
+    yield
+    assert CSP_VIOLATIONS == []
+
+
 def open_as(chromium: Browser, live_server, persona: str, viewport: ViewportSize) -> Page:
     context = chromium.new_context(
         base_url=live_server.url, viewport=viewport, locale="en-US", service_workers="block"
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
+    page.on(
+        "console",
+        lambda message: (
+            CSP_VIOLATIONS.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     page.goto("/accounts/login/")
     page.get_by_label(re.compile(r"^Email")).fill(f"{persona}@example.test")
     page.get_by_label(re.compile(r"^Password")).fill("pw-correct-horse")
