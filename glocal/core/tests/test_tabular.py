@@ -9,6 +9,7 @@ import zipfile
 
 import openpyxl
 import pytest
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from glocal.core import tabular
 from glocal.core.tests import hostile_files
@@ -113,7 +114,7 @@ def test_preview_keeps_a_few_short_samples_of_the_real_columns():
 def _book(*lines, date1904=False) -> bytes:
     book = openpyxl.Workbook()
     if date1904:
-        book.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904
+        book.epoch = CALENDAR_MAC_1904
     sheet = book.worksheets[0]
     for line in lines:
         sheet.append(line)
