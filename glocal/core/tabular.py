@@ -314,7 +314,7 @@ def detect_encoding(handle: IO[bytes]) -> str:
     if head.startswith(codecs.BOM_UTF8):
         candidates = ["utf-8-sig"]
     elif head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        return "utf-16"
+        candidates = ["utf-16"]
     else:
         candidates = ["utf-8", "cp1252"]
     position = 0
@@ -323,7 +323,7 @@ def detect_encoding(handle: IO[bytes]) -> str:
         offset = 0
         try:
             while chunk := handle.read(1 << 20):
-                if b"\x00" in chunk:
+                if b"\x00" in chunk and encoding != "utf-16":
                     raise TabularError(
                         _(
                             "The file is not text (it holds binary data). Upload the spreadsheet as "

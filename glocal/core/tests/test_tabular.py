@@ -59,6 +59,8 @@ def test_undecodable_binary_and_misnamed_workbooks_are_one_sentence():
     assert "\n" not in str(refused.value)
     with pytest.raises(tabular.TabularError, match="not text"):
         rows(b"a,b\x00\x00")
+    with pytest.raises(tabular.TabularError, match="neither UTF-8"):
+        rows("a,b\n".encode("utf-16") + b"\x00\xd8\x41\x00")  # a lone surrogate
     with pytest.raises(tabular.TabularError, match="name it .xlsx"):
         rows(hostile_files.huge_dimension(), "people.csv")
 
