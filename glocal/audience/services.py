@@ -717,6 +717,7 @@ def purchase_record(
 ) -> Purchase:
     """Record a sale; the buyer becomes a customer and the ownership rule runs again."""
     scope = get_scope()
+    _check_owned(contact)
     with transaction.atomic():
         purchase = Purchase.unscoped.create(
             organisation_id=scope.organisation_id,
