@@ -347,6 +347,7 @@ def test_uploads_keep_no_metadata_comments_xmp_iptc_or_png_text(network):
         folder = services.folder_create(entity=network.hq, name="Photos")
         photo = services.asset_upload(folder=folder, name="Photo", data=jpeg, filename="photo.jpg")
         logo = services.asset_upload(folder=folder, name="Logo", data=png.getvalue(), filename="logo.png")
+        assert photo.current is not None and logo.current is not None
         stored = {
             "photo": photo.current.file.open("rb").read(),
             "photo thumbnail": photo.current.thumbnail.open("rb").read(),
