@@ -28,12 +28,13 @@ serve: $(STAMP)
 worker: $(STAMP)
 	$(BIN)/glocal worker
 
-## browser-deps: Debian's chromium for the browser tests (never a browser downloaded by Playwright)
+## browser-deps: Debian's chromium for the browser tests (never a browser downloaded by Playwright) and
+## poppler's pdftoppm, which the print tests use to look at a PDF's pixels
 browser-deps:
-	@if ! command -v chromium >/dev/null; then \
-	  echo "Installing Debian's chromium for the browser tests"; \
+	@if ! command -v chromium >/dev/null || ! command -v pdftoppm >/dev/null; then \
+	  echo "Installing Debian's chromium and poppler-utils for the browser and print tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium poppler-utils >/dev/null; \
 	fi
 
 lint: $(STAMP)
