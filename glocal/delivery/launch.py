@@ -32,6 +32,8 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, Case, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from glocal.audience.models import Contact
 from glocal.audience.selectors import address_q, consent_q, with_suppression
@@ -52,14 +54,19 @@ log = logging.getLogger(__name__)
 BATCH = 2000
 SENDABLE_CHANNELS = ("email", "sms", "print")
 LIVE_STATUSES = (Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SENT, Message.Status.DELIVERED)
-OVERSEAS_TZ = {
-    "RE": "Indian/Reunion",
-    "YT": "Indian/Mayotte",
-    "GP": "America/Guadeloupe",
-    "MQ": "America/Martinique",
-    "GF": "America/Cayenne",
-    "PM": "America/Miquelon",
-}
+# US area codes of Florida, whose own telemarketing law stops SMS at 20:00 (subdivision "FL").
+FLORIDA_AREA_CODES = frozenset({
+    "239", "305", "321", "324", "352", "386", "407", "448", "561", "645", "656", "689", "727", "728", "754",
+    "772", "786", "813", "850", "863", "904", "941", "954",
+})  # fmt: skip
+# How many leading digits (calling code included) decide the place of a number whose calling code several
+# regions share: numbering plans allocate by blocks — NANPA by area code + exchange (+1 NPA NXX, which is
+# also as deep as phonenumbers' time-zone map goes under +1), the French overseas territories by
+# 6-digit blocks (+262 692 xx, +590 690 xx) — and 9 digits cover every shared code; the tests check it on
+# every region's example numbers.
+SHARED_CODE_DIGITS = {1: 7}
+SHARED_CODE_DEFAULT_DIGITS = 9
+UNKNOWN_ZONE = "Etc/Unknown"
 
 
 def stable_id(campaign_id: int, contact_id: int) -> str:
@@ -122,32 +129,110 @@ def narrowed_window(
 
 
 @lru_cache(maxsize=4096)
-def _number_place(prefix: str) -> tuple[str | None, str | None]:
-    """(region, time zone) of a number prefix, by phonenumbers (cached: a few prefixes cover a network)."""
-    try:
-        number = phonenumbers.parse(prefix + "0" * max(0, 12 - len(prefix)))
-    except phonenumbers.NumberParseException:
-        return None, None
-    region = phonenumbers.region_code_for_number(number)
-    from phonenumbers import timezone as pn_timezone
+def _calling_code(lead: str) -> tuple[int, int] | None:
+    """(calling code, decisive digits) of a number from its first three digits; None: no such code.
 
-    zones = [z for z in pn_timezone.time_zones_for_number(number) if not z.startswith("Etc/")]
-    return region, zones[0] if len(zones) == 1 else None
+    The decisive digits are as many leading digits (calling code included) as decide the number's place:
+    for a code one region owns, the longest prefix of phonenumbers' time-zone map under it (often the
+    code itself: all of +33 is Europe/Paris); for a shared code, :data:`SHARED_CODE_DIGITS`."""
+    for size in range(1, min(3, len(lead)) + 1):  # calling codes are prefix-free
+        code = int(lead[:size])
+        if code in COUNTRY_CODE_TO_REGION_CODE:
+            if len(COUNTRY_CODE_TO_REGION_CODE[code]) > 1:
+                return code, SHARED_CODE_DIGITS.get(code, SHARED_CODE_DEFAULT_DIGITS)
+            prefix = str(code)
+            return code, max((len(k) for k in TIMEZONE_DATA if k.startswith(prefix)), default=len(prefix))
+    return None
 
 
-def recipient_place(contact_country: str, mobile: str, store_country: str, store_tz: str) -> tuple[str, str]:
-    """The recipient's (country, time zone): their number's region for an overseas number, else their
-    country (overseas departments have their own zones), else the store's zone."""
-    country = (contact_country or store_country or "FR").upper()
+def _zones_of(digits: str) -> tuple[str, ...]:
+    """phonenumbers' time zones of a number (longest matching prefix of its map), unknown left out."""
+    for size in range(min(len(digits), TIMEZONE_LONGEST_PREFIX), 0, -1):
+        zones = TIMEZONE_DATA.get(digits[:size])
+        if zones is not None:
+            return tuple(z for z in zones if z != UNKNOWN_ZONE)
+    return ()
+
+
+def _number_place(mobile: str) -> tuple[windows.Place, ...]:
+    """Every place an E.164 number may be in (its regions × their zones, with Florida's subdivision), ()
+    when the number tells nothing. From the FULL number: phonenumbers' regions (for a shared calling
+    code, those whose numbering plan holds the number) and its time-zone map; French territories get
+    their own zones and holidays (phonenumbers gives every +262 mobile both Mayotte's and Réunion's zone)."""
+    digits = mobile[1:]
+    found = _calling_code(digits[:3]) if mobile[:1] == "+" and digits.isdigit() and len(digits) > 3 else None
+    if found is None:
+        return ()
+    regions: tuple[str, ...] = COUNTRY_CODE_TO_REGION_CODE[found[0]]
+    if len(regions) > 1:
+        try:
+            number = phonenumbers.parse(mobile)
+        except phonenumbers.NumberParseException:
+            return ()
+        if found[0] == 1:  # NANPA: every area code belongs to one region (25 regions: ask once)
+            region = phonenumbers.region_code_for_number(number)
+            regions = (region,) if region else ()
+        else:  # +590 690…: Guadeloupe, Saint-Barthélemy and Saint-Martin alike
+            regions = tuple(r for r in regions if phonenumbers.is_valid_number_for_region(number, r))
+    zones = _zones_of(digits)
+    places: list[windows.Place] = []
+    for region in regions:
+        if region in windows.FRENCH_OVERSEAS:
+            places.extend(windows.territory_places(region))
+        elif region == "US":
+            florida = "FL" if digits[1:4] in FLORIDA_AREA_CODES else None
+            places.extend(windows.Place("US", zone, florida) for zone in zones)
+        else:
+            places.extend(windows.Place(region, zone) for zone in zones)
+    return tuple(sorted(set(places)))
+
+
+def _place_of(contact_country: str, mobile: str) -> tuple[windows.Place, ...]:
+    """The number's places, narrowed to the contact's country when it is one of them."""
+    places = _number_place(mobile)
+    own = tuple(p for p in places if p.country == contact_country)
+    return own or places
+
+
+@lru_cache(maxsize=1024)
+def _place_without_number(country: str, store_country: str, store_tz: str) -> tuple[windows.Place, ...]:
+    if country in windows.FRENCH_OVERSEAS:
+        return windows.territory_places(country)
+    if country == store_country == "FR" and store_tz in windows.TERRITORY_OF_ZONE:
+        return windows.territory_places(windows.TERRITORY_OF_ZONE[store_tz])
+    return (windows.Place(country, store_tz),)
+
+
+# (leading digits that decide the place, length, contact's country) → places: a launch of 100,000
+# mainland numbers computes one entry.
+_PLACES: dict[tuple[str, int, str], tuple[windows.Place, ...]] = {}
+
+
+def recipient_place(
+    contact_country: str, mobile: str, store_country: str, store_tz: str
+) -> tuple[windows.Place, ...]:
+    """Every place the recipient may be in; a message must be lawful in all of them.
+
+    Their number's places (:func:`_number_place`), narrowed by the contact's country when it is one of
+    them (a +590 mobile may be in Guadeloupe, Saint-Barthélemy or Saint-Martin; "FR" tells none apart,
+    so all three then hold). Without a telling number: the contact's French territory, else the store's
+    zone (a French store in an overseas zone: that territory, with its holidays).
+
+    Cached by the leading digits that decide a number's place (:func:`_calling_code`) and its length."""
+    store_country = (store_country or "FR").upper()
+    country = (contact_country or store_country).upper()
     if mobile:
-        region, zone = _number_place(mobile[:7])
-        if region in OVERSEAS_TZ:
-            return region, OVERSEAS_TZ[region]
-        if region and region != country and zone:
-            return region, zone
-    if country in OVERSEAS_TZ:
-        return country, OVERSEAS_TZ[country]
-    return country, store_tz if country == (store_country or "FR").upper() else store_tz
+        found = _calling_code(mobile[1:4]) if mobile[:1] == "+" and mobile[1:].isdigit() else None
+        if found is not None:
+            key = (mobile[: 1 + found[1]], len(mobile), country)
+            places = _PLACES.get(key)
+            if places is None:
+                if len(_PLACES) > 100_000:
+                    _PLACES.clear()
+                places = _PLACES[key] = _place_of(country, mobile)
+            if places:
+                return places
+    return _place_without_number(country, store_country, store_tz)
 
 
 # -- audiences ---------------------------------------------------------------------------------------
@@ -342,15 +427,32 @@ def _not_before(
 ) -> dt.datetime:
     _address, country, mobile = aud.candidates[contact_id]
     store = aud.campaign.entity
-    place = recipient_place(country, mobile if aud.channel == "sms" else "", store.country, store.timezone)
-    key = (aud.campaign.channel, place)
+    places = recipient_place(country, mobile if aud.channel == "sms" else "", store.country, store.timezone)
+    key = (aud.campaign.channel, places)
     if key not in cache:
         if "window" not in cache:
             cache["window"] = narrowed_window(settings, aud.campaign.channel, store)
-        cache[key] = windows.next_allowed(
-            now, channel=aud.campaign.channel, country=place[0], timezone=place[1], narrowed=cache["window"]
-        ).astimezone(dt.UTC)
+        cache[key] = lawful_instant(now, aud.campaign.channel, places, cache["window"])
     return cache[key]
+
+
+def lawful_instant(
+    now: dt.datetime, channel: str, places: tuple[windows.Place, ...], narrowed: windows.Window | None
+) -> dt.datetime:
+    """The first instant from ``now`` allowed in every one of ``places`` (UTC), within HQ's and the
+    store's hours when they leave one. When they do not — hours narrower than the gap between the zones a
+    number may be in (08:00–09:00 for an Alaska number: Anchorage and Adak are an hour apart) — the
+    law's own window in every zone; and if even those never meet, the first place's alone, logged. A
+    message is never dropped and the launch never fails over one recipient."""
+    try:
+        found = windows.next_allowed_everywhere(now, channel=channel, places=places, narrowed=narrowed)
+    except windows.WindowError:
+        try:
+            found = windows.next_allowed_everywhere(now, channel=channel, places=places)
+        except windows.WindowError:
+            log.warning("no instant is lawful in all of %s: timed for the first one only", places)
+            found = windows.next_allowed_everywhere(now, channel=channel, places=places[:1])
+    return found.astimezone(dt.UTC)
 
 
 MESSAGE_COLUMNS = (

@@ -3,7 +3,9 @@
 Rules (../shared/COMPLIANCE.md, "SMS"):
 - France, SMS: Monday to Saturday, 08:00–20:00, never on Sundays nor French public holidays (from the
   ``holidays`` package, with the subdivision when one is given: Alsace-Moselle "57", overseas
-  departments "971" Guadeloupe, "972" Martinique, "973" Guyane, "974" Réunion, "976" Mayotte).
+  departments "971" Guadeloupe, "972" Martinique, "973" Guyane, "974" Réunion, "976" Mayotte, and the
+  collectivities' own calendars "PM", "BL", "MF", "NC", "PF", "WF"). Every French territory outside
+  the mainland is read as France with its subdivision (:data:`FRENCH_OVERSEAS`).
 - United States, SMS: every day 08:00–21:00; Florida ("FL") 08:00–20:00.
 - Any other country, SMS: the French rule's hours without its holidays (Monday–Saturday 08:00–20:00), a
   conservative default until the country gets its own line in :data:`LEGAL_WINDOWS`.
@@ -13,6 +15,10 @@ Rules (../shared/COMPLIANCE.md, "SMS"):
 HQ and stores may only NARROW a window: :func:`narrow` intersects the requested window with the legal one,
 so anything wider is clamped to the legal window, never widened. A message outside its window is not
 dropped: :func:`next_allowed` gives the instant it may go (the outbox's ``not_before``).
+
+A recipient who may be in several places (a number shared by several territories, an area code spanning
+several zones) gets the most restrictive reading: :func:`next_allowed_everywhere` gives the first instant
+allowed in every one of them.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -29,14 +36,38 @@ MINUTES_PER_DAY = 24 * 60
 EVERY_DAY = frozenset(range(7))
 MONDAY_TO_SATURDAY = frozenset(range(6))
 
-# Overseas departments: ISO country code some data uses → (holidays' subdivision of FR, time zone).
-FRENCH_OVERSEAS = {
-    "GP": ("971", "America/Guadeloupe"),
-    "MQ": ("972", "America/Martinique"),
-    "GF": ("973", "America/Cayenne"),
-    "RE": ("974", "Indian/Reunion"),
-    "YT": ("976", "Indian/Mayotte"),
+# French territories outside the mainland: ISO code → (the ``holidays`` subdivision of FR, the time zones it
+# spans). Their SMS follow the French rule with their own public holidays.
+FRENCH_OVERSEAS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "GP": ("971", ("America/Guadeloupe",)),
+    "MQ": ("972", ("America/Martinique",)),
+    "GF": ("973", ("America/Cayenne",)),
+    "RE": ("974", ("Indian/Reunion",)),
+    "YT": ("976", ("Indian/Mayotte",)),
+    "PM": ("PM", ("America/Miquelon",)),
+    "BL": ("BL", ("America/St_Barthelemy",)),
+    "MF": ("MF", ("America/Marigot",)),
+    "NC": ("NC", ("Pacific/Noumea",)),
+    "PF": ("PF", ("Pacific/Tahiti", "Pacific/Marquesas", "Pacific/Gambier")),
+    "WF": ("WF", ("Pacific/Wallis",)),
 }
+# A French store's zone → its territory (the demo seed stores overseas shops with country "FR").
+TERRITORY_OF_ZONE = {zone: code for code, (_sub, zones) in FRENCH_OVERSEAS.items() for zone in zones}
+
+
+class Place(NamedTuple):
+    """Where a recipient may be: a country (or a French territory's code), a time zone, a subdivision."""
+
+    country: str
+    zone: str
+    subdivision: str | None = None
+
+
+def territory_places(code: str) -> tuple[Place, ...]:
+    """The places of a French territory (one per zone it spans)."""
+    subdivision, zones = FRENCH_OVERSEAS[code]
+    return tuple(Place(code, zone, subdivision) for zone in zones)
+
 
 NO_ALLOWED_TIME = _("This sending window allows no time at all once limited to the legal window.")
 
@@ -190,4 +221,35 @@ def next_allowed(
         candidate = day + dt.timedelta(days=offset)
         if _day_allowed(window, candidate, subdivision):
             return _at_minute(candidate, window.start, tz)
+    raise WindowError(NO_ALLOWED_TIME)
+
+
+def next_allowed_everywhere(
+    at: dt.datetime, *, channel: str, places: tuple[Place, ...], narrowed: Window | None = None
+) -> dt.datetime:
+    """The first instant from ``at`` allowed in EVERY one of ``places`` (the most restrictive reading of a
+    recipient who may be in any of them): the intersection of their lawful intervals, on the next day
+    when it is empty on one.
+
+    ``at`` itself when it is allowed everywhere. Raises :class:`WindowError` when no instant in the next
+    400 days is allowed in all of them (zones too far apart for their windows to overlap).
+    """
+    if not places:
+        raise ValueError("next_allowed_everywhere needs at least one place")
+    candidate, horizon = at, at + dt.timedelta(days=400)
+    while candidate < horizon:
+        latest = candidate
+        for place in places:
+            allowed = next_allowed(
+                candidate,
+                channel=channel,
+                country=place.country,
+                timezone=place.zone,
+                subdivision=place.subdivision,
+                narrowed=narrowed,
+            )
+            latest = max(latest, allowed)
+        if latest == candidate:  # allowed in every place
+            return candidate
+        candidate = latest  # each step reaches a window's start somewhere: finitely many in 400 days
     raise WindowError(NO_ALLOWED_TIME)
