@@ -165,3 +165,96 @@ def test_a_guadeloupe_contact_is_not_held_by_saint_martins_holiday(network, temp
     sms_contact(network, "+590690123456", country="GP")
     now = at("America/Guadeloupe", 2026, 5, 28, 10, 0)  # Saint-Martin's Abolition day, not Guadeloupe's
     assert launch_sms(network, templates, now)["+590690123456"] == now
+
+
+# -- the place cache: keyed by the digits that decide a number's place --------------------------------
+
+
+def _mutations(number: str, keep: int, rng) -> list[str]:
+    digits = number[1:]
+    return ["+" + digits[:keep] + "".join(rng.choice("0123456789") for _ in digits[keep:]) for _ in range(8)]
+
+
+def test_the_digits_after_the_decisive_ones_never_change_a_numbers_place():
+    # every region's example mobile and fixed-line numbers, their tails replaced by random digits: the
+    # place computed from the full number is the same, so the cache keyed by the leading digits is exact
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(2026)
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            number = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            found = launch._calling_code(number[1:4])
+            assert found is not None
+            expected = launch._number_place(number)
+            for other in _mutations(number, found[1], rng):
+                assert launch._number_place(other) == expected, (region, number, other)
+                checked += 1
+    assert checked > 2000
+
+
+def test_shared_calling_codes_are_decided_as_deep_as_the_time_zone_map_goes():
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+    from phonenumbers.tzdata import TIMEZONE_DATA
+
+    for code, regions in COUNTRY_CODE_TO_REGION_CODE.items():
+        found = launch._calling_code(str(code) + "000")
+        assert found is not None and found[0] == code
+        deepest = max((len(k) for k in TIMEZONE_DATA if k.startswith(str(code))), default=0)
+        assert found[1] >= deepest, code
+        if len(regions) > 1:
+            assert found[1] >= 7, code
+
+
+def test_cached_places_are_those_of_the_full_number():
+    numbers = ["+262692123456", "+262639012345", "+590690123456", "+19076000123", "+18504320123"]
+    for mobile in numbers:
+        for country in ("FR", "US", "GP", "MF"):
+            first = launch.recipient_place(country, mobile, "FR", "Europe/Paris")
+            assert first == launch.recipient_place(country, mobile, "FR", "Europe/Paris")
+            assert first == launch._place_of(country, mobile)
+
+
+def test_florida_area_codes_are_phonenumbers_florida_ones():
+    import phonenumbers
+    from phonenumbers import geocoder
+
+    florida = set()
+    for area in range(200, 1000):
+        number = phonenumbers.PhoneNumber(country_code=1, national_number=int(f"{area}2345678"))
+        where = geocoder.description_for_number(number, "en")
+        if where == "Florida" or where.endswith(", FL"):
+            florida.add(str(area))
+    assert florida == launch.FLORIDA_AREA_CODES
+
+
+def test_places_of_numbers():
+    from glocal.delivery.windows import Place
+
+    assert launch.recipient_place("FR", "+262692123456", "FR", "Europe/Paris") == (
+        Place("RE", "Indian/Reunion", "974"),
+    )
+    assert launch.recipient_place("FR", "+590690123456", "FR", "Europe/Paris") == (
+        Place("BL", "America/St_Barthelemy", "BL"),
+        Place("GP", "America/Guadeloupe", "971"),
+        Place("MF", "America/Marigot", "MF"),
+    )
+    assert launch.recipient_place("US", "+13055550123", "FR", "Europe/Paris") == (
+        Place("US", "America/New_York", "FL"),
+    )
+    assert launch.recipient_place("US", "+19076000123", "FR", "Europe/Paris") == (
+        Place("US", "America/Adak"),
+        Place("US", "America/Anchorage"),
+    )
+    # no telling number: the contact's territory, else the store's (its zone names it), else its zone
+    assert launch.recipient_place("RE", "", "FR", "Europe/Paris") == (Place("RE", "Indian/Reunion", "974"),)
+    assert launch.recipient_place("FR", "", "FR", "America/Martinique") == (
+        Place("MQ", "America/Martinique", "972"),
+    )
+    assert launch.recipient_place("FR", "0612", "FR", "Europe/Paris") == (Place("FR", "Europe/Paris"),)
