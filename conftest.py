@@ -18,6 +18,10 @@ from glocal.network import services
 from glocal.network.models import Entity, EntityType, Membership, Organisation
 from glocal.network.roles import Role
 
+# The session's one chromium (the ``browser`` fixture), shared by every browser test wherever it lives:
+# Playwright refuses a second sync browser in the same session.
+pytest_plugins = ["tests.browser.chromium"]
+
 
 @dataclass
 class Network:

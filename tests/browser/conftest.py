@@ -1,5 +1,6 @@
-"""Browser fixtures: a live Django server, one headless Debian chromium per session, a fresh
-browser context per test, and the persona network with English-speaking users.
+"""Browser fixtures: a live Django server, a fresh browser context per test in the session's one
+headless Debian chromium (the ``browser`` fixture of ``tests/browser/chromium.py``, shared with the
+apps' browser tests), and the persona network with English-speaking users.
 
 Never run ``playwright install``: the tests drive the system chromium (``make browser-deps``).
 """
@@ -8,43 +9,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, ViewportSize, expect
+from pytest_django.live_server_helper import LiveServer
 
-# Playwright's sync API keeps an asyncio loop running in the main thread, so Django's async-safety
-# check would refuse every ORM call made by a fixture or test (SynchronousOnlyOperation). The ORM
-# calls here are synchronous and in the main thread: the documented Playwright + pytest-django
-# workaround is to switch the check off.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+from conftest import Network, build_network
 
-from playwright.sync_api import (  # noqa: E402
-    Browser,
-    BrowserContext,
-    Locator,
-    Page,
-    ViewportSize,
-    expect,
-    sync_playwright,
-)
-from pytest_django.live_server_helper import LiveServer  # noqa: E402
-
-from conftest import Network, build_network  # noqa: E402
-
-CHROMIUM = os.environ.get("GLOCAL_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # No internet here (nor in CI): keep chromium from calling Google in the background.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 PASSWORD = "pw-correct-horse"
@@ -61,18 +34,6 @@ def email_of(persona: str) -> str:
 def field(page: Page, label: str) -> Locator:
     """The form control labelled ``label`` (Django's labels end with a colon)."""
     return page.get_by_label(re.compile(rf"^{re.escape(label)}:?$"))
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
-        pytest.skip(f"no chromium at {CHROMIUM} (make browser-deps)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture

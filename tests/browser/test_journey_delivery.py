@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from conftest import Network
 from glocal.audience.models import Contact
 from glocal.campaigns.tests.conftest import add_contacts, demo_templates
-from glocal.delivery import capture, dispatch, launch
+from glocal.delivery import capture, dispatch, launch, tracking
 from glocal.delivery.tests.test_engine import scheduled_campaign
 
 from .conftest import PHONE
@@ -81,7 +81,12 @@ def test_a_campaign_goes_out_and_the_store_sees_what_was_sent_and_why(
     recipient = new_page(PHONE, is_mobile=True)
     recipient.goto(match.group(1))
     expect(recipient.get_by_role("heading", level=1)).to_have_text("Your preferences")
-    contact_id = int(re.search(r"Message-ID: <g\d+-(\d+)@", raw).group(1))  # type: ignore[union-attr]
+    # the Message-ID carries the message's signed reference: <g<campaign>-<contact>.<16 hex MAC>@domain>
+    reference = re.search(r"Message-ID: <(g\d+-\d+\.[0-9a-f]{16})@", raw)
+    assert reference is not None
+    stable_id = tracking.read_ref(reference.group(1))
+    assert stable_id is not None  # a genuine reference, signed by this platform
+    contact_id = int(stable_id.rpartition("-")[2])
     assert Contact.unscoped.get(pk=contact_id).consent_email == "opt_in"  # the GET changed nothing
     recipient.get_by_role("button", name="Unsubscribe from these emails").click()
     expect(recipient.get_by_test_id("unsubscribed")).to_be_visible()

@@ -10,53 +10,40 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop vs Django's check
+from conftest import build_network
+from glocal.creatives.models import Personalisation
 
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright  # noqa: E402
+from .conftest import publish_demo
 
-from conftest import build_network  # noqa: E402
-from glocal.creatives.models import Personalisation  # noqa: E402
-
-from .conftest import publish_demo  # noqa: E402
-
+# ``browser``: the session's one chromium (tests/browser/chromium.py, registered by the root conftest),
+# shared with the journeys in tests/browser: Playwright refuses a second sync browser in one session.
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("GLOCAL_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = os.environ.get("GLOCAL_SCREENSHOTS", "")
 
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
 CSP_VIOLATIONS: list[str] = []
+CONTEXTS: list[BrowserContext] = []
 
 
 @pytest.fixture(autouse=True)
 def _no_csp_violation() -> Iterator[None]:
-    """A Content-Security-Policy violation in the console (the previews included) fails the test."""
+    """A Content-Security-Policy violation in the console (the previews included) fails the test. The
+    test's browser contexts are closed after it (the browser itself lives for the session)."""
     CSP_VIOLATIONS.clear()
+    CONTEXTS.clear()
     yield
+    for context in CONTEXTS:
+        context.close()
+    CONTEXTS.clear()
     assert CSP_VIOLATIONS == []
 
 
-def open_as(chromium: Browser, live_server, persona: str, viewport: ViewportSize) -> Page:
-    context = chromium.new_context(
+def open_as(browser: Browser, live_server, persona: str, viewport: ViewportSize) -> Page:
+    context = browser.new_context(
         base_url=live_server.url, viewport=viewport, locale="en-US", service_workers="block"
     )
+    CONTEXTS.append(context)
     context.set_default_timeout(10_000)
     page = context.new_page()
     page.on(
@@ -80,13 +67,13 @@ def shot(page: Page, name: str) -> None:
         page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
 
 
-def test_store_manager_personalises_an_hq_email(chromium, live_server, transactional_db):
+def test_store_manager_personalises_an_hq_email(browser, live_server, transactional_db):
     network = build_network()
     for user in network.users.values():
         user.language = "en"
         user.save(update_fields=["language"])
     templates = publish_demo(network)
-    page = open_as(chromium, live_server, "store_a", {"width": 1280, "height": 900})
+    page = open_as(browser, live_server, "store_a", {"width": 1280, "height": 900})
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Templates").click()
     page.get_by_role("link", name="Lettre").click()
@@ -131,7 +118,7 @@ def test_store_manager_personalises_an_hq_email(chromium, live_server, transacti
     assert saved.values["headline"] == "Grande braderie" and "legal" not in saved.values
 
     # On a tablet in portrait, the form and the preview stack; the SMS screen counts segments.
-    tablet = open_as(chromium, live_server, "store_a", {"width": 768, "height": 1024})
+    tablet = open_as(browser, live_server, "store_a", {"width": 768, "height": 1024})
     tablet.goto(f"/templates/{templates.sms.pk}/personalise/")
     tablet.get_by_label("Message").fill("Soldes ç " + "x" * 70)
     expect(tablet.get_by_test_id("sms-counter")).to_contain_text("UCS-2")
@@ -139,13 +126,13 @@ def test_store_manager_personalises_an_hq_email(chromium, live_server, transacti
     shot(tablet, "creatives_personalise_sms_tablet")
 
 
-def test_hq_marketer_edits_zones_and_sees_errors_plainly(chromium, live_server, transactional_db):
+def test_hq_marketer_edits_zones_and_sees_errors_plainly(browser, live_server, transactional_db):
     network = build_network()
     for user in network.users.values():
         user.language = "en"
         user.save(update_fields=["language"])
     templates = publish_demo(network)
-    page = open_as(chromium, live_server, "hq_marketer", {"width": 1280, "height": 900})
+    page = open_as(browser, live_server, "hq_marketer", {"width": 1280, "height": 900})
     page.goto("/templates/")
     shot(page, "creatives_list")
     page.get_by_role("link", name="Lettre").click()
