@@ -17,6 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from glocal.accounts.client_ip import client_ip
 from glocal.core import audit, jobs
 from glocal.core.forms import add_validation_errors
 from glocal.core.http import ScopedRequest
@@ -104,7 +105,7 @@ def contact_create(request: ScopedRequest) -> HttpResponse:
                 fields=form.contact_fields(),
                 consents=form.consents(),
                 source=ConsentSource.STORE,
-                ip=request.META.get("REMOTE_ADDR"),
+                ip=client_ip(request),
             )
         except ValidationError as exc:
             add_validation_errors(form, exc)
@@ -188,7 +189,7 @@ def contact_consent(request: ScopedRequest, pk: int) -> HttpResponse:
             source=ConsentSource.USER,
             wording=form.cleaned_data["wording"],
             form_version="contact-page",
-            ip=request.META.get("REMOTE_ADDR"),
+            ip=client_ip(request),
         )
         if event is None:
             messages.error(request, services.REFUSED_OBJECTION)

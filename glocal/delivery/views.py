@@ -25,6 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from glocal.accounts.client_ip import client_ip
 from glocal.campaigns.models import Campaign
 from glocal.core.views_base import scoped
 from glocal.network.roles import Action, sees_personal_data
@@ -52,7 +53,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if contact is None:
         raise Http404
     if request.method == "POST":
-        services.unsubscribe(claim, contact, ip=request.META.get("REMOTE_ADDR"))
+        services.unsubscribe(claim, contact, ip=client_ip(request))  # the proof: declared proxies only
         return render(request, "delivery/unsubscribed.html", {"channel": claim.channel}, status=200)
     return render(
         request,
