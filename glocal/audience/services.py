@@ -521,12 +521,21 @@ def consent_record(
                     return None
                 lift_suppression(organisation_id=contact.organisation_id, channel=channel, hashes=hashes)
                 assert confirmation is not None
-                form_version = f"{form_version} ({confirmation.label()})".strip()[:120]
+                # The proof's reference is never cut: the version gives way when the column is short.
+                proof = f" ({confirmation.label()})"
+                form_version = f"{form_version.strip()[: max(0, 120 - len(proof))]}{proof}".strip()[:120]
                 audit.record(
                     action="consent.lift",
                     summary=f"contact #{contact.pk}: {channel}",
-                    entity_id=entity_id or scope.entity_id,
-                    data={"channel": channel, "confirmation": confirmation.label()},
+                    # On the trail of the node that owns the contact (and its ancestors'), not of the
+                    # store whose form was used: that store may not see the contact, nor learn that
+                    # the person had objected.
+                    entity_id=contact.owner_id or entity_id or scope.entity_id,
+                    data={
+                        "channel": channel,
+                        "confirmation": confirmation.label(),
+                        "at": entity_id or scope.entity_id,
+                    },
                 )
         event = ConsentEvent.unscoped.create(
             organisation_id=contact.organisation_id,

@@ -17,6 +17,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from glocal.accounts.client_ip import client_ip
 from glocal.core.http import ScopedRequest
 from glocal.core.views_base import scoped
 from glocal.network.models import Entity
@@ -33,7 +34,10 @@ def _public_url(path: str) -> str:
 
 
 def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address for the per-client limits and the consent proof: the login code's helper,
+    which trusts ``X-Forwarded-For`` only from the declared proxies (``GLOCAL_TRUSTED_PROXY_COUNT`` /
+    ``GLOCAL_TRUSTED_PROXIES``); without them it is the TCP peer and a forged header changes nothing."""
+    return client_ip(request) or None
 
 
 def _capture(request: HttpRequest, token: str, kind: str) -> HttpResponse:

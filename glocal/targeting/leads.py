@@ -11,8 +11,14 @@ exact wording with the form version, IP, timestamp and ``source=form``. A consen
 once the person confirms it (``PendingOptIn``): email through the signed link sent to the address, SMS
 with the code texted to the number and entered on the confirmation page. Anyone may type anyone's
 address, so a submission changes no existing contact and reveals nothing about them (the answer is the
-same whether the person is known, opted in or on the opposition list); people on the opposition list
-are never re-enabled for marketing by a form (nothing is sent to them, nothing confirms).
+same whether the person is known, opted in or on the opposition list).
+
+Objections: only the person lifts their own objection, and their confirmation is how they do it. A
+person on the opposition list (or with an opt-out on record) gets the confirmation like anyone else,
+within the same per-address and per-client limits; nothing changes until they confirm, and their
+confirmation reaches ``audience.consent_record`` with a ``PersonalConfirmation("double_opt_in", …)``
+naming the pending row, which lifts the objection on that channel (proof in the ledger row, audit
+event ``consent.lift``). A form alone, staff, an import or the API never lift it.
 
 Anti-abuse without third parties, in the shared cache (``CACHES``: Redis or the database, never a
 per-process memory): a single-use render stamp (signed [nonce, time]; the nonce is stored when the form
@@ -261,10 +267,6 @@ def submit_lead(*, lead_form: LeadForm, kind: str, data: dict[str, Any], ip: str
     version = f"{config.form_version} ({kind})"
     result = LeadResult()
     with activate(store_scope(store)), transaction.atomic():
-        suppressed: dict[str, bool] = {
-            ch.value: audience.is_suppressed(organisation_id=org_id, channel=ch, email=email, mobile=mobile)
-            for ch in CHANNELS
-        }
         existing = audience.find_duplicate(org_id, email, mobile)
         if existing is None:
             created = audience.contact_create(
@@ -277,13 +279,21 @@ def submit_lead(*, lead_form: LeadForm, kind: str, data: dict[str, Any], ip: str
             result.created = True
         else:
             # Someone the organisation already knows: no duplicate, no change of owner, profile or
-            # activity — the person is not proven to be the one typing.
+            # activity — the person is not proven to be the one typing. Even when another store owns
+            # them: their consent is theirs to give, brand-wide, so it is recorded (once they confirm)
+            # on their existing contact, whose owner stays as it is (a form never moves a contact), and
+            # the form's store learns nothing (same answer; its trail does not name them, see _trail).
             contact = existing
         assert contact is not None
         result.contact_id = contact.pk
         common = {"organisation_id": org_id, "contact": contact, "entity": store, "form_version": version}
+        # ``sendable`` is False only for what must never be sent: an address that is not the contact's
+        # (the email matched a known person whose number is another — or none —, or the reverse). A
+        # confirmation there would put a consent for one address on a contact holding another, and
+        # message a stranger. The opposition list is NOT a reason: the person alone can lift their
+        # objection, by confirming (the per-address and per-client limits still hold).
         if consents["sms"]:
-            sendable = not suppressed["sms"] and contact.mobile == mobile
+            sendable = contact.mobile == mobile
             if not sendable:
                 result.refused.append("sms")
             result.pending_sms = PendingOptIn.unscoped.create(
@@ -295,7 +305,7 @@ def submit_lead(*, lead_form: LeadForm, kind: str, data: dict[str, Any], ip: str
                 sendable=sendable,
             )
         if consents["email"]:
-            sendable = not suppressed["email"] and contact.email == email
+            sendable = contact.email == email
             if not sendable:
                 result.refused.append("email")
             result.pending_email = PendingOptIn.unscoped.create(
@@ -309,9 +319,23 @@ def submit_lead(*, lead_form: LeadForm, kind: str, data: dict[str, Any], ip: str
         audit.record(
             action="leads.submit",
             summary=f"{kind}: contact #{contact.pk}{' (new)' if result.created else ''}",
-            entity_id=store.pk,
+            entity_id=_trail(contact, store),
+            data={"store": store.pk},
         )
     return result
+
+
+def _trail(contact: Contact, store: Entity) -> int:
+    """The node whose audit trail gets a lead event naming ``contact``: the form's store when it covers
+    the contact, else the contact's owner. A store's trail (its home page) must not name a contact it
+    cannot see: that would tell it the person exists elsewhere, or that they had objected."""
+    return store.pk if contact.owner_path.startswith(store.path) else contact.owner_id
+
+
+def _confirmation(pending: PendingOptIn) -> audience.PersonalConfirmation:
+    """The person's own act, for the ledger: the pending row keeps its proof (address, wording, form
+    version, time and IP of the submission and of the confirmation, the code's HMAC for SMS)."""
+    return audience.PersonalConfirmation(kind="double_opt_in", reference=f"pending opt-in #{pending.pk}")
 
 
 def confirmation_token(pending: PendingOptIn) -> str:
@@ -421,9 +445,10 @@ def send_sms_code(pending: PendingOptIn, *, ip: str | None = None) -> bool:
 
 def confirm_sms(*, pending: PendingOptIn, code: str, ip: str | None) -> bool:
     """The person typed the code they received: the SMS opt-in enters the ledger with the wording and
-    version they saw (the code's HMAC and time are the proof that they hold the number). False for a
-    wrong, expired or exhausted code, a number now on the opposition list or no longer the contact's.
-    Idempotent once confirmed."""
+    version they saw (the code's HMAC and time are the proof that they hold the number). Their act lifts
+    an objection of theirs on SMS (STOP, opposition list): ``consent_record`` gets the confirmation.
+    False for a wrong, expired or exhausted code, or a number no longer the contact's. Idempotent once
+    confirmed."""
     if pending.confirmed_at is not None:
         return pending.consent_event_id is not None
     code = "".join(ch for ch in str(code) if ch.isdigit())[:6]
@@ -441,11 +466,8 @@ def confirm_sms(*, pending: PendingOptIn, code: str, ip: str | None) -> bool:
     contact = pending.contact
     store = pending.entity
     with activate(store_scope(store)), transaction.atomic():
-        ok = contact.mobile == pending.mobile and not audience.is_suppressed(
-            organisation_id=contact.organisation_id, channel=Channel.SMS, mobile=pending.mobile
-        )
         event = None
-        if ok:
+        if contact.mobile == pending.mobile:
             event = audience.consent_record(
                 contact=contact,
                 channel=Channel.SMS,
@@ -455,18 +477,24 @@ def confirm_sms(*, pending: PendingOptIn, code: str, ip: str | None) -> bool:
                 form_version=f"{pending.form_version}, SMS code confirmed",
                 ip=pending.ip,
                 entity_id=store.pk,
+                confirmation=_confirmation(pending),
             )
         PendingOptIn.unscoped.filter(pk=pending.pk, confirmed_at__isnull=True).update(
             confirmed_at=timezone.now(), confirmed_ip=ip or None, consent_event=event, code_hash=""
         )
-        audit.record(action="leads.confirm_sms", summary=f"contact #{contact.pk}", entity_id=store.pk)
+        audit.record(
+            action="leads.confirm_sms", summary=f"contact #{contact.pk}", entity_id=_trail(contact, store)
+        )
     pending.refresh_from_db()
     return event is not None
 
 
 def confirm_optin(*, pending: PendingOptIn, ip: str | None) -> bool:
-    """The person confirmed: the email opt-in enters the ledger with the wording and version they saw.
-    Idempotent. False when the address is (now) on the opposition list or no longer the contact's."""
+    """The person confirmed (POST from the link's page): the email opt-in enters the ledger with the
+    wording and version they saw, and lifts an objection of theirs on email (unsubscribe, opposition
+    list): ``consent_record`` gets the confirmation. The latest act wins: a click after a later
+    unsubscribe is the person's newer choice. Idempotent. False when the address is no longer the
+    contact's."""
     if pending.confirmed_at is not None:
         return pending.consent_event_id is not None
     if pending.channel != PendingOptIn.Channel.EMAIL or not pending.sendable:
@@ -474,11 +502,8 @@ def confirm_optin(*, pending: PendingOptIn, ip: str | None) -> bool:
     contact = pending.contact
     store = pending.entity
     with activate(store_scope(store)), transaction.atomic():
-        ok = contact.email == pending.email and not audience.is_suppressed(
-            organisation_id=contact.organisation_id, channel=Channel.EMAIL, email=pending.email
-        )
         event = None
-        if ok:
+        if contact.email == pending.email:
             event = audience.consent_record(
                 contact=contact,
                 channel=Channel.EMAIL,
@@ -488,10 +513,13 @@ def confirm_optin(*, pending: PendingOptIn, ip: str | None) -> bool:
                 form_version=f"{pending.form_version}, double opt-in confirmed",
                 ip=pending.ip,
                 entity_id=store.pk,
+                confirmation=_confirmation(pending),
             )
         PendingOptIn.unscoped.filter(pk=pending.pk).update(
             confirmed_at=timezone.now(), confirmed_ip=ip or None, consent_event=event
         )
-        audit.record(action="leads.confirm", summary=f"contact #{contact.pk}", entity_id=store.pk)
+        audit.record(
+            action="leads.confirm", summary=f"contact #{contact.pk}", entity_id=_trail(contact, store)
+        )
     pending.refresh_from_db()
     return event is not None

@@ -106,8 +106,9 @@ class PendingOptIn(TenantModel):
     """A consent given on a public form, waiting for the person to confirm it: email by the signed link
     sent to the address (double opt-in), SMS by the code texted to the number, entered on the
     confirmation page. The ledger gets the opt-in only on confirmation; this row keeps the proof of both
-    steps. ``sendable`` is False when nothing may be sent (the address is on the opposition list, or is
-    not the known contact's): the public answer is the same, nothing is sent, it never confirms."""
+    steps. ``sendable`` is False when nothing may be sent (the address is not the known contact's): the
+    public answer is the same, nothing is sent, it never confirms. A person on the opposition list is
+    sendable: their own confirmation is what lifts their objection (``targeting.leads``)."""
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("Email")
