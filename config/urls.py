@@ -4,10 +4,11 @@ from django.urls import include, path
 from glocal.accounts.urls import people_patterns
 from glocal.core import views as core_views
 from glocal.delivery.hooks_views import PostmarkTracking
+from glocal.network import views as network_views
 
 core_patterns = (
     [
-        path("", core_views.home, name="home"),
+        path("", network_views.home, name="home"),
         path("switch/", core_views.switch_membership, name="switch"),
         path("jobs/<int:pk>/", core_views.job_detail, name="job"),
     ],

@@ -23,7 +23,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from glocal.core import audit
-from glocal.core.scope import Scope, activate, get_scope
+from glocal.core.roles import HQ_ROLES
+from glocal.core.scope import activate, get_scope, system_scope
 from glocal.creatives import selectors as creative_selectors
 from glocal.creatives import services as creative_services
 from glocal.creatives import zones as zonelib
@@ -63,7 +64,6 @@ NOT_YOURS_TO_REOPEN = _(
     "Only a manager can change it now."
 )
 DEADLINE_PASSED = _("The deadline has passed.")
-HQ_ROLES = (Role.HQ_ADMIN, Role.HQ_MARKETER)
 
 
 def _require(action: Action) -> None:
@@ -77,14 +77,6 @@ def may_edit(campaign: Campaign, role: str) -> bool:
     if campaign.is_final or not role_allows(role, Action.CAMPAIGN_CREATE):
         return False
     return campaign.state not in REOPENED_BY_EDIT or role_allows(role, Action.CAMPAIGN_SUBMIT)
-
-
-def system_scope(organisation_id: int) -> Scope:
-    """The organisation's HQ, for jobs, commands and the lazy deadline check (no user)."""
-    root = Entity.unscoped.get(organisation_id=organisation_id, parent__isnull=True)
-    return Scope(
-        organisation_id=organisation_id, entity_id=root.pk, entity_path=root.path, role=Role.HQ_ADMIN
-    )
 
 
 def refused(exc: TransitionRefused) -> ValidationError:

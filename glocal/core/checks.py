@@ -84,25 +84,9 @@ def check_sender_domain(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     ]
 
 
-def check_dkim_key(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    path = getattr(settings, "GLOCAL_DKIM_KEY_FILE", "")
-    if not path:
-        return []
-    from glocal.delivery.transports.email_smtp import dkim_public_key
-
-    try:
-        with open(path, "rb") as handle:
-            _public, bits = dkim_public_key(handle.read())
-    except (OSError, ValueError) as error:
-        return [checks.Error(f"GLOCAL_DKIM_KEY_FILE cannot be read as an RSA key: {error}", id="glocal.E003")]
-    if bits < 2048:
-        return [checks.Error(f"the DKIM key has {bits} bits; use 2048 or more", id="glocal.E004")]
-    if not getattr(settings, "GLOCAL_DKIM_DOMAIN", ""):
-        return [checks.Error("GLOCAL_DKIM_KEY_FILE is set but GLOCAL_DKIM_DOMAIN is not", id="glocal.E005")]
-    return []
-
-
-DEPLOY_CHECKS = [check_public_url, check_sender_domain, check_dkim_key]
+# The DKIM key check is delivery's (glocal.delivery.checks.check_dkim_key): it reads the key with the
+# SMTP transport's code, which the kernel does not import.
+DEPLOY_CHECKS = [check_public_url, check_sender_domain]
 
 
 def register() -> None:

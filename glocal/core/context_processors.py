@@ -2,7 +2,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from glocal.network.roles import MATRIX, Action
+from glocal.core.roles import MATRIX, Action
 
 
 def scope(request: HttpRequest) -> dict[str, Any]:

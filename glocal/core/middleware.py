@@ -14,8 +14,10 @@ SESSION_MEMBERSHIP_KEY = "glocal_membership_id"
 def active_memberships(user_id: int) -> list:
     """The user's usable memberships (active, on an active entity). Runs before any scope exists,
     hence the explicit unscoped manager; it only ever reads the user's own rows."""
-    from glocal.network.models import Membership
+    from django.apps import apps
 
+    # By its app label: the kernel does not import the network app (see ARCHITECTURE.md, layers).
+    Membership = apps.get_model("network", "Membership")
     return list(
         Membership.unscoped.filter(user_id=user_id, is_active=True, entity__is_active=True)
         .select_related("entity", "organisation", "entity__entity_type")

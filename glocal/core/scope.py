@@ -105,3 +105,20 @@ class TenantModel(models.Model):
     @classmethod
     def scope_q(cls, scope: Scope) -> models.Q:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def system_scope(organisation_id: int, root: Any = None) -> Scope:
+    """The organisation's HQ admin on its root node: the scope of jobs, commands, the delivery engine
+    and the lazy deadline check (no user). ``root`` is the root entity when the caller already has it.
+
+    The root entity is read by its app label: the kernel does not import the network app."""
+    from django.apps import apps
+
+    from glocal.core.roles import Role
+
+    if root is None:
+        entity_model: Any = apps.get_model("network", "Entity")
+        root = entity_model.unscoped.get(organisation_id=organisation_id, parent__isnull=True)
+    return Scope(
+        organisation_id=organisation_id, entity_id=root.pk, entity_path=root.path, role=Role.HQ_ADMIN
+    )

@@ -1,8 +1,6 @@
-"""Home dashboards, health, job progress, membership switch, web-app manifest."""
+"""Health, job progress, membership switch, web-app manifest."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import connection
@@ -16,44 +14,9 @@ from django.views.decorators.http import require_POST
 from glocal.core import jobs
 from glocal.core.http import ScopedRequest
 from glocal.core.middleware import SESSION_MEMBERSHIP_KEY
-from glocal.core.models import AuditEvent, Job
+from glocal.core.models import Job
+from glocal.core.roles import sees_personal_data
 from glocal.core.views_base import scoped
-from glocal.network import selectors
-from glocal.network.models import Entity, Membership
-from glocal.network.roles import Role, sees_personal_data
-
-
-@scoped()
-def home(request: ScopedRequest) -> HttpResponse:
-    """HQ, regional and store homes: one view, the scope decides what it covers."""
-    membership = request.membership
-    entity = membership.entity
-    role = membership.role
-    if role in {Role.HQ_ADMIN, Role.HQ_MARKETER} and entity.parent_id is None:
-        kind = "hq"
-    elif entity.entity_type.is_local:
-        kind = "store"
-    else:
-        kind = "region"
-    context: dict = {"kind": kind, "entity": entity, "stats": selectors.network_stats()}
-    if kind in {"hq", "region"}:
-        # Direct children with the number of active local entities below each (one query).
-        children = Entity.objects.filter(parent=entity, is_active=True).order_by("name")
-        nodes = {node.entity.pk: node for root in selectors.entity_tree() for node in _walk(root)}
-        context["children"] = [
-            (child, nodes[child.pk].local_count if child.pk in nodes else 0) for child in children
-        ]
-        context["people"] = Membership.objects.filter(is_active=True).count()
-    else:
-        context["team"] = Membership.objects.filter(entity=entity, is_active=True).select_related("user")
-    context["recent"] = AuditEvent.objects.select_related("actor", "entity")[:8]
-    return render(request, "core/home.html", context)
-
-
-def _walk(node: selectors.TreeNode) -> Iterator[selectors.TreeNode]:
-    yield node
-    for child in node.children:
-        yield from _walk(child)
 
 
 @require_POST

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from glocal.network.roles import Action, role_allows
+from glocal.core.roles import Action, role_allows
 
 
 def scoped(

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, register
 from django.urls import URLPattern, URLResolver, get_resolver
 
 MIN_SECRET_LENGTH = 16
@@ -124,3 +124,24 @@ def webhook_views(app_configs: Any, **kwargs: Any) -> list[Error]:
         for route, pattern in mounted_webhooks()
         if not _authenticated(pattern)
     ]
+
+
+@register("deploy", deploy=True)
+def check_dkim_key(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The DKIM private key is readable, 2048 bits or more, and has its domain (moved from the kernel's
+    checks with its ids ``glocal.E003``–``E005``: it reads the key with the SMTP transport)."""
+    path = getattr(settings, "GLOCAL_DKIM_KEY_FILE", "")
+    if not path:
+        return []
+    from glocal.delivery.transports.email_smtp import dkim_public_key
+
+    try:
+        with open(path, "rb") as handle:
+            _public, bits = dkim_public_key(handle.read())
+    except (OSError, ValueError) as error:
+        return [Error(f"GLOCAL_DKIM_KEY_FILE cannot be read as an RSA key: {error}", id="glocal.E003")]
+    if bits < 2048:
+        return [Error(f"the DKIM key has {bits} bits; use 2048 or more", id="glocal.E004")]
+    if not getattr(settings, "GLOCAL_DKIM_DOMAIN", ""):
+        return [Error("GLOCAL_DKIM_KEY_FILE is set but GLOCAL_DKIM_DOMAIN is not", id="glocal.E005")]
+    return []

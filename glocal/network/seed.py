@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from glocal.accounts.models import User
-from glocal.core.scope import Scope, activate
+from glocal.core.scope import Scope, activate, system_scope
 
 from . import seeddata, services
 from .models import Entity, EntityGroup, EntityType, Membership, Organisation
@@ -98,13 +98,15 @@ def seed_network(
 
 def hq_scope(org: Organisation, hq: Entity) -> Scope:
     """The scope seeding acts in: the organisation's HQ admin."""
-    return Scope(organisation_id=org.pk, entity_id=hq.pk, entity_path=hq.path, role=Role.HQ_ADMIN)
+    return system_scope(org.pk, root=hq)
 
 
 def seed_demo(
     *, stores: int = 30, regions: int | None = None, seed: int = 42, contacts: int = 0
 ) -> SeedResult:
     """The demo organisation with one user per persona, plus a second, isolated organisation."""
+    # The user model through Django's setting: network sits below accounts (see ARCHITECTURE.md, layers).
+    User: Any = get_user_model()
     org = seed_network(name="Maison Verte", slug="maison-verte", stores=stores, regions=regions, seed=seed)
     entities = list(Entity.unscoped.filter(organisation=org).select_related("entity_type").order_by("path"))
     hq = entities[0]

@@ -49,12 +49,11 @@ from glocal.audience.models import (
     consent_field,
 )
 from glocal.core import audit
+from glocal.core.roles import is_hq
 from glocal.core.scope import Scope, get_scope
-from glocal.network.roles import Role
 
 from .models import Segment, SegmentPolicy
 
-HQ_ROLES = (Role.HQ_ADMIN, Role.HQ_MARKETER)
 MAX_CRITERIA_HARD = 12  # even for HQ: keeps every count one reasonable query
 DEFAULT_DAYS = 365
 
@@ -372,7 +371,7 @@ def policy_update(
 
 def is_guarded(scope: Scope) -> bool:
     """Regional and local users work within HQ's guardrails; HQ sets them."""
-    return scope.role not in HQ_ROLES
+    return not is_hq(scope.role)
 
 
 def fields_for(scope: Scope) -> dict[str, FieldSpec]:

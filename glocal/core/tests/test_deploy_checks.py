@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError, SystemCheckError
 
 from glocal.core import checks
+from glocal.delivery import checks as delivery_checks
 
 ROOT = Path(__file__).resolve().parents[3]
 KEYS = ROOT / "glocal" / "delivery" / "tests"
@@ -75,12 +76,12 @@ def test_checks_flag_loopback_url_and_local_sender_domain(settings):
 
 def test_check_flags_an_unreadable_or_short_dkim_key(settings, tmp_path):
     settings.GLOCAL_DKIM_KEY_FILE = str(tmp_path / "absent.pem")
-    assert [m.id for m in checks.check_dkim_key()] == ["glocal.E003"]
+    assert [m.id for m in delivery_checks.check_dkim_key()] == ["glocal.E003"]
     settings.GLOCAL_DKIM_KEY_FILE = str(KEYS / "dkim_test_key.pem")
     settings.GLOCAL_DKIM_DOMAIN = ""
-    assert [m.id for m in checks.check_dkim_key()] == ["glocal.E005"]
+    assert [m.id for m in delivery_checks.check_dkim_key()] == ["glocal.E005"]
     settings.GLOCAL_DKIM_DOMAIN = "mail.glocal.example"
-    assert checks.check_dkim_key() == []
+    assert delivery_checks.check_dkim_key() == []
 
 
 def _records(text: str) -> dict[str, str]:

@@ -6,10 +6,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from glocal.brand.kit import render_kit
-from glocal.core.scope import Scope, activate
+from glocal.core.scope import activate, system_scope
 from glocal.creatives.models import ChannelTemplate
 from glocal.network.models import Entity, Organisation
-from glocal.network.roles import Role
 
 
 class Command(BaseCommand):
@@ -36,7 +35,7 @@ class Command(BaseCommand):
             slugs = ", ".join(orgs.order_by("slug").values_list("slug", flat=True))
             raise CommandError(f"Choose the organisation with --org SLUG (one of: {slugs}).")
         hq = Entity.unscoped.get(organisation=org, parent__isnull=True)  # the command acts as the HQ admin
-        scope = Scope(organisation_id=org.pk, entity_id=hq.pk, entity_path=hq.path, role=Role.HQ_ADMIN)
+        scope = system_scope(org.pk, root=hq)
         with activate(scope):
             published = ChannelTemplate.objects.filter(status=ChannelTemplate.Status.PUBLISHED).order_by("pk")
             if options["template"] != ["all"]:

@@ -7,9 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from glocal.core.scope import Scope, activate
-from glocal.network.models import Entity, Organisation
-from glocal.network.roles import Role
+from glocal.core.scope import activate, system_scope
+from glocal.network.models import Organisation
 from glocal.targeting import prospects
 
 
@@ -26,10 +25,7 @@ class Command(BaseCommand):
             orgs = orgs.filter(slug=options["org"])
         for org in orgs:
             # Operator tool: acts as the organisation's HQ (root node) over all its lists.
-            root = Entity.unscoped.get(organisation=org, parent__isnull=True)
-            scope = Scope(
-                organisation_id=org.pk, entity_id=root.pk, entity_path=root.path, role=Role.HQ_ADMIN
-            )
+            scope = system_scope(org.pk)
             with activate(scope):
                 if options["dry_run"]:
                     count = prospects.due_lists().count()
