@@ -1,6 +1,6 @@
 """R1: per-recipient render + MIME + tracking links + unsubscribe headers, per core.
 
-Ours: :class:`glocal.brand.email_skeleton.VariantMail`, built once per template version × store variant
+Ours: :class:`glocal.delivery.email_skeleton.VariantMail`, built once per template version × store variant
 from the creatives rendering (creatives' stage 1 and MJML compile, once; its sandbox for every
 per-recipient expression), then per recipient: one small sandboxed render of the recipient's
 expressions, a signed one-click unsubscribe token (the delivery tokens' format) in the body and the
@@ -10,7 +10,7 @@ parts, no ``EmailMessage``, no per-recipient base64). The variant build is insid
 
 Reference, same run: a bare ``jinja2.Environment`` render of the same compiled HTML (~26–30 KB) with
 the same recipient context. Ratio = our messages/s ÷ reference renders/s (target ≥ 0.3). One process:
-per core. ``glocal/brand/tests/test_email_skeleton.py`` checks the messages equal creatives' full
+per core. ``glocal/delivery/tests/test_email_skeleton.py`` checks the messages equal creatives' full
 render (the oracle) and runs this benchmark small.
 """
 
@@ -96,7 +96,7 @@ def recipients(n: int) -> list[dict[str, Any]]:
 
 def build_mail(variant: Any) -> Any:
     """The variant's byte skeleton (built once per template version × store variant)."""
-    from glocal.brand.email_skeleton import Sender, VariantMail
+    from glocal.delivery.email_skeleton import Sender, VariantMail
 
     return VariantMail(
         variant=variant,

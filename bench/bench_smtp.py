@@ -1,7 +1,7 @@
 """D1 and D2: our SMTP transport against Postfix's smtp-source, both sending to Postfix's smtp-sink.
 
 D1 — CPU-bound: N messages of ~20 KB to a sink that answers at once. Ours: the dispatcher's path per
-message — :meth:`glocal.brand.email_skeleton.VariantMail.build` (the demo template compiled once per store
+message — :meth:`glocal.delivery.email_skeleton.VariantMail.build` (the demo template compiled once per store
 variant, the recipient's fields, tracked links, signed unsubscribe URL, RFC 5322/8058 headers) then
 ``SmtpConnection.send_bytes`` — in 2 processes × 16 threads, each thread with its own connection.
 (The outbox's database writes are measured by E1, end to end.)

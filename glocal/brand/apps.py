@@ -7,24 +7,27 @@ class BrandConfig(AppConfig):
     verbose_name = "Brand"
 
     def ready(self) -> None:
-        # Print and social renderers join the creatives' channel → renderer mapping.
+        # The library plugs into creatives through its registrations (glocal.creatives.hooks): print
+        # and social channels, image zones → library choices and asset URLs, the check of a store's
+        # image choices before a personalisation is saved. Usage rows follow saves (brand.usage).
         from glocal.brand import printing, social, usage
-        from glocal.creatives import rendering
+        from glocal.creatives import hooks
 
-        rendering.RENDERERS.setdefault("print", printing.render_print_channel)
-        rendering.RENDERERS.setdefault("social", social.render_social_channel)
-        rendering.image_url = usage.image_url
+        hooks.register_channel(
+            "print",
+            renderer=printing.render_print_channel,
+            starter_source=printing.STARTER_SOURCE,
+            starter_zones=printing.STARTER_ZONES,
+        )
+        hooks.register_channel(
+            "social",
+            renderer=social.render_social_channel,
+            starter_source=social.STARTER_SOURCE,
+            starter_zones=social.STARTER_ZONES,
+        )
+        hooks.register_image_library(hooks.ImageLibrary(url=usage.image_url, choices=usage.image_choices))
+        hooks.register_personalisation_check(usage.check_personalisation)
         usage.connect()
-
-        from glocal.creatives import forms as creative_forms
-        from glocal.creatives import services as creative_services
-
-        if hasattr(creative_forms, "image_choices"):
-            creative_forms.image_choices = usage.image_choices  # image zones pick from the library
-        creative_services.STARTER_SOURCE.setdefault("print", printing.STARTER_SOURCE)
-        creative_services.STARTER_ZONES.setdefault("print", printing.STARTER_ZONES)
-        creative_services.STARTER_SOURCE.setdefault("social", social.STARTER_SOURCE)
-        creative_services.STARTER_ZONES.setdefault("social", social.STARTER_ZONES)
 
         from glocal.brand.seed import seed_brand
         from glocal.network.seed import SEED_EXTENSIONS

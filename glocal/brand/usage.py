@@ -1,14 +1,18 @@
 """The library's hooks into creatives: image zones → asset URLs, checks and usage tracking.
 
-- ``rendering.image_url`` (set in ``BrandConfig.ready``): an image zone's value (an asset id) becomes
-  the signed public URL of the asset's current version, when the asset is visible in the active scope.
-- ``post_save`` of ``TemplateVersion`` and ``Personalisation``: the :class:`AssetUsage` rows of that
-  version (HQ defaults) or personalisation (a store's choices) are replaced by what its image zones
-  reference now; ``pre_save`` of ``Personalisation`` refuses an asset the store cannot see, or one
-  without the tag the zone requires (``ValidationError``, nothing written).
+Registered in ``BrandConfig.ready`` through ``glocal.creatives.hooks`` (creatives never imports brand):
 
-Signals rather than calls inside creatives' services: every write path (services, seed, admin) is
-covered, in the same transaction.
+- :func:`image_url` / :func:`image_choices` (``hooks.register_image_library``): an image zone's value
+  (an asset id) becomes the signed public URL of the asset's current version, when the asset is visible
+  in the active scope; an image zone offers the images the scope may pick.
+- :func:`check_personalisation` (``hooks.register_personalisation_check``): called by
+  ``creatives.services.personalisation_save`` before it writes; refuses an asset the store cannot see,
+  or one without the tag the zone requires (``ValidationError``, nothing written).
+- ``post_save`` of ``TemplateVersion`` and ``Personalisation`` (:func:`connect`): the
+  :class:`AssetUsage` rows of that version (HQ defaults) or personalisation (a store's choices) are
+  replaced by what its image zones reference now. A signal here, not a call: usage is an index derived
+  from what is saved, and every write path (services, seeds, admin) must keep it right, in the same
+  transaction.
 """
 
 from __future__ import annotations
@@ -137,7 +141,7 @@ def record(template_version: Any, personalisation: Any = None) -> None:
 
 
 def connect() -> None:
-    from django.db.models.signals import post_save, pre_save
+    from django.db.models.signals import post_save
 
     from glocal.creatives.models import Personalisation, TemplateVersion
 
@@ -145,18 +149,11 @@ def connect() -> None:
         if not raw:
             record(instance)
 
-    def personalisation_checked(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
-        if not raw:
-            check_personalisation(instance)
-
     def personalisation_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
         if not raw:
             record(instance.version, instance)
 
     post_save.connect(version_saved, sender=TemplateVersion, dispatch_uid="brand.usage.version", weak=False)
-    pre_save.connect(
-        personalisation_checked, sender=Personalisation, dispatch_uid="brand.usage.check", weak=False
-    )
     post_save.connect(
         personalisation_saved, sender=Personalisation, dispatch_uid="brand.usage.personalisation", weak=False
     )

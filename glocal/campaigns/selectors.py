@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar as calmod
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -266,60 +267,19 @@ def _audience_ids(c: Campaign, limit: int) -> list[int]:
     return list(qs.order_by("pk").values_list("pk", flat=True)[:limit])
 
 
+# Marketing pressure at the send date is the delivery engine's own arbitration over its outbox: the
+# delivery app registers its preview here from ``DeliveryConfig.ready`` (``delivery.selectors
+# .pressure_preview``). Campaigns never import delivery; delivery imports campaigns.
+PressurePreview = Callable[["Campaign"], tuple[int, list[tuple[str, int]]]]
+PRESSURE_PREVIEW: list[PressurePreview] = []
+
+
 def pressure_exclusions(campaign: Campaign) -> tuple[int, list[tuple[str, int]]]:
-    """How many of the campaign's contacts marketing pressure would exclude at its send date, and why:
-    the launch's own arbitration (glocal.delivery.launch), over the messages already sent or waiting and
-    the campaigns submitted or scheduled around that date, with HQ's rules."""
-    import polars as pl
-
-    from glocal.delivery import launch, pressure
-
-    assert campaign.scheduled_at is not None
-    when = campaign.scheduled_at
-    configured = launch.rules_for(launch.settings_for(campaign.organisation_id))
-    rules = pressure.PressureRules(caps=configured.caps, priority=configured.priority, count_scheduled=True)
-    horizon = max((cap.period for cap in rules.caps), default=dt.timedelta(days=7))
-    ids = _audience_ids(campaign, PRESSURE_SAMPLE)
-    if not ids:
+    """How many of the campaign's contacts marketing pressure would exclude at its send date, and why
+    (the five most frequent reasons), from the preview the delivery app registered (none: no exclusion)."""
+    if not PRESSURE_PREVIEW:
         return 0, []
-    history, names = launch.history_frame(
-        campaign.organisation_id,
-        set(ids),
-        rules,
-        when,
-        scheduled_since=when - horizon,
-        exclude_campaign=campaign.pk,
-    )
-    if history.is_empty():
-        return 0, []
-    candidates = pl.DataFrame(
-        {
-            "contact_id": ids,
-            "campaign_id": [campaign.pk] * len(ids),
-            "channel": [campaign.channel] * len(ids),
-        },
-        schema={"contact_id": pl.Int64, "campaign_id": pl.Int64, "channel": pl.Utf8},
-    )
-    campaigns = pl.DataFrame(
-        {
-            "campaign_id": [campaign.pk],
-            "kind": ["central" if campaign.kind == Campaign.Kind.OPERATION else "local"],
-            "weight": [campaign.pressure_weight],
-            "scheduled_at": [when],
-        },
-        schema={
-            "campaign_id": pl.Int64,
-            "kind": pl.Utf8,
-            "weight": pl.Int64,
-            "scheduled_at": pl.Datetime("us", "UTC"),
-        },
-    )
-    result = pressure.arbitrate(candidates, campaigns, history, rules, when)
-    reasons: dict[str, int] = {}
-    for row in result.excluded.iter_rows(named=True):
-        text = pressure.explain(row, rules, names)
-        reasons[text] = reasons.get(text, 0) + 1
-    return result.excluded.height, sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
+    return PRESSURE_PREVIEW[-1](campaign)
 
 
 # -- calendar ---------------------------------------------------------------------------------------

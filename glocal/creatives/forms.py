@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -9,14 +8,14 @@ from django.utils.translation import gettext_lazy as _
 
 from glocal.network.models import Entity
 
+from . import hooks
 from . import zones as zonelib
 from .models import Channel, ChannelTemplate, CreativeSettings
 
 ZONE_PREFIX = "z_"
 
-# The brand library plugs in here: (zone) -> [(asset id, label)] of the images the active scope may
-# pick for an image zone (its tag filter applied). Without it, an image zone takes an asset id.
-image_choices: Callable[[zonelib.Zone], list[tuple[str, str]]] | None = None
+# An image zone offers the images of the library registered in glocal.creatives.hooks (the brand
+# library: those the active scope may pick, its tag filter applied). Without one, it takes an asset id.
 
 
 class TemplateCreateForm(forms.Form):
@@ -106,11 +105,12 @@ class PersonalisationForm(forms.Form):
             attrs["data-maxlength"] = zone.limit
         label = zone.title
         help_text = zone.help
-        if zone.type == "image" and image_choices is not None:
+        library = hooks.image_library()  # the brand library, when registered
+        if zone.type == "image" and library is not None:
             return forms.ChoiceField(
                 label=label,
                 required=False,
-                choices=[("", "—"), *image_choices(zone)],
+                choices=[("", "—"), *library.choices(zone)],
                 initial=zone.default,
                 help_text=help_text,
                 widget=forms.Select(attrs=attrs),

@@ -13,7 +13,7 @@ recipient:
 
 Zone values are always data in the context: a store typing ``{{ ''.__class__ }}`` gets those
 characters printed, never evaluated. Other channels (print, social) register their renderer in
-:data:`RENDERERS`.
+:data:`RENDERERS` through :func:`glocal.creatives.hooks.register_channel`.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import mjml
 from django.utils.translation import gettext_lazy as _
 from markupsafe import Markup, escape
 
+from . import hooks
 from . import sms as smslib
 from .sandbox import Literal, RenderError, SafeEnvironment, compile_source, render
 from .zones import Zone, rich_text_to_plain
@@ -176,12 +177,11 @@ def sample_recipient(key: str = "camille") -> dict[str, Any]:
     return dict(SAMPLE_RECIPIENTS.get(key, SAMPLE_RECIPIENTS["camille"]))
 
 
-def _no_image(asset_id: str, zone: Zone) -> str:
-    return ""
-
-
-# The brand library plugs in here: (asset id, zone) -> a URL the channel can load ("" if unknown).
-image_url: Callable[[str, Zone], str] = _no_image
+def image_url(asset_id: str, zone: Zone) -> str:
+    """An image zone's value (an asset id) as a URL the channel can load: the image library registered
+    in :mod:`glocal.creatives.hooks` (the brand library) resolves it; "" without one, or if unknown."""
+    library = hooks.image_library()
+    return library.url(asset_id, zone) if library is not None else ""
 
 
 def zone_context(zones: list[Zone], values: dict[str, Any], *, html: bool) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from glocal.core.scope import get_scope
 from glocal.network.models import Entity
 from glocal.network.roles import Action, role_allows
 
-from . import compliance, rendering, sandbox, selectors, zones
+from . import compliance, hooks, rendering, sandbox, selectors, zones
 from .findings import ERROR, Finding
 from .models import Channel, ChannelTemplate, CreativeSettings, Personalisation, TemplateVersion
 
@@ -232,6 +232,8 @@ def personalisation_save(
         personalisation.values = merged
         personalisation.updated_by_id = scope.user_id
         personalisation.status = Personalisation.Status.SUBMITTED if submit else Personalisation.Status.DRAFT
+        for check in hooks.PERSONALISATION_CHECKS:  # the library: images the store may use (brand)
+            check(personalisation)
         personalisation.save()
         audit.record(
             action="template.personalise",

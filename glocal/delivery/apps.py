@@ -14,3 +14,11 @@ class DeliveryConfig(AppConfig):
         from .erasure import register
 
         register()  # erasure reaches the outbox (audience calls it; it never imports delivery)
+
+        # The campaign simulation's pressure line is delivery's arbitration (campaigns never import it).
+        from glocal.campaigns.selectors import PRESSURE_PREVIEW
+
+        from .selectors import pressure_preview
+
+        if pressure_preview not in PRESSURE_PREVIEW:
+            PRESSURE_PREVIEW.append(pressure_preview)

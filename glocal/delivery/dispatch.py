@@ -34,18 +34,17 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
-from glocal.audience import services as audience_services
-from glocal.audience.models import Contact, Suppression
-from glocal.brand.email_skeleton import Sender, VariantMail
+from glocal.audience.models import Contact
 from glocal.campaigns import services as campaign_services
 from glocal.campaigns.models import Campaign
 from glocal.campaigns.states import State
 from glocal.core import jobs
 from glocal.core.models import WorkerHeartbeat
-from glocal.core.scope import activate
+from glocal.core.scope import activate, system_scope
 from glocal.creatives import rendering
 from glocal.creatives import selectors as creative_selectors
 from glocal.creatives.sandbox import RenderError
+from glocal.delivery.email_skeleton import Sender, VariantMail
 
 from . import bounces, feedback, launch, tracking
 from .models import Message, MessageEvent
@@ -447,7 +446,7 @@ class Dispatcher:
     def _campaign_variant(campaign_id: int) -> tuple[Campaign, rendering.Variant]:
         """The campaign's store variant (its version × store × content), built in its organisation's scope."""
         campaign = Campaign.unscoped.select_related("version__template", "entity").get(pk=campaign_id)
-        with activate(campaign_services.system_scope(campaign.organisation_id)):
+        with activate(system_scope(campaign.organisation_id)):
             variant = creative_selectors.build_variant(campaign.version, campaign.entity, campaign.values)
         return campaign, variant
 
@@ -588,7 +587,7 @@ class Dispatcher:
             enhanced = error.enhanced if bounces.ENHANCED_RE.fullmatch(error.enhanced or "") else None
             verdict = bounces.classify_enhanced(enhanced, code=error.code) if enhanced else None
             if verdict is not None and verdict.suppress:
-                apply_hard_bounce(message, contact)
+                feedback.apply_hard_bounce(message, contact)
                 detail["suppressed"] = True
             if verdict is not None and verdict.alert_operator:
                 log.warning("sender policy refusal for %s: %s", message.stable_id, error)
@@ -633,20 +632,6 @@ def mark_sent(message: Message, provider_id: str, body: str, worker: str = "") -
         )
 
 
-def apply_hard_bounce(message: Message, contact: Contact | None) -> None:
-    """The address no longer exists: on the opposition list for the channel (hash only)."""
-    if contact is None:
-        return
-    channel = "email" if message.channel == "email" else "sms"
-    hashes = audience_services.channel_hashes(channel, contact.email_hash, contact.mobile_hash)
-    audience_services.suppress(
-        organisation_id=message.organisation_id,
-        channel=channel,
-        hashes=hashes,
-        reason=Suppression.Reason.BOUNCE,
-    )
-
-
 # -- the campaign's end -------------------------------------------------------------------------------
 
 
@@ -660,7 +645,7 @@ def finish_campaigns() -> int:
         if rows.filter(status__in=PENDING).exists():  # an index probe: cheap on every tick
             continue
         counts = dict(rows.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
-        with activate(campaign_services.system_scope(organisation_id)), transaction.atomic():
+        with activate(system_scope(organisation_id)), transaction.atomic():
             # Several workers tick at once: only the one that finds it still "sending", under the
             # campaign's row lock (SQLite: the immediate write transaction), closes it.
             campaign = Campaign.objects.select_for_update(of=("self",)).get(pk=campaign_id)

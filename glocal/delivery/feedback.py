@@ -39,10 +39,9 @@ from django.utils import timezone
 
 from glocal.audience import services as audience_services
 from glocal.audience.models import ConsentSource, ConsentStatus, Contact, Suppression, hash_value
-from glocal.campaigns import services as campaign_services
-from glocal.core.scope import activate
+from glocal.core.scope import activate, system_scope
 
-from . import bounces, dispatch, tracking
+from . import bounces, tracking
 from .models import Message, MessageEvent
 from .transports.sms_http import E164_RE, DeliveryReceipt, InboundSms, is_stop
 
@@ -163,19 +162,34 @@ def _suppress_address(message: Message, reason: str) -> None:
     )
 
 
+def apply_hard_bounce(message: Message, contact: Contact | None) -> None:
+    """The address no longer exists: on the opposition list for the channel (hash only). Called by the
+    dispatcher on a permanent refusal at send time and by the bounce feedback (dispatch → feedback only)."""
+    if contact is None:
+        return
+    channel = "email" if message.channel == "email" else "sms"
+    hashes = audience_services.channel_hashes(channel, contact.email_hash, contact.mobile_hash)
+    audience_services.suppress(
+        organisation_id=message.organisation_id,
+        channel=channel,
+        hashes=hashes,
+        reason=Suppression.Reason.BOUNCE,
+    )
+
+
 def _hard_bounce(message: Message) -> None:
-    """``dispatch.apply_hard_bounce`` for the contact when the message went to their current address;
+    """``apply_hard_bounce`` for the contact when the message went to their current address;
     otherwise (contact erased, address changed since) the hash of the address it actually went to."""
     contact = message.contact
     if contact is not None and _address_of(contact, _channel_of(message)) == message.to_address:
-        dispatch.apply_hard_bounce(message, contact)
+        apply_hard_bounce(message, contact)
     else:
         _suppress_address(message, Suppression.Reason.BOUNCE)
 
 
 def _opt_out(contact: Contact, channel: str, *, source: str, wording: str) -> bool:
     """Record the objection (ledger + opposition list) unless it is already on record. True if new."""
-    with activate(campaign_services.system_scope(contact.organisation_id)):
+    with activate(system_scope(contact.organisation_id)):
         current = Contact.unscoped.get(pk=contact.pk)
         already = getattr(current, f"consent_{channel}") == ConsentStatus.OPT_OUT
         if already and audience_services.is_suppressed(

@@ -42,7 +42,7 @@ from glocal.campaigns import services as campaign_services
 from glocal.campaigns.models import Campaign
 from glocal.campaigns.states import State
 from glocal.core import audit
-from glocal.core.scope import activate
+from glocal.core.scope import activate, system_scope
 from glocal.creatives.models import ancestor_ids_of_path
 from glocal.network.models import Entity
 
@@ -577,7 +577,7 @@ def _start_print_batches(campaigns: list[Campaign]) -> None:
 
     for campaign in campaigns:
         if "delivery.direct_mail" in jobs.HANDLERS:
-            scope = campaign_services.system_scope(campaign.organisation_id)
+            scope = system_scope(campaign.organisation_id)
             jobs.enqueue(
                 "delivery.direct_mail", scope=scope, params={"campaign": campaign.pk}, by_user_id=None
             )
@@ -596,7 +596,7 @@ def launch_due(*, now: dt.datetime | None = None) -> list[LaunchReport]:
     now = now or timezone.now()
     reports: list[LaunchReport] = []
     for organisation_id, campaigns in due_campaigns(now).items():
-        with activate(campaign_services.system_scope(organisation_id)):
+        with activate(system_scope(organisation_id)):
             try:
                 reports.extend(launch(campaigns, now=now))
             except Exception:  # one organisation's failure never blocks the others; retried next tick

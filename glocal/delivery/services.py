@@ -18,10 +18,9 @@ from django.utils.translation import gettext as _
 
 from glocal.audience import services as audience_services
 from glocal.audience.models import ConsentSource, ConsentStatus, Contact
-from glocal.campaigns import services as campaign_services
 from glocal.campaigns.models import Campaign
 from glocal.core import audit
-from glocal.core.scope import activate, get_scope
+from glocal.core.scope import activate, get_scope, system_scope
 from glocal.network.models import Entity
 from glocal.network.roles import Action, role_allows
 
@@ -55,7 +54,7 @@ def unsubscribe(
 ) -> None:
     """Brand-wide objection on the channel, effective at once (idempotent: a replay changes nothing).
     Messages still queued are skipped at dispatch, which re-checks consent."""
-    with activate(campaign_services.system_scope(contact.organisation_id)), transaction.atomic():
+    with activate(system_scope(contact.organisation_id)), transaction.atomic():
         opted_in = is_subscribed(contact, claim.channel)
         if opted_in or not audience_services.is_suppressed(
             organisation_id=contact.organisation_id,

@@ -2,7 +2,7 @@
 stable id), so that opens and clicks are attributed to a message without a database lookup per link, and a
 forged reference is refused.
 
-The key is derived from ``SECRET_KEY``; :class:`glocal.brand.email_skeleton.VariantMail` computes the same
+The key is derived from ``SECRET_KEY``; :class:`glocal.delivery.email_skeleton.VariantMail` computes the same
 MAC per recipient.
 """
 

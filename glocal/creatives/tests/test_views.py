@@ -293,12 +293,15 @@ def test_the_editor_preview_follows_unsaved_edits(network, templates, login):
 
 
 def test_image_zones_offer_the_library_choices_when_plugged_in(network, templates, monkeypatch):
-    from glocal.creatives import forms, zones
+    from glocal.creatives import forms, hooks, zones
 
     image_zones, _ = zones.parse_zones([{"key": "hero", "type": "image", "tag": "summer"}])
-    monkeypatch.setattr(forms, "image_choices", lambda zone: [("7", f"Beach ({zone.tag})")])
+    library = hooks.ImageLibrary(
+        url=lambda asset_id, zone: "", choices=lambda zone: [("7", f"Beach ({zone.tag})")]
+    )
+    monkeypatch.setattr(hooks, "IMAGE_LIBRARY", [library])
     form = forms.PersonalisationForm(zones=image_zones, role="local_manager")
     assert list(form.fields["z_hero"].choices) == [("", "—"), ("7", "Beach (summer)")]  # type: ignore[attr-defined]
-    monkeypatch.setattr(forms, "image_choices", None)
+    monkeypatch.setattr(hooks, "IMAGE_LIBRARY", [])
     form = forms.PersonalisationForm(zones=image_zones, role="local_manager")
     assert form.fields["z_hero"].__class__.__name__ == "CharField"

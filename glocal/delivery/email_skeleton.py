@@ -43,7 +43,8 @@ from markupsafe import escape
 
 from glocal.creatives import rendering
 from glocal.creatives.sandbox import Literal, RenderError, SafeEnvironment, compile_source, render
-from glocal.delivery import tokens
+
+from . import tokens
 
 SEP = "\x00"
 OPEN, CLOSE = "\ue000", "\ue001"  # stand-ins for braces printed by stage 1 in the text part

@@ -14,10 +14,19 @@ from typing import Any
 import pytest
 from django.core import signing
 
-from glocal.brand.email_skeleton import FastSigner, Sender, VariantMail, content_language
+from glocal.creatives import rendering
 from glocal.delivery import tokens
+from glocal.delivery.email_skeleton import FastSigner, Sender, VariantMail, content_language
 
 bench = importlib.import_module("bench.bench_render")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_render_caches():
+    """Each test starts with empty render caches (as in the brand tests, where these tests lived)."""
+    rendering.clear_caches()
+    yield
+    rendering.clear_caches()
 
 
 def body(message: Any, kind: str) -> str:

@@ -1,0 +1,59 @@
+"""Creatives' extension points, filled by the apps built on it (the brand library, from
+``BrandConfig.ready``) through these registrations — never by overwriting creatives' module attributes.
+
+- :func:`register_channel`: a channel's renderer (``rendering.RENDERERS``) and its starter template
+  (``services.STARTER_SOURCE`` / ``STARTER_ZONES``): print and social.
+- :func:`register_image_library`: image zones pick from a library (``forms.PersonalisationForm``) and
+  their values (asset ids) become URLs when rendered (``rendering.image_url``).
+- :data:`PERSONALISATION_CHECKS`: called by ``services.personalisation_save`` with the personalisation
+  about to be written, inside its transaction; a check refuses with ``ValidationError`` (nothing written).
+
+Creatives never imports the apps that register here (see ARCHITECTURE.md, layers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import Personalisation
+    from .rendering import Renderer
+    from .zones import Zone
+
+
+@dataclass(frozen=True)
+class ImageLibrary:
+    url: Callable[[str, Zone], str]  # (asset id, zone) -> a URL the channel can load ("" if unknown)
+    choices: Callable[[Zone], list[tuple[str, str]]]  # an image zone's choices: (asset id, label)
+
+
+IMAGE_LIBRARY: list[ImageLibrary] = []
+PERSONALISATION_CHECKS: list[Callable[[Personalisation], None]] = []
+
+
+def image_library() -> ImageLibrary | None:
+    """The registered image library, if any."""
+    return IMAGE_LIBRARY[-1] if IMAGE_LIBRARY else None
+
+
+def register_image_library(library: ImageLibrary) -> None:
+    if library not in IMAGE_LIBRARY:
+        IMAGE_LIBRARY.append(library)
+
+
+def register_personalisation_check(check: Callable[[Personalisation], None]) -> None:
+    if check not in PERSONALISATION_CHECKS:
+        PERSONALISATION_CHECKS.append(check)
+
+
+def register_channel(
+    channel: str, *, renderer: Renderer, starter_source: str, starter_zones: list[dict[str, Any]]
+) -> None:
+    """A channel rendered by another app; the first registration of a channel wins."""
+    from . import rendering, services
+
+    rendering.RENDERERS.setdefault(channel, renderer)
+    services.STARTER_SOURCE.setdefault(channel, starter_source)
+    services.STARTER_ZONES.setdefault(channel, starter_zones)
