@@ -7,12 +7,10 @@ store's campaign with recipients in all of them."""
 from __future__ import annotations
 
 import datetime as dt
-import random
 from dataclasses import dataclass
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -361,43 +359,3 @@ def test_hours_that_leave_no_common_time_across_a_numbers_zones_never_block_the_
     assert rows["mainland"] == dt.datetime(2026, 12, 8, 8, 0, tzinfo=ZoneInfo("Europe/Paris"))  # HQ's hour
     assert rows["Alaska"] == dt.datetime(2026, 12, 7, 8, 0, tzinfo=ZoneInfo("America/Adak"))
     assert_lawful_and_earliest(BY_NAME["Alaska"], now, rows["Alaska"])
-
-
-# -- the launch's shortcuts stay exact ---------------------------------------------------------------------
-
-
-def test_florida_area_codes_are_those_phonenumbers_places_in_florida():
-    from phonenumbers import geocoder  # a large table: loaded for this test only
-
-    florida = set()
-    for area in range(200, 1000):
-        number = phonenumbers.parse(f"+1{area}2345678")
-        if phonenumbers.region_code_for_number(number) == "US":
-            where = geocoder.description_for_number(number, "en")
-            if where == "Florida" or where.endswith(", FL"):
-                florida.add(str(area))
-    assert florida == set(launch.FLORIDA_AREA_CODES)
-
-
-def test_numbers_sharing_the_digits_the_cache_keeps_share_their_place():
-    """The launch caches a number's place by its leading digits (``launch._calling_code``) and length:
-    every number of a region with the same key must get the same places as computed from it in full."""
-    rng = random.Random(20261203)
-    checked = 0
-    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
-        for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE):
-            example = phonenumbers.example_number_for_type(region, kind)
-            if example is None:
-                continue
-            mobile = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
-            found = launch._calling_code(mobile[1:4])
-            assert found is not None, mobile
-            keep = 1 + found[1]
-            expected = launch._number_place(mobile)
-            for _ in range(25):
-                tail = "".join(rng.choice("0123456789") for _ in range(len(mobile) - keep))
-                other = mobile[:keep] + tail
-                if phonenumbers.is_valid_number(phonenumbers.parse(other)):
-                    assert launch._number_place(other) == expected, (region, mobile, other)
-                    checked += 1
-    assert checked > 5000
