@@ -125,3 +125,15 @@ def invitation_revoke(*, invitation: Invitation, by_role: str) -> Invitation:
     invitation.save(update_fields=["revoked_at"])
     audit.record(action="invitation.revoke", summary=invitation.email, entity_id=invitation.entity_id)
     return invitation
+
+
+def profile_update(*, user: User, changes: dict[str, object]) -> User:
+    """A user's own profile (name, language)."""
+    with transaction.atomic():
+        for name, value in changes.items():
+            setattr(user, name, value)
+        user.save(update_fields=sorted(changes))
+        audit.record(
+            action="user.profile", summary=", ".join(sorted(changes)), data={"fields": sorted(changes)}
+        )
+    return user

@@ -103,7 +103,9 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
 def profile(request: ScopedRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
+        user = services.profile_update(
+            user=request.user, changes={name: form.cleaned_data[name] for name in ProfileForm.Meta.fields}
+        )
         messages.success(request, _("Your profile was saved."))
         response = redirect("accounts:profile")
         _with_language(response, user.language)

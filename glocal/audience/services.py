@@ -215,11 +215,21 @@ def parse_date(text: str) -> datetime.date:
 
 
 def settings_for(organisation_id: int) -> AudienceSettings:
-    obj, _created = AudienceSettings.unscoped.get_or_create(organisation_id=organisation_id)
-    return obj
+    """The organisation's audience settings; the defaults (unsaved) until HQ first saves them: reading
+    never writes (``settings_update`` creates the row)."""
+    found = AudienceSettings.unscoped.filter(organisation_id=organisation_id).first()
+    return found or AudienceSettings(organisation_id=organisation_id)
 
 
 OWNERSHIP_JOB = "audience.ownership"
+
+
+def attribute_add(*, definition: AttributeDefinition) -> AttributeDefinition:
+    """Add a custom contact attribute (validated by the caller's form)."""
+    with transaction.atomic():
+        definition.save()
+        audit.record(action="audience.attribute", summary=definition.key)
+    return definition
 
 
 def settings_update(*, changes: dict[str, Any]) -> AudienceSettings:
@@ -749,10 +759,12 @@ def purchase_record(
 
 
 def contact_export(contact: Contact) -> dict[str, Any]:
-    """Everything held about the person (right of access), consent proof included.
+    """Everything held about the person (right of access), consent proof included; the export is
+    recorded in the audit trail (who took the person's data, when).
 
     Purchases and the ledger are read unscoped on purpose: the person's data, whichever store
     collected it; the caller already reached ``contact`` through its scope."""
+    audit.record(action="contact.export", summary=f"contact #{contact.pk}", entity_id=contact.owner_id)
     profile = {name: getattr(contact, name) for name in CONTACT_FIELDS}
     profile["birth_date"] = contact.birth_date.isoformat() if contact.birth_date else None
     profile["tags"] = contact.tag_list

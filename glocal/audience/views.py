@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from glocal.accounts.client_ip import client_ip
-from glocal.core import audit, jobs
+from glocal.core import jobs
 from glocal.core.forms import add_validation_errors
 from glocal.core.http import ScopedRequest
 from glocal.core.models import Job
@@ -239,7 +239,6 @@ def contact_assign(request: ScopedRequest, pk: int) -> HttpResponse:
 def contact_export(request: ScopedRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(Contact.objects.select_related("owner"), pk=pk)
     data = services.contact_export(contact)
-    audit.record(action="contact.export", summary=f"contact #{contact.pk}", entity_id=contact.owner_id)
     response = HttpResponse(
         json.dumps(data, indent=2, ensure_ascii=False, default=str),
         content_type="application/json; charset=utf-8",
@@ -372,8 +371,7 @@ def audience_settings(request: ScopedRequest) -> HttpResponse:
             messages.success(request, _("Settings saved."))
             return redirect("audience:settings")
         if "attr-submit" in request.POST and attribute_form.is_valid():
-            attribute_form.save()
-            audit.record(action="audience.attribute", summary=attribute_form.instance.key)
+            services.attribute_add(definition=attribute_form.save(commit=False))
             messages.success(request, _("Attribute added."))
             return redirect("audience:settings")
     context = {"settings_form": settings_form, "attribute_form": attribute_form, "attributes": _attributes()}

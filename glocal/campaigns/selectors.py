@@ -493,3 +493,35 @@ def approval_queue(
 
 def waves_of(operation: Operation) -> QuerySet[OperationWave]:
     return OperationWave.objects.filter(operation=operation).select_related("version__template")
+
+
+# -- deadlines ----------------------------------------------------------------------------------------
+
+
+def _deadline_due_q(now: dt.datetime) -> Q:
+    return Q(subscription_deadline__lte=now, subscription_closed_at__isnull=True) | Q(
+        personalisation_deadline__lte=now, personalisation_closed_at__isnull=True
+    )
+
+
+def closing_pending(operation: Operation, *, now: dt.datetime | None = None) -> bool:
+    """A deadline of ``operation`` has passed and the scheduled job has not applied it yet (pages show
+    "closing pending"; they never apply it themselves)."""
+    now = now or timezone.now()
+    if operation.status != Operation.Status.PUBLISHED:
+        return False
+    return (operation.subscription_deadline <= now and operation.subscription_closed_at is None) or (
+        operation.personalisation_deadline <= now and operation.personalisation_closed_at is None
+    )
+
+
+def organisations_with_due_deadlines(*, now: dt.datetime | None = None) -> list[int]:
+    """The organisations with a published operation whose passed deadline is not applied yet (read
+    unscoped: the worker's tick looks across organisations, then acts in each one's HQ scope)."""
+    now = now or timezone.now()
+    return list(
+        Operation.unscoped.filter(_deadline_due_q(now), status=Operation.Status.PUBLISHED)
+        .order_by("organisation_id")
+        .values_list("organisation_id", flat=True)
+        .distinct()
+    )

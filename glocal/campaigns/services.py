@@ -395,6 +395,26 @@ def _proof_test_send(proof: Proof, campaign: Campaign, recipients: list[str]) ->
     return _send_mail(subject, f"{intro}\n\n{proof.text}", recipients, proof.html)
 
 
+def campaign_save(
+    *,
+    campaign: Campaign,
+    values: dict[str, Any] | None = None,
+    criteria: dict[str, Any] | None = None,
+    scheduled_at: dt.datetime | None = None,
+    name: str | None = None,
+    submit: bool = False,
+) -> Campaign:
+    """The edit page's save: ``campaign_update``, then ``campaign_submit`` when asked, in one
+    transaction: a refused submission leaves the campaign as it was."""
+    with transaction.atomic():
+        campaign_update(
+            campaign=campaign, values=values, criteria=criteria, scheduled_at=scheduled_at, name=name
+        )
+        if submit:
+            campaign_submit(campaign=campaign)
+    return campaign
+
+
 def campaign_submit(*, campaign: Campaign, system: bool = False, comment: str = "") -> Campaign:
     """Submit for approval: snapshot the rendered content (the proof), check content and budget,
     open the approval steps of the policy, send the proof to the requester and the approvers, and
@@ -876,17 +896,21 @@ def close_deadlines(*, now: dt.datetime | None = None, operation: Operation | No
     return stats
 
 
-def ensure_deadlines(operation: Operation) -> None:
-    """The lazy check pages make: close the operation's passed deadlines now if no job did yet.
-    Acts as the organisation's HQ (a store's page may trigger it; stores' own scope is too narrow)."""
-    now = timezone.now()
-    due = (operation.subscription_deadline <= now and operation.subscription_closed_at is None) or (
-        operation.personalisation_deadline <= now and operation.personalisation_closed_at is None
-    )
-    if due and operation.status == Operation.Status.PUBLISHED:
-        with activate(system_scope(operation.organisation_id)):
-            close_deadlines(now=now, operation=Operation.objects.get(pk=operation.pk))
-        operation.refresh_from_db()
+def close_due_deadlines(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Every organisation's passed deadlines, each in its HQ's scope (the worker's tick calls this, so
+    no page has to): ``close_deadlines`` once per organisation that has one due. Idempotent."""
+    now = now or timezone.now()
+    totals = {"out": 0, "defaults": 0}
+    for organisation_id in selectors.organisations_with_due_deadlines(now=now):
+        with activate(system_scope(organisation_id)):
+            try:
+                stats = close_deadlines(now=now)
+            except Exception:  # one organisation's failure never blocks the others; retried next tick
+                log.exception("closing deadlines failed for organisation %s", organisation_id)
+                continue
+        for key, value in stats.items():
+            totals[key] += value
+    return totals
 
 
 def _store_managers(entity: Entity) -> list[Any]:

@@ -129,12 +129,13 @@ def _zones_form(request: ScopedRequest, campaign: Campaign, data: Any = None) ->
     return PersonalisationForm(data, initial=initial, zones=zone_defs, role=request.scope.role, prefix=None)
 
 
+def _closing_pending(campaign: Campaign) -> bool:
+    return campaign.operation is not None and selectors.closing_pending(campaign.operation)
+
+
 @scoped(Action.CAMPAIGN_CREATE)
 def edit(request: ScopedRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(_campaigns(), pk=pk)
-    if campaign.operation is not None:
-        services.ensure_deadlines(campaign.operation)
-        campaign.refresh_from_db()
     if campaign.is_final:
         messages.error(request, services.NOT_EDITABLE)
         return redirect("campaigns:detail", pk=campaign.pk)
@@ -143,7 +144,13 @@ def edit(request: ScopedRequest, pk: int) -> HttpResponse:
         # Submitted, approved or scheduled, and this role may not submit: editing would withdraw it.
         if request.method == "POST":
             raise PermissionDenied(services.NOT_YOURS_TO_REOPEN)
-        context = {"campaign": campaign, "is_local": is_local, "locked": True, "step": 2}
+        context = {
+            "campaign": campaign,
+            "is_local": is_local,
+            "locked": True,
+            "step": 2,
+            "closing_pending": _closing_pending(campaign),
+        }
         return render(request, "campaigns/edit.html", context)
     allowed = selectors.settings_for(campaign.organisation_id).local_criteria if is_local else ()
     data = request.POST if request.method == "POST" else None
@@ -164,15 +171,14 @@ def edit(request: ScopedRequest, pk: int) -> HttpResponse:
         forms_ok = all([zones_form.is_valid(), schedule.is_valid(), criteria_form.is_valid()])
         if forms_ok:
             try:
-                services.campaign_update(
+                services.campaign_save(
                     campaign=campaign,
                     values=zones_form.cleaned_data["values"],
                     criteria=criteria_form.criteria() if is_local else None,
                     scheduled_at=schedule.cleaned_data["scheduled_at"] if is_local else None,
                     name=schedule.cleaned_data["name"] if is_local else None,
+                    submit=request.POST.get("action") == "submit",
                 )
-                if request.POST.get("action") == "submit":
-                    services.campaign_submit(campaign=campaign)
             except ValidationError as exc:
                 _add_errors(zones_form, exc)
             except PermissionDenied:
@@ -199,6 +205,7 @@ def edit(request: ScopedRequest, pk: int) -> HttpResponse:
         == getattr(campaign.version.template.published_version(), "pk", None),
         "step": 2,
         "widths": PREVIEW_WIDTHS,
+        "closing_pending": _closing_pending(campaign),
     }
     return render(request, "campaigns/edit.html", context)
 
@@ -263,9 +270,6 @@ def audience_review(request: ScopedRequest, pk: int) -> HttpResponse:
 @scoped(Action.CAMPAIGN_VIEW)
 def detail(request: ScopedRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(_campaigns(), pk=pk)
-    if campaign.operation is not None:
-        services.ensure_deadlines(campaign.operation)
-        campaign.refresh_from_db()
     role = request.scope.role
     proof = Proof.objects.filter(campaign=campaign).order_by("-round").first()
     context = {
@@ -287,6 +291,7 @@ def detail(request: ScopedRequest, pk: int) -> HttpResponse:
         "can_cancel": role_allows(role, Action.CAMPAIGN_SUBMIT) and not campaign.is_final,
         "criteria_text": audience.describe(campaign.audience_criteria),
         "widths": PREVIEW_WIDTHS,
+        "closing_pending": _closing_pending(campaign),
     }
     step = context["current_step"]
     context["can_decide"] = (
@@ -400,9 +405,7 @@ def operation_new(request: ScopedRequest) -> HttpResponse:
 
 
 def _operation(request: ScopedRequest, pk: int) -> Operation:
-    op = get_object_or_404(selectors.operations_for_scope(), pk=pk)
-    services.ensure_deadlines(op)
-    return op
+    return get_object_or_404(selectors.operations_for_scope(), pk=pk)
 
 
 @scoped(Action.CAMPAIGN_VIEW)
@@ -412,6 +415,7 @@ def operation(request: ScopedRequest, pk: int) -> HttpResponse:
     local = selectors.is_local_scope()
     context: dict[str, Any] = {
         "op": op,
+        "closing_pending": selectors.closing_pending(op),
         "waves": selectors.waves_of(op),
         "local": local,
         "now": timezone.now(),

@@ -665,10 +665,14 @@ def due_count(now: dt.datetime | None = None) -> int:
 
 
 def tick(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """The periodic housekeeping: launch due campaigns, requeue a dead worker's rows, close finished
-    campaigns. Safe to run from several workers at once."""
+    """The periodic housekeeping: apply the operations' passed deadlines (stores out, HQ defaults
+    scheduled), launch due campaigns, requeue a dead worker's rows, close finished campaigns. Safe to
+    run from several workers at once."""
+    deadlines = campaign_services.close_due_deadlines(now=now)
     reports = launch.launch_due(now=now)
     return {
+        "deadline_outs": deadlines["out"],
+        "deadline_defaults": deadlines["defaults"],
         "launched": len(reports),
         "requeued": requeue_stale(now=now),
         "finished": finish_campaigns(),

@@ -26,7 +26,6 @@ from glocal.brand import printing
 from glocal.campaigns import selectors as campaign_selectors
 from glocal.campaigns.models import Campaign, Operation
 from glocal.campaigns.states import State
-from glocal.core import audit
 from glocal.core.http import ScopedRequest
 from glocal.core.models import Job
 from glocal.core.views_base import scoped
@@ -259,12 +258,7 @@ def direct_mail_download(request: ScopedRequest, pk: int) -> HttpResponse:
     name = printbatch.batch_file(job)
     if not name or not default_storage.exists(name):
         raise Http404
-    audit.record(
-        action=printbatch.AUDIT_DOWNLOAD,
-        summary=f"{campaign.name}: direct mail downloaded",
-        entity_id=campaign.entity_id,
-        data={"campaign": campaign.pk, "job": job.pk},
-    )
+    printbatch.direct_mail_downloaded(campaign=campaign, job=job)
     response = FileResponse(
         default_storage.open(name, "rb"),
         as_attachment=True,

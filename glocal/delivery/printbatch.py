@@ -463,6 +463,16 @@ def download_name(campaign: Campaign) -> str:
     return f"direct-mail-{campaign.pk}-{slugify(campaign.entity.code) or 'store'}.zip"
 
 
+def direct_mail_downloaded(*, campaign: Campaign, job: Job) -> None:
+    """Record that a finished batch (its recipients' names and addresses) was downloaded."""
+    audit.record(
+        action=AUDIT_DOWNLOAD,
+        summary=f"{campaign.name}: direct mail downloaded",
+        entity_id=campaign.entity_id,
+        data={"campaign": campaign.pk, "job": job.pk},
+    )
+
+
 def direct_mail_start(*, campaign: Campaign) -> Job:
     """Queue the direct-mail batch of ``campaign`` in the active scope (its launcher's) and audit it.
 

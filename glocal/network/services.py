@@ -6,7 +6,7 @@ foreign id raises ``DoesNotExist`` (a 404 in views) exactly like a missing one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,7 +20,16 @@ from django.utils.translation import gettext as _
 from glocal.core import audit
 from glocal.core.scope import get_scope
 
-from .models import DEFAULT_LOCAL_FIELDS, PROFILE_FIELDS, Entity, EntityType, Membership, Organisation
+from .models import (
+    DEFAULT_LOCAL_FIELDS,
+    PROFILE_FIELDS,
+    CustomFieldDefinition,
+    Entity,
+    EntityGroup,
+    EntityType,
+    Membership,
+    Organisation,
+)
 from .roles import RANK, Action, Role, role_allows
 
 # Called inside entity_move's transaction as hook(organisation_id, old_prefix, new_prefix) by apps
@@ -232,3 +241,39 @@ def membership_deactivate(*, membership: Membership, by_role: str, by_user_id: i
             data={"user_id": membership.user_id},
         )
     return membership
+
+
+# -- groups and settings ------------------------------------------------------------------------------
+
+
+def group_save(*, group: EntityGroup, entities: Iterable[Entity]) -> EntityGroup:
+    """Create or change a group (its fields already set by the caller's form) and its members."""
+    created = group.pk is None
+    with transaction.atomic():
+        group.save()
+        group.entities.set(list(entities))
+        audit.record(
+            action="group.create" if created else "group.update",
+            summary=f"{group.code} {group.name}",
+            data={"entities": sorted(group.entities.values_list("pk", flat=True))},
+        )
+    return group
+
+
+def local_fields_set(*, organisation: Organisation, fields: list[str]) -> Organisation:
+    """Which profile fields local managers may edit."""
+    with transaction.atomic():
+        organisation.locally_editable_fields = list(fields)
+        organisation.save(update_fields=["locally_editable_fields"])
+        audit.record(
+            action="network.local_fields", summary=", ".join(fields) or "-", data={"fields": list(fields)}
+        )
+    return organisation
+
+
+def custom_field_add(*, field: CustomFieldDefinition) -> CustomFieldDefinition:
+    """Add a custom field definition (validated by the caller's form)."""
+    with transaction.atomic():
+        field.save()
+        audit.record(action="network.custom_field", summary=f"{field.key} {field.label}")
+    return field

@@ -205,7 +205,7 @@ def group_edit(request: ScopedRequest, pk: int | None = None) -> HttpResponse:
     )
     form = GroupForm(request.POST or None, instance=group)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.group_save(group=form.save(commit=False), entities=form.cleaned_data["entities"])
         messages.success(request, _("The group was saved."))
         return redirect("network:groups")
     return render(request, "network/group_form.html", {"form": form, "group": group})
@@ -223,12 +223,11 @@ def network_settings(request: ScopedRequest) -> HttpResponse:
     )
     if request.method == "POST":
         if "local-submit" in request.POST and local_form.is_valid():
-            org.locally_editable_fields = local_form.cleaned_data["fields_"]
-            org.save(update_fields=["locally_editable_fields"])
+            services.local_fields_set(organisation=org, fields=local_form.cleaned_data["fields_"])
             messages.success(request, _("Settings saved."))
             return redirect("network:settings")
         if "cf-submit" in request.POST and field_form.is_valid():
-            field_form.save()
+            services.custom_field_add(field=field_form.save(commit=False))
             messages.success(request, _("Custom field added."))
             return redirect("network:settings")
     return render(

@@ -230,7 +230,8 @@ def lead_settings(request: ScopedRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         changes = {name: form.cleaned_data[name] for name in form.changed_data}
         if changes:
-            config.refresh_from_db()
+            if config.pk is not None:
+                config.refresh_from_db()
             leads.capture_settings_update(changes=changes)
         messages.success(request, _("Lead capture settings saved."))
         return redirect("targeting:lead_settings")

@@ -70,8 +70,10 @@ SEND_ADDRESS_WINDOW = 24 * 3600
 
 
 def capture_settings(organisation_id: int) -> LeadCaptureSettings:
-    obj, _created = LeadCaptureSettings.unscoped.get_or_create(organisation_id=organisation_id)
-    return obj
+    """The organisation's lead capture settings; the defaults (unsaved) until HQ first saves them:
+    reading never writes (``capture_settings_update`` creates the row)."""
+    found = LeadCaptureSettings.unscoped.filter(organisation_id=organisation_id).first()
+    return found or LeadCaptureSettings(organisation_id=organisation_id)
 
 
 def capture_settings_update(*, changes: dict[str, Any]) -> LeadCaptureSettings:

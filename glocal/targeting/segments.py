@@ -337,11 +337,14 @@ DEFAULT_ALLOWED_FIELDS = ["kind", "consent_email", "consent_sms", "tag", "city",
 
 
 def policy_for(organisation_id: int) -> SegmentPolicy:
-    obj, _created = SegmentPolicy.unscoped.get_or_create(
+    """The organisation's segment guardrails; the defaults (unsaved) until HQ first saves them: reading
+    never writes (``policy_update`` creates the row)."""
+    found = SegmentPolicy.unscoped.filter(organisation_id=organisation_id).first()
+    return found or SegmentPolicy(
         organisation_id=organisation_id,
-        defaults={"allowed_fields": DEFAULT_ALLOWED_FIELDS, "allowed_operators": list(OPERATORS)},
+        allowed_fields=list(DEFAULT_ALLOWED_FIELDS),
+        allowed_operators=list(OPERATORS),
     )
-    return obj
 
 
 def policy_update(

@@ -76,7 +76,7 @@ def test_duplicate_in_another_store_reveals_nothing_by_default(network):
     # another store's customer is left untouched, even by an opt-out (it is the person's to give)
     assert anne.owner_id == network.store_a.pk and anne.consent_sms == ""
     # When HQ lets stores see that customers exist, the store is told (without a name).
-    AudienceSettings.unscoped.filter(organisation=network.org).update(existence_visible=True)
+    AudienceSettings.unscoped.update_or_create(organisation=network.org, defaults={"existence_visible": True})
     with activate(network.scope("store_b")), pytest.raises(ValidationError):
         services.contact_create(fields={"email": "anne@example.test"})
 

@@ -16,6 +16,7 @@ from glocal.campaigns.models import CalendarSlot, Campaign, Operation, Participa
 from glocal.campaigns.states import State
 from glocal.core import jobs
 from glocal.core.scope import activate
+from glocal.delivery import dispatch
 from glocal.network.models import EntityGroup
 
 from .conftest import in_days, make_operation, publish
@@ -120,10 +121,19 @@ def test_automatic_mode_defaults_for_everyone_through_the_job(network, templates
     assert set(Campaign.unscoped.filter(operation=op).values_list("state", flat=True)) == {State.SCHEDULED}
 
 
-def test_pages_apply_passed_deadlines_lazily(network, templates, login):
+def test_pages_show_closing_pending_and_the_tick_applies_the_deadline(network, templates, login):
     op = publish(network, make_operation(network, templates, subscription_deadline=in_days(-1)))
-    login(network, "store_b").get(f"/campaigns/operations/{op.pk}/")
+    page = login(network, "store_b").get(f"/campaigns/operations/{op.pk}/")
+    assert b'data-testid="closing-pending"' in page.content  # a page only tells; it writes nothing
+    assert Participation.unscoped.get(operation=op, entity=network.store_b).status == "pending"
+    assert selectors.organisations_with_due_deadlines() == [op.organisation_id]
+    stats = dispatch.tick()  # the worker's periodic tick applies it
+    assert stats["deadline_outs"] >= 1
     assert Participation.unscoped.get(operation=op, entity=network.store_b).status == "out"
+    assert selectors.organisations_with_due_deadlines() == []
+    page = login(network, "store_b").get(f"/campaigns/operations/{op.pk}/")
+    assert b'data-testid="closing-pending"' not in page.content
+    assert dispatch.tick()["deadline_outs"] == 0  # idempotent
 
 
 def test_cancel_operation_cancels_every_instance(network, templates, contacts):

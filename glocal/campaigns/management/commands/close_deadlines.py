@@ -1,6 +1,6 @@
 """``glocal close_deadlines [--org SLUG]``: apply every passed operation deadline (opt-in stores that
 did not answer are out; HQ defaults for stores that did not personalise). Idempotent: schedule it
-every few minutes (cron / Celery beat); pages also make the same check when they load."""
+every few minutes (cron / Celery beat); the worker's tick makes the same check (pages never do)."""
 
 from __future__ import annotations
 
