@@ -445,6 +445,44 @@ def send_sms_code(pending: PendingOptIn, *, ip: str | None = None) -> bool:
     return True
 
 
+def _record_confirmed(
+    pending: PendingOptIn,
+    *,
+    channel: str,
+    same_address: bool,
+    note: str,
+    action: str,
+    ip: str | None,
+    **also: Any,
+) -> bool:
+    """The person's confirmation of ``pending`` (email link or SMS code), in one transaction: the opt-in
+    enters the ledger with the wording and version they saw and the proof of their act (which lifts an
+    objection of theirs on that channel), the pending row is marked confirmed (plus ``also``), and the
+    owner's trail gets ``action``. No consent when the address is no longer the contact's."""
+    contact = pending.contact
+    store = pending.entity
+    with activate(store_scope(store)), transaction.atomic():
+        event = None
+        if same_address:
+            event = audience.consent_record(
+                contact=contact,
+                channel=channel,
+                status=ConsentStatus.OPT_IN,
+                source=ConsentSource.FORM,
+                wording=pending.wording,
+                form_version=f"{pending.form_version}, {note}",
+                ip=pending.ip,
+                entity_id=store.pk,
+                confirmation=_confirmation(pending),
+            )
+        PendingOptIn.unscoped.filter(pk=pending.pk, confirmed_at__isnull=True).update(
+            confirmed_at=timezone.now(), confirmed_ip=ip or None, consent_event=event, **also
+        )
+        audit.record(action=action, summary=f"contact #{contact.pk}", entity_id=_trail(contact, store))
+    pending.refresh_from_db()
+    return event is not None
+
+
 def confirm_sms(*, pending: PendingOptIn, code: str, ip: str | None) -> bool:
     """The person typed the code they received: the SMS opt-in enters the ledger with the wording and
     version they saw (the code's HMAC and time are the proof that they hold the number). Their act lifts
@@ -465,30 +503,15 @@ def confirm_sms(*, pending: PendingOptIn, code: str, ip: str | None) -> bool:
     )
     if not counted or not hmac.compare_digest(pending.code_hash, _code_hash(pending.pk, code)):
         return False
-    contact = pending.contact
-    store = pending.entity
-    with activate(store_scope(store)), transaction.atomic():
-        event = None
-        if contact.mobile == pending.mobile:
-            event = audience.consent_record(
-                contact=contact,
-                channel=Channel.SMS,
-                status=ConsentStatus.OPT_IN,
-                source=ConsentSource.FORM,
-                wording=pending.wording,
-                form_version=f"{pending.form_version}, SMS code confirmed",
-                ip=pending.ip,
-                entity_id=store.pk,
-                confirmation=_confirmation(pending),
-            )
-        PendingOptIn.unscoped.filter(pk=pending.pk, confirmed_at__isnull=True).update(
-            confirmed_at=timezone.now(), confirmed_ip=ip or None, consent_event=event, code_hash=""
-        )
-        audit.record(
-            action="leads.confirm_sms", summary=f"contact #{contact.pk}", entity_id=_trail(contact, store)
-        )
-    pending.refresh_from_db()
-    return event is not None
+    return _record_confirmed(
+        pending,
+        channel=Channel.SMS,
+        same_address=pending.contact.mobile == pending.mobile,
+        note="SMS code confirmed",
+        action="leads.confirm_sms",
+        ip=ip,
+        code_hash="",  # a confirmed code is spent
+    )
 
 
 def confirm_optin(*, pending: PendingOptIn, ip: str | None) -> bool:
@@ -501,27 +524,11 @@ def confirm_optin(*, pending: PendingOptIn, ip: str | None) -> bool:
         return pending.consent_event_id is not None
     if pending.channel != PendingOptIn.Channel.EMAIL or not pending.sendable:
         return False
-    contact = pending.contact
-    store = pending.entity
-    with activate(store_scope(store)), transaction.atomic():
-        event = None
-        if contact.email == pending.email:
-            event = audience.consent_record(
-                contact=contact,
-                channel=Channel.EMAIL,
-                status=ConsentStatus.OPT_IN,
-                source=ConsentSource.FORM,
-                wording=pending.wording,
-                form_version=f"{pending.form_version}, double opt-in confirmed",
-                ip=pending.ip,
-                entity_id=store.pk,
-                confirmation=_confirmation(pending),
-            )
-        PendingOptIn.unscoped.filter(pk=pending.pk).update(
-            confirmed_at=timezone.now(), confirmed_ip=ip or None, consent_event=event
-        )
-        audit.record(
-            action="leads.confirm", summary=f"contact #{contact.pk}", entity_id=_trail(contact, store)
-        )
-    pending.refresh_from_db()
-    return event is not None
+    return _record_confirmed(
+        pending,
+        channel=Channel.EMAIL,
+        same_address=pending.contact.email == pending.email,
+        note="double opt-in confirmed",
+        action="leads.confirm",
+        ip=ip,
+    )
