@@ -9,11 +9,10 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from glocal.core.scope import Scope, TenantModel
+from glocal.core.scope import EntityOwned
 from glocal.network.models import Entity, Organisation
 from glocal.network.roles import Role
 
@@ -72,7 +71,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class Invitation(TenantModel):
+class Invitation(EntityOwned):
     """An emailed invitation to take a role on a node. Only the token's hash is stored."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="invitations")
@@ -97,10 +96,6 @@ class Invitation(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.email} → {self.get_role_display()} @ {self.entity.name}"
-
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
 
     @staticmethod
     def new_token() -> str:

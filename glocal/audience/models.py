@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from glocal.core.scope import Scope, TenantModel
+from glocal.core.scope import EntityOwned, OrganisationOwned, Scope, TenantModel
 
 
 class Channel(models.TextChoices):
@@ -57,7 +57,7 @@ def hash_value(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest() if value else ""
 
 
-class AudienceSettings(TenantModel):
+class AudienceSettings(OrganisationOwned):
     """The organisation's audience rules, chosen by HQ."""
 
     class OwnershipRule(models.TextChoices):
@@ -91,12 +91,8 @@ class AudienceSettings(TenantModel):
     def __str__(self) -> str:
         return f"audience settings #{self.organisation_id}"
 
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id)
 
-
-class AttributeDefinition(TenantModel):
+class AttributeDefinition(OrganisationOwned):
     """A custom contact attribute HQ defines (stored in ``Contact.attributes[key]``)."""
 
     class FieldType(models.TextChoices):
@@ -123,10 +119,6 @@ class AttributeDefinition(TenantModel):
 
     def __str__(self) -> str:
         return self.label
-
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id)
 
 
 class HashLink(models.ForeignObject):
@@ -316,7 +308,7 @@ class ConsentEvent(TenantModel):
         }
 
 
-class Suppression(TenantModel):
+class Suppression(OrganisationOwned):
     """The opposition list ("liste repoussoir"): hashes only. Survives re-imports and erasure;
     :func:`glocal.audience.services.is_suppressed` is the single check."""
 
@@ -346,12 +338,8 @@ class Suppression(TenantModel):
     def __str__(self) -> str:
         return f"{self.channel} {self.value_hash[:12]}…"
 
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id)
 
-
-class Purchase(TenantModel):
+class Purchase(EntityOwned):
     """A sale: feeds ownership now and conversions later. Visible to the scope of the selling entity."""
 
     organisation = models.ForeignKey("network.Organisation", on_delete=models.CASCADE, related_name="+")
@@ -371,10 +359,6 @@ class Purchase(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.date} {self.amount}"
-
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
 
 
 class OwnershipTransfer(TenantModel):

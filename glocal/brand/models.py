@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from glocal.core.scope import Scope, TenantModel
+from glocal.core.scope import OrganisationOwned, Scope, TenantModel
 from glocal.network.models import Entity, Organisation
 
 
@@ -32,7 +32,7 @@ def tree_q(scope: Scope, field: str = "entity") -> Q:
     )
 
 
-class LibrarySettings(TenantModel):
+class LibrarySettings(OrganisationOwned):
     """Per-organisation library rules (HQ)."""
 
     organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE, related_name="+")
@@ -46,10 +46,6 @@ class LibrarySettings(TenantModel):
 
     class Meta:
         verbose_name = _("library settings")
-
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id)
 
 
 class Folder(TenantModel):
@@ -72,7 +68,7 @@ class Folder(TenantModel):
         return tree_q(scope)
 
 
-class Tag(TenantModel):
+class Tag(OrganisationOwned):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     name = models.SlugField(_("tag"), max_length=40, allow_unicode=True)
 
@@ -83,10 +79,6 @@ class Tag(TenantModel):
 
     def __str__(self) -> str:
         return self.name
-
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id)
 
 
 class Asset(TenantModel):

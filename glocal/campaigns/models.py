@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from glocal.core.scope import Scope, TenantModel
+from glocal.core.scope import EntityOwned, OrganisationOwned, Scope, TenantModel
 from glocal.creatives.models import Channel, TemplateVersion, ancestor_ids_of_path
 from glocal.network.models import Entity, EntityGroup, Organisation
 
@@ -49,7 +49,7 @@ POLICY_STEPS: dict[str, tuple[str, ...]] = {
 }
 
 
-class CampaignSettings(TenantModel):
+class CampaignSettings(OrganisationOwned):
     """The organisation's campaign rules, chosen by HQ: unit costs, the over-budget rule, guardrails."""
 
     class OverBudget(models.TextChoices):
@@ -78,12 +78,8 @@ class CampaignSettings(TenantModel):
         verbose_name = _("campaign settings")
         verbose_name_plural = _("campaign settings")
 
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id)
 
-
-class TemplatePolicy(TenantModel):
+class TemplatePolicy(OrganisationOwned):
     """HQ's approval policy for local campaigns made from a template, when it differs from the
     template's own setting (which offers only none, regional and HQ)."""
 
@@ -95,10 +91,6 @@ class TemplatePolicy(TenantModel):
 
     class Meta:
         verbose_name = _("template approval policy")
-
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id)
 
 
 class Operation(TenantModel):
@@ -203,7 +195,7 @@ class OperationWave(TenantModel):
         return _owned_or_ancestor("operation__owner__", scope)
 
 
-class Participation(TenantModel):
+class Participation(EntityOwned):
     """A store's answer to an operation."""
 
     class Status(models.TextChoices):
@@ -227,12 +219,8 @@ class Participation(TenantModel):
         constraints = [models.UniqueConstraint(fields=["operation", "entity"], name="participation_unique")]
         ordering = ["entity__name"]
 
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
 
-
-class Campaign(TenantModel):
+class Campaign(EntityOwned):
     """What one store sends: a local campaign, or its instance of an operation's wave."""
 
     class Kind(models.TextChoices):
@@ -287,10 +275,6 @@ class Campaign(TenantModel):
 
     def __str__(self) -> str:
         return self.name
-
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
 
     @property
     def channel(self) -> str:
@@ -414,7 +398,7 @@ class CalendarSlot(TenantModel):
         return _owned_or_ancestor("entity__", scope)
 
 
-class Budget(TenantModel):
+class Budget(EntityOwned):
     """An entity's marketing allocation for a period; HQ pays ``coop_share`` percent (co-op)."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
@@ -433,12 +417,8 @@ class Budget(TenantModel):
     def __str__(self) -> str:
         return f"{self.entity_id} {self.period_start}–{self.period_end}"
 
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
 
-
-class LedgerEntry(TenantModel):
+class LedgerEntry(EntityOwned):
     """The spend ledger. Append-only: committed when a campaign is scheduled, released when it is
     cancelled or edited back to draft (and when it is sent, replaced by the actual cost)."""
 
@@ -462,12 +442,8 @@ class LedgerEntry(TenantModel):
     class Meta:
         ordering = ["at", "pk"]
 
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
 
-
-class Reminder(TenantModel):
+class Reminder(EntityOwned):
     """A reminder already sent: one per key (deadline × recipient entity), so reruns send nothing."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
@@ -478,7 +454,3 @@ class Reminder(TenantModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organisation", "key"], name="reminder_key_unique")]
-
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)

@@ -7,10 +7,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from glocal.core.scope import Scope, TenantModel
+from glocal.core.scope import EntityOwned
 
 # Human wording of audit actions; apps add theirs with ``ACTION_LABELS.update(...)``.
 ACTION_LABELS: dict[str, Any] = {
@@ -28,7 +27,7 @@ ACTION_LABELS: dict[str, Any] = {
 }
 
 
-class AuditEvent(TenantModel):
+class AuditEvent(EntityOwned):
     """Who did what, when, in an organisation. Append-only."""
 
     organisation = models.ForeignKey("network.Organisation", on_delete=models.CASCADE, related_name="+")
@@ -51,12 +50,8 @@ class AuditEvent(TenantModel):
     def action_label(self) -> str:
         return str(ACTION_LABELS.get(self.action, self.action))
 
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
 
-
-class Job(TenantModel):
+class Job(EntityOwned):
     """A piece of long work (an import, a launch, a PDF batch) run by a worker, with progress.
 
     Claimed atomically with a conditional UPDATE (status queued → running), so that two workers never
@@ -94,10 +89,6 @@ class Job(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.status})"
-
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
 
     @property
     def percent(self) -> int:

@@ -94,6 +94,8 @@ class TenantModel(models.Model):
     """Base for models holding an organisation's data.
 
     Subclasses define ``scope_q(scope)``: the condition a row must meet to be visible in ``scope``.
+    The two common shapes are ready-made: inherit :class:`OrganisationOwned` or :class:`EntityOwned`
+    rather than writing them again; define ``scope_q`` only for a rule of another shape.
     """
 
     objects: ClassVar[ScopedManager[Any]] = ScopedManager()
@@ -105,6 +107,37 @@ class TenantModel(models.Model):
     @classmethod
     def scope_q(cls, scope: Scope) -> models.Q:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+class OrganisationOwned(TenantModel):
+    """Tenant data visible to the whole organisation, whatever the scope's node: settings, policies,
+    reference lists HQ defines (needs an ``organisation`` field).
+
+    Pick it when every member of the organisation may read the row; write rights stay with the role
+    matrix and the services."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> models.Q:
+        return models.Q(organisation_id=scope.organisation_id)
+
+
+class EntityOwned(TenantModel):
+    """Tenant data owned by one node of the network (``organisation`` and ``entity`` fields): visible
+    in that node's subtree only, i.e. to the scopes granted on the node or on one of its ancestors.
+
+    Pick it for anything a store or region creates for itself. A rule that reaches through another
+    relation (``campaign__entity``, ``contact__owner_path``) or that also shows ancestors' rows
+    (HQ templates seen by stores) is not this shape: define ``scope_q`` on the model."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> models.Q:
+        return models.Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
 
 
 def system_scope(organisation_id: int, root: Any = None) -> Scope:

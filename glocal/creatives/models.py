@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from glocal.core.scope import Scope, TenantModel
+from glocal.core.scope import EntityOwned, OrganisationOwned, Scope, TenantModel
 from glocal.network.models import Entity, Organisation
 
 
@@ -132,7 +132,7 @@ class TemplateVersion(TenantModel):
         super().save(*args, **kwargs)
 
 
-class Personalisation(TenantModel):
+class Personalisation(EntityOwned):
     """A store's zone values for one template version."""
 
     class Status(models.TextChoices):
@@ -159,10 +159,6 @@ class Personalisation(TenantModel):
     def __str__(self) -> str:
         return f"{self.entity_id} / {self.version_id}"
 
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
-
     def values_hash(self) -> str:
         return values_digest(self.values)
 
@@ -171,7 +167,7 @@ def values_digest(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-class CreativeSettings(TenantModel):
+class CreativeSettings(OrganisationOwned):
     """Per-organisation rules for content: restricted words, SMS mentions and pricing."""
 
     organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE, related_name="+")
@@ -187,7 +183,3 @@ class CreativeSettings(TenantModel):
 
     class Meta:
         verbose_name = _("creative settings")
-
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id)

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from glocal.core.scope import Scope, TenantModel
+from glocal.core.scope import OrganisationOwned, Scope, TenantModel
 from glocal.network.models import Organisation
 
 
@@ -28,7 +28,7 @@ def _store_q(scope: Scope, prefix: str = "") -> Q:
     )
 
 
-class DeliverySettings(TenantModel):
+class DeliverySettings(OrganisationOwned):
     """HQ's delivery rules: marketing-pressure caps, the central/local priority, the SMS window (which
     may only narrow the legal one), the sender domain."""
 
@@ -67,10 +67,6 @@ class DeliverySettings(TenantModel):
     class Meta:
         verbose_name = _("delivery settings")
         verbose_name_plural = _("delivery settings")
-
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id)
 
 
 class Message(TenantModel):

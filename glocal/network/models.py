@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from glocal.core.scope import Scope, TenantModel
+from glocal.core.scope import EntityOwned, OrganisationOwned, Scope, TenantModel
 
 from .roles import Role
 
@@ -100,7 +100,7 @@ class Organisation(models.Model):
         return self.name
 
 
-class EntityType(TenantModel):
+class EntityType(OrganisationOwned):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="entity_types")
     code = models.SlugField(_("code"), max_length=40)
     label = models.CharField(_("label"), max_length=80)
@@ -124,10 +124,6 @@ class EntityType(TenantModel):
     def display_label(self) -> str:
         """The label in the user's language for the built-in types; HQ's own wording otherwise."""
         return str(DEFAULT_TYPE_LABELS.get(self.label, self.label))
-
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id)
 
 
 class Entity(TenantModel):
@@ -233,7 +229,7 @@ class Entity(TenantModel):
         }
 
 
-class EntityGroup(TenantModel):
+class EntityGroup(OrganisationOwned):
     """A cross-cutting set of entities (pilot group, franchisees, premium hotels)."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="groups")
@@ -250,12 +246,8 @@ class EntityGroup(TenantModel):
     def __str__(self) -> str:
         return self.name
 
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id)
 
-
-class CustomFieldDefinition(TenantModel):
+class CustomFieldDefinition(OrganisationOwned):
     """A profile field HQ adds to every entity (stored in ``Entity.custom``)."""
 
     class FieldType(models.TextChoices):
@@ -281,12 +273,8 @@ class CustomFieldDefinition(TenantModel):
     def __str__(self) -> str:
         return self.label
 
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id)
 
-
-class Membership(TenantModel):
+class Membership(EntityOwned):
     """A role granted to a user on a node, valid for the node's whole subtree."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
@@ -310,10 +298,6 @@ class Membership(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} @ {self.entity.name}"
-
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
 
     def as_scope(self) -> Scope:
         return Scope(

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from glocal.core.scope import Scope, TenantModel
+from glocal.core.scope import EntityOwned, OrganisationOwned, Scope, TenantModel
 
 DEFAULT_EMAIL_WORDING = (
     "I agree to receive news and offers from this store by email. "
@@ -35,7 +35,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-class LeadCaptureSettings(TenantModel):
+class LeadCaptureSettings(OrganisationOwned):
     """The organisation's lead-capture rules, chosen by HQ."""
 
     organisation = models.OneToOneField(
@@ -66,15 +66,11 @@ class LeadCaptureSettings(TenantModel):
     def __str__(self) -> str:
         return f"lead capture settings #{self.organisation_id}"
 
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id)
-
     def wording(self, channel: str) -> str:
         return self.email_wording if channel == "email" else self.sms_wording
 
 
-class LeadForm(TenantModel):
+class LeadForm(EntityOwned):
     """A store's public lead forms: the kiosk (tablet at the counter) and the embeddable web form."""
 
     class Kind(models.TextChoices):
@@ -93,10 +89,6 @@ class LeadForm(TenantModel):
 
     def __str__(self) -> str:
         return f"lead form of entity #{self.entity_id}"
-
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
 
     def token(self, kind: str) -> str:
         return self.kiosk_token if kind == self.Kind.KIOSK else self.embed_token
@@ -145,7 +137,7 @@ class PendingOptIn(TenantModel):
         return Q(organisation_id=scope.organisation_id, contact__owner_path__startswith=scope.entity_path)
 
 
-class SegmentPolicy(TenantModel):
+class SegmentPolicy(OrganisationOwned):
     """HQ's guardrail on targeting: the criteria regional and local users may use. HQ roles are not
     limited (they set the rule)."""
 
@@ -164,12 +156,8 @@ class SegmentPolicy(TenantModel):
     def __str__(self) -> str:
         return f"segment policy #{self.organisation_id}"
 
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id)
 
-
-class Segment(TenantModel):
+class Segment(EntityOwned):
     """A saved audience definition. Criteria are data, compiled through an allow-list
     (``glocal.targeting.segments.compile_criteria``); never SQL, never a field path from a user."""
 
@@ -191,12 +179,8 @@ class Segment(TenantModel):
     def __str__(self) -> str:
         return self.name
 
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
 
-
-class ProspectList(TenantModel):
+class ProspectList(EntityOwned):
     """An external list (rented, or from a partner) for ONE campaign of one store: kept apart from the
     customer base, usable only by that campaign, purged after it."""
 
@@ -235,10 +219,6 @@ class ProspectList(TenantModel):
 
     def __str__(self) -> str:
         return self.name
-
-    @classmethod
-    def scope_q(cls, scope: Scope) -> Q:
-        return Q(organisation_id=scope.organisation_id, entity__path__startswith=scope.entity_path)
 
 
 class ProspectRecord(TenantModel):
