@@ -591,7 +591,7 @@ ROUTES: dict[str, Row] = {
     ),
     "targeting:prospect_purge": Row(
         Action.PROSPECT_LIST_MANAGE,
-        get=None,
+        # GET: the confirmation page, with the count of what the POST will change
         post=Post(),
         obj=targeting_factories.make_prospect_list("store_a"),
         owner="store_a",
@@ -754,7 +754,7 @@ ROUTES: dict[str, Row] = {
     ),
     "campaigns:cancel": Row(
         Action.CAMPAIGN_SUBMIT,
-        get=None,
+        # GET: the confirmation page, with the count of what the POST will change
         post=Post(),
         obj=campaign_factories.make_campaign("store_a"),
         owner="store_a",
@@ -790,7 +790,7 @@ ROUTES: dict[str, Row] = {
     ),
     "campaigns:operation_publish": Row(
         Action.OPERATION_MANAGE,
-        get=None,
+        # GET: the confirmation page, with the count of what the POST will change
         post=Post(),
         obj=campaign_factories.make_operation("hq"),
         owner="hq",
@@ -798,7 +798,7 @@ ROUTES: dict[str, Row] = {
     ),
     "campaigns:operation_cancel": Row(
         Action.OPERATION_MANAGE,
-        get=None,
+        # GET: the confirmation page, with the count of what the POST will change
         post=Post(),
         obj=campaign_factories.make_operation("hq"),
         owner="hq",

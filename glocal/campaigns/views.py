@@ -11,10 +11,13 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods, require_POST
 
+from glocal.core.confirm import confirm_page, count_text
 from glocal.core.http import ScopedRequest
 from glocal.core.views_base import scoped
 from glocal.creatives import selectors as creative_selectors
@@ -313,10 +316,33 @@ def submit(request: ScopedRequest, pk: int) -> HttpResponse:
     return redirect("campaigns:detail", pk=campaign.pk)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @scoped(Action.CAMPAIGN_SUBMIT)
 def cancel(request: ScopedRequest, pk: int) -> HttpResponse:
+    """GET: what cancelling will do, asked first; POST: cancel."""
     campaign = get_object_or_404(_campaigns(), pk=pk)
+    if request.method == "GET":
+        details = [_("Nothing of it will be sent. A cancelled campaign cannot be reopened.")]
+        if campaign.estimated_recipients:
+            details.insert(
+                0,
+                ngettext(
+                    "It was to reach %(n)s contact.",
+                    "It was to reach %(n)s contacts.",
+                    campaign.estimated_recipients,
+                )
+                % {"n": count_text(campaign.estimated_recipients)},
+            )
+        return confirm_page(
+            request,
+            title=_("Cancel the campaign “%(name)s”?") % {"name": campaign.name},
+            consequence=_("Cancels the campaign of %(store)s.") % {"store": campaign.entity.name},
+            details=details,
+            back=reverse("campaigns:detail", args=[campaign.pk]),
+            button=_("Cancel the campaign"),
+            comment=True,
+            refused=services.NOT_EDITABLE if campaign.is_final else "",
+        )
     try:
         services.campaign_cancel(campaign=campaign, comment=request.POST.get("comment", "")[:500])
     except (ValidationError, PermissionDenied) as exc:
@@ -493,10 +519,32 @@ def wave_defaults(request: ScopedRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @scoped(Action.OPERATION_MANAGE)
 def operation_publish(request: ScopedRequest, pk: int) -> HttpResponse:
+    """GET: how many stores publishing opens the operation to, asked first; POST: publish."""
     op = _operation(request, pk)
+    if request.method == "GET":
+        stores = selectors.eligible_stores(op).count() if op.status == Operation.Status.DRAFT else 0
+        if op.participation == Operation.Mode.OPT_IN:
+            detail = _("Each store is asked whether it takes part.")
+        else:
+            detail = _(
+                "Each store takes part at once: its campaigns are created in draft with your default content."
+            )
+        return confirm_page(
+            request,
+            title=_("Publish “%(name)s” to the stores?") % {"name": op.name},
+            consequence=ngettext("Publishes to %(n)s store.", "Publishes to %(n)s stores.", stores)
+            % {"n": count_text(stores)},
+            details=[detail, _("Once published, the operation's waves can no longer be changed.")],
+            back=reverse("campaigns:operation", args=[op.pk]),
+            button=_("Publish to the stores"),
+            danger=False,
+            refused=""
+            if op.status == Operation.Status.DRAFT
+            else _("Only a draft operation can be published."),
+        )
     try:
         services.operation_publish(operation=op)
     except ValidationError as exc:
@@ -506,10 +554,29 @@ def operation_publish(request: ScopedRequest, pk: int) -> HttpResponse:
     return redirect("campaigns:operation", pk=op.pk)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @scoped(Action.OPERATION_MANAGE)
 def operation_cancel(request: ScopedRequest, pk: int) -> HttpResponse:
+    """GET: how many store campaigns cancelling the operation cancels, asked first; POST: cancel."""
     op = _operation(request, pk)
+    if request.method == "GET":
+        count = Campaign.objects.filter(operation=op).exclude(state__in=[State.CANCELLED, State.SENT]).count()
+        return confirm_page(
+            request,
+            title=_("Cancel the operation “%(name)s”?") % {"name": op.name},
+            consequence=ngettext("Cancels %(n)s store campaign.", "Cancels %(n)s store campaigns.", count)
+            % {"n": count_text(count)},
+            details=[
+                _("Nothing of the operation will be sent; campaigns already sent stay as they are."),
+                _("A cancelled operation cannot be reopened."),
+            ],
+            back=reverse("campaigns:operation", args=[op.pk]),
+            button=_("Cancel the operation"),
+            comment=True,
+            refused=_("The operation is already cancelled.")
+            if op.status == Operation.Status.CANCELLED
+            else "",
+        )
     count = services.operation_cancel(operation=op, comment=request.POST.get("comment", "")[:500])
     messages.success(
         request, _("The operation is cancelled (%(n)s store campaigns cancelled).") % {"n": count}

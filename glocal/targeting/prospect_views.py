@@ -7,9 +7,12 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods
 
+from glocal.core.confirm import confirm_page, count_text
 from glocal.core.http import ScopedRequest
 from glocal.core.views_base import scoped
 from glocal.network.models import Entity
@@ -97,10 +100,28 @@ def prospect_list(request: ScopedRequest, pk: int) -> HttpResponse:
     return render(request, "targeting/prospects/detail.html", context)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @scoped(Action.PROSPECT_LIST_MANAGE)
 def prospect_purge(request: ScopedRequest, pk: int) -> HttpResponse:
+    """GET: how many people purging deletes, asked first; POST: purge."""
     plist = get_object_or_404(ProspectList.objects.all(), pk=pk)
+    if request.method == "GET":
+        held = plist.records.count()
+        return confirm_page(
+            request,
+            title=_("Purge the list “%(name)s” now?") % {"name": plist.name},
+            consequence=ngettext("Deletes %(n)s person.", "Deletes %(n)s people.", held)
+            % {"n": count_text(held)},
+            details=[
+                _(
+                    "The people on the list are deleted for good; the list's description and a record of "
+                    "the purge are kept."
+                ),
+            ],
+            back=reverse("targeting:prospect_list", args=[plist.pk]),
+            button=_("Purge now"),
+            refused="" if plist.status == ProspectList.Status.ACTIVE else _("This list is already purged."),
+        )
     if plist.status == ProspectList.Status.ACTIVE:
         purge = prospects.purge_list(prospect_list=plist)
         messages.success(request, _("List purged: %(n)s people deleted.") % {"n": purge.rows_deleted})

@@ -62,6 +62,8 @@ def test_operation_from_hq_to_stores_and_back(
     field(hq, "Titre").fill("La foire aux vins commence")
     hq.get_by_role("button", name="Save the defaults").click()
     expect(hq.get_by_role("cell", name="Email teaser")).to_be_visible()
+    hq.get_by_role("link", name="Publish to the stores").click()
+    expect(hq.get_by_test_id("consequence")).to_have_text("Publishes to 3 stores.")  # asked first
     hq.get_by_role("button", name="Publish to the stores").click()
     expect(hq.get_by_text("The operation is open to its stores.")).to_be_visible()
     expect(hq.get_by_test_id("participation-counts")).to_contain_text("0 of 3 stores take part")
