@@ -253,73 +253,126 @@ class Context:
     existence_visible: bool
 
 
+class CellError(ValueError):
+    """One cell's refusal, its message complete (column and reason)."""
+
+
+def _clean_email(name: str, raw: str, ctx: Context, country: str) -> Any:
+    return services.normalise_email(raw)
+
+
+def _clean_mobile(name: str, raw: str, ctx: Context, country: str) -> Any:
+    """Read in the row's country (two letters), France otherwise."""
+    return services.normalise_mobile(raw, country if len(country) == 2 else "FR")
+
+
+def _clean_birth_date(name: str, raw: str, ctx: Context, country: str) -> Any:
+    try:
+        return services.parse_date(raw)
+    except ValueError:
+        raise CellError(_("birth date: “%(value)s” is not a date (YYYY-MM-DD).") % {"value": raw}) from None
+
+
+def _clean_country(name: str, raw: str, ctx: Context, country: str) -> Any:
+    if len(raw) != 2 or not raw.isalpha():
+        raise CellError(_("country: use a two-letter code (FR, BE…)."))
+    return raw.upper()
+
+
+def _clean_kind(name: str, raw: str, ctx: Context, country: str) -> Any:
+    kind = KIND_VALUES.get(raw.lower())
+    if kind is None:
+        raise CellError(_("kind: “%(value)s” is neither customer nor prospect.") % {"value": raw})
+    return kind
+
+
+def _clean_tags(name: str, raw: str, ctx: Context, country: str) -> Any:
+    return services.normalise_tags(raw)
+
+
+def _clean_owner(name: str, raw: str, ctx: Context, country: str) -> Any:
+    """A store code inside the importer's scope → (id, path); one outside it is named as such."""
+    if raw in ctx.entities:
+        return ctx.entities[raw]
+    if raw in ctx.org_codes:
+        raise CellError(_("owner: store “%(code)s” is outside your scope.") % {"code": raw})
+    raise CellError(_("owner: unknown store “%(code)s”.") % {"code": raw})
+
+
+def _clean_consent(name: str, raw: str, ctx: Context, country: str) -> Any:
+    status = CONSENT_VALUES.get(raw.lower())
+    if status is None:
+        raise CellError(
+            _("%(column)s: “%(value)s” is not a consent (opt_in, soft_opt_in, b2b, opt_out).")
+            % {"column": _label(name), "value": raw}
+        )
+    return status
+
+
+def _clean_attribute(name: str, raw: str, ctx: Context, country: str) -> Any:
+    definition = ctx.attributes[name[5:]]
+    try:
+        return services.coerce_attribute(definition, raw)
+    except ValueError as exc:
+        raise CellError(f"{definition.label}: {exc}") from None
+
+
+def _clean_profile(name: str, raw: str, ctx: Context, country: str) -> Any:
+    """Free text, within the model field's length."""
+    limit = getattr(Contact._meta.get_field(name), "max_length", None) or 200
+    if len(raw) > limit:
+        raise CellError(_("%(column)s: at most %(max)d characters.") % {"column": _label(name), "max": limit})
+    return raw
+
+
+CellCleaner = Callable[[str, str, Context, str], Any]
+CELL_CLEANERS: dict[str, CellCleaner] = {
+    "email": _clean_email,
+    "mobile": _clean_mobile,
+    "birth_date": _clean_birth_date,
+    "country": _clean_country,
+    "kind": _clean_kind,
+    "tags": _clean_tags,
+    "owner": _clean_owner,
+}
+
+
+def _cell_cleaner(name: str) -> CellCleaner | None:
+    """The cleaner of a mapped target (``None``: a target this importer does not store)."""
+    if name in CELL_CLEANERS:
+        return CELL_CLEANERS[name]
+    if name.startswith("consent_"):
+        return _clean_consent
+    if name.startswith("attr:"):
+        return _clean_attribute
+    if name in PROFILE_TARGETS:
+        return _clean_profile
+    return None
+
+
 def clean_row(cells: dict[str, str], ctx: Context) -> tuple[dict[str, Any], list[str]]:
     """Clean one row's mapped cells; returns (values, error messages). Only non-empty cells appear
-    in ``values`` (an empty cell leaves the stored value alone)."""
+    in ``values`` (an empty cell leaves the stored value alone); attributes go under ``"attributes"``."""
     values: dict[str, Any] = {}
     errors: list[str] = []
     country = (cells.get("country") or "FR").strip().upper()
     for name, raw in cells.items():
         raw = raw.strip()
-        if not raw:
+        cleaner = _cell_cleaner(name)
+        if not raw or cleaner is None:
             continue
         try:
-            if name == "email":
-                values["email"] = services.normalise_email(raw)
-            elif name == "mobile":
-                values["mobile"] = services.normalise_mobile(raw, country if len(country) == 2 else "FR")
-            elif name == "birth_date":
-                try:
-                    values["birth_date"] = services.parse_date(raw)
-                except ValueError:
-                    errors.append(_("birth date: “%(value)s” is not a date (YYYY-MM-DD).") % {"value": raw})
-            elif name == "country":
-                if len(raw) != 2 or not raw.isalpha():
-                    errors.append(_("country: use a two-letter code (FR, BE…)."))
-                else:
-                    values["country"] = raw.upper()
-            elif name == "kind":
-                kind = KIND_VALUES.get(raw.lower())
-                if kind is None:
-                    errors.append(_("kind: “%(value)s” is neither customer nor prospect.") % {"value": raw})
-                else:
-                    values["kind"] = kind
-            elif name == "tags":
-                values["tags"] = services.normalise_tags(raw)
-            elif name == "owner":
-                if raw in ctx.entities:
-                    values["owner"] = ctx.entities[raw]
-                elif raw in ctx.org_codes:
-                    errors.append(_("owner: store “%(code)s” is outside your scope.") % {"code": raw})
-                else:
-                    errors.append(_("owner: unknown store “%(code)s”.") % {"code": raw})
-            elif name.startswith("consent_"):
-                status = CONSENT_VALUES.get(raw.lower())
-                if status is None:
-                    errors.append(
-                        _("%(column)s: “%(value)s” is not a consent (opt_in, soft_opt_in, b2b, opt_out).")
-                        % {"column": _label(name), "value": raw}
-                    )
-                else:
-                    values[name] = status
-            elif name.startswith("attr:"):
-                definition = ctx.attributes[name[5:]]
-                try:
-                    values.setdefault("attributes", {})[definition.key] = services.coerce_attribute(
-                        definition, raw
-                    )
-                except ValueError as exc:
-                    errors.append(f"{definition.label}: {exc}")
-            elif name in PROFILE_TARGETS:
-                limit = getattr(Contact._meta.get_field(name), "max_length", None) or 200
-                if len(raw) > limit:
-                    errors.append(
-                        _("%(column)s: at most %(max)d characters.") % {"column": _label(name), "max": limit}
-                    )
-                else:
-                    values[name] = raw
+            value = cleaner(name, raw, ctx, country)
+        except CellError as exc:
+            errors.append(str(exc))
+            continue
         except ValidationError as exc:
             errors.append(f"{_label(name)}: {' '.join(exc.messages)}")
+            continue
+        if name.startswith("attr:"):
+            values.setdefault("attributes", {})[name[5:]] = value
+        else:
+            values[name] = value
     if not errors and not values.get("email") and not values.get("mobile"):
         errors.append(_("Each row needs an email address or a mobile number."))
     return values, errors
@@ -436,6 +489,108 @@ def _match(values: dict[str, Any], by_email: dict, by_mobile: dict) -> tuple[Con
     return a or b, ""
 
 
+# Per identifier ("email", "mobile", "contact"): (8-byte keys, row numbers), 16 bytes per row.
+Keys = dict[str, tuple["array[int]", "array[int]"]]
+
+
+def _check_mapping(plan: Plan, ctx: Context) -> None:
+    """Every target known, each used once, and an email or a mobile column; FileError otherwise."""
+    unknown = [t for t in plan.mapping if t and t not in TARGETS and t[5:] not in ctx.attributes]
+    if unknown:
+        raise FileError(_("Unknown fields in the mapping: %(f)s") % {"f": ", ".join(unknown)})
+    used = [t for t in plan.mapping if t]
+    if len(used) != len(set(used)):
+        raise FileError(_("Each field may be mapped from one column only."))
+    if "email" not in used and "mobile" not in used:
+        raise FileError(_("Map a column to the email address or to the mobile number."))
+
+
+def _match_problem(
+    values: dict[str, Any], ctx: Context, by_email: dict, by_mobile: dict
+) -> tuple[int | None, str]:
+    """A clean row against the stored contacts: (the matched contact's id or None, a refusal or "")."""
+    contact, problem = _match(values, by_email, by_mobile)
+    if problem:
+        return None, problem
+    if contact is None:
+        return None, ""
+    if not contact.owner_path.startswith(ctx.scope_path) and ctx.existence_visible:
+        return None, _("This person is already a customer of another store.")
+    return contact.pk, ""
+
+
+def _check_batch(
+    batch: list[tuple[int, dict[str, Any], list[str], str]], ctx: Context, keys: Keys, report: ImportReport
+) -> None:
+    """Match a batch's clean rows against the stored contacts, remember every row's identifiers (for
+    the duplicates) and report the bad rows."""
+    by_email, by_mobile = _existing(
+        ctx, [v for _n, v, e, _i in batch if not e], ["pk", "email", "mobile", "owner_path"]
+    )
+    for number, values, errors, ident in batch:
+        if not errors:
+            contact_id, problem = _match_problem(values, ctx, by_email, by_mobile)
+            if problem:
+                errors.append(problem)
+            elif contact_id is not None:
+                keys["contact"][0].append(contact_id)
+                keys["contact"][1].append(number)
+        for name in ("email", "mobile"):
+            if values.get(name):
+                keys[name][0].append(_key(values[name]))
+                keys[name][1].append(number)
+        if errors:
+            report.add_error(RowError(row=number, code=ident, messages=errors))
+
+
+def _duplicate_groups(hashes: array[int], numbers: array[int]) -> list[list[int]]:
+    """The row numbers sharing one key, each group sorted, for every key seen more than once."""
+    import polars as pl
+
+    frame = pl.DataFrame({"h": pl.Series(hashes, dtype=pl.Int64), "row": pl.Series(numbers, dtype=pl.Int64)})
+    return (
+        frame.group_by("h")
+        .agg(pl.col("row").sort())
+        .filter(pl.col("row").list.len() > 1)
+        .get_column("row")
+        .to_list()
+    )
+
+
+def _duplicate_message(name: str, first: int) -> str:
+    if name == "contact":
+        return _("duplicate in the file: same person as row %(row)d.") % {"row": first}
+    label = _("email") if name == "email" else _("mobile")
+    return _("duplicate in the file: same %(field)s as row %(row)d.") % {"field": label, "row": first}
+
+
+def _duplicates(keys: Keys) -> dict[int, list[str]]:
+    """Row number → its duplicate messages (each later row of a group names the group's first row)."""
+    extra: dict[int, list[str]] = {}
+    for name, (hashes, numbers) in keys.items():
+        if not hashes:
+            continue
+        for group in _duplicate_groups(hashes, numbers):
+            message = _duplicate_message(name, group[0])
+            for number in group[1:]:
+                if message not in extra.get(number, []):
+                    extra.setdefault(number, []).append(message)
+    return extra
+
+
+def _merge_errors(report: ImportReport, extra: dict[int, list[str]]) -> None:
+    """Add the duplicates to the errors already found on those rows, then keep the rows in order."""
+    if not extra:
+        return
+    by_row = {e.row: e for e in report.errors}
+    for number, messages in sorted(extra.items()):
+        if number in by_row:
+            by_row[number].messages.extend(messages)
+        else:
+            report.add_error(RowError(row=number, code="", messages=messages))
+    report.errors.sort(key=lambda e: e.row)
+
+
 def validate(
     plan: Plan, progress: Callable[[int], None] | None = None, spool: IO[bytes] | None = None
 ) -> ImportReport:
@@ -443,86 +598,19 @@ def validate(
 
     ``spool``: a private temporary file receiving the cleaned batches, so that the write pass does not
     parse and validate every row a second time (memory stays flat: one batch at a time)."""
-    import polars as pl
-
     report = ImportReport()
     try:
         ctx = _context(plan)
-        unknown = [t for t in plan.mapping if t and t not in TARGETS and t[5:] not in ctx.attributes]
-        if unknown:
-            raise FileError(_("Unknown fields in the mapping: %(f)s") % {"f": ", ".join(unknown)})
-        used = [t for t in plan.mapping if t]
-        if len(used) != len(set(used)):
-            raise FileError(_("Each field may be mapped from one column only."))
-        if "email" not in used and "mobile" not in used:
-            raise FileError(_("Map a column to the email address or to the mobile number."))
+        _check_mapping(plan, ctx)
         # 16 bytes per identifier (8-byte key, row number): a million rows stay a few dozen MB.
-        keys: dict[str, tuple[array[int], array[int]]] = {
-            name: (array("q"), array("q")) for name in ("email", "mobile", "contact")
-        }
+        keys: Keys = {name: (array("q"), array("q")) for name in ("email", "mobile", "contact")}
         for batch in _cleaned_batches(plan, ctx, report):
             if spool is not None:
                 pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
-            by_email, by_mobile = _existing(
-                ctx, [v for _n, v, e, _i in batch if not e], ["pk", "email", "mobile", "owner_path"]
-            )
-            for number, values, errors, ident in batch:
-                if not errors:
-                    contact, problem = _match(values, by_email, by_mobile)
-                    if problem:
-                        errors.append(problem)
-                    elif (
-                        contact is not None
-                        and not contact.owner_path.startswith(ctx.scope_path)
-                        and ctx.existence_visible
-                    ):
-                        errors.append(_("This person is already a customer of another store."))
-                    elif contact is not None:
-                        keys["contact"][0].append(contact.pk)
-                        keys["contact"][1].append(number)
-                for name in ("email", "mobile"):
-                    if values.get(name):
-                        keys[name][0].append(_key(values[name]))
-                        keys[name][1].append(number)
-                if errors:
-                    report.add_error(RowError(row=number, code=ident, messages=errors))
+            _check_batch(batch, ctx, keys, report)
             if progress:
                 progress(report.total_rows)
-        extra: dict[int, list[str]] = {}
-        for name, (hashes, numbers) in keys.items():
-            if not hashes:
-                continue
-            frame = pl.DataFrame(
-                {"h": pl.Series(hashes, dtype=pl.Int64), "row": pl.Series(numbers, dtype=pl.Int64)}
-            )
-            dups = (
-                frame.group_by("h")
-                .agg(pl.col("row").sort())
-                .filter(pl.col("row").list.len() > 1)
-                .get_column("row")
-                .to_list()
-            )
-            for group in dups:
-                for number in group[1:]:
-                    if name == "contact":
-                        message = _("duplicate in the file: same person as row %(row)d.") % {"row": group[0]}
-                    else:
-                        label = _("email") if name == "email" else _("mobile")
-                        message = _("duplicate in the file: same %(field)s as row %(row)d.") % {
-                            "field": label,
-                            "row": group[0],
-                        }
-                    if message not in extra.get(number, []):
-                        extra.setdefault(number, []).append(message)
-        if extra:
-            # Merge with the errors already found on those rows, in row order.
-            by_row = {e.row: e for e in report.errors}
-            for number, messages in sorted(extra.items()):
-                if number in by_row:
-                    by_row[number].messages.extend(messages)
-                else:
-                    report.add_error(RowError(row=number, code="", messages=messages))
-            report.errors.sort(key=lambda e: e.row)
+        _merge_errors(report, _duplicates(keys))
     except FileError as exc:
         report.file_errors.append(str(exc))
     return report
@@ -570,164 +658,214 @@ def _spooled(spool: IO[bytes]) -> Iterator[list[tuple[int, dict[str, Any], list[
             return
 
 
-def _write_batch(
-    batch: list[tuple[int, dict[str, Any], list[str], str]], ctx: Context, plan: Plan, report: ImportReport
-) -> None:
-    scope = get_scope()
-    now = timezone.now()
-    rows = [values for _n, values, errors, _i in batch]
-    if any(errors for _n, _v, errors, _i in batch):  # pragma: no cover - validate() passed
-        raise RuntimeError("file changed between validation and import")
-    by_email, by_mobile = _existing(ctx, rows)
+def _suppressed(ctx: Context, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(channel, value hash) of the batch's emails and mobiles on the organisation's opposition list."""
     hashes = {hash_value(v.get("email", "")) for v in rows} | {hash_value(v.get("mobile", "")) for v in rows}
     hashes.discard("")
-    suppressed = {
+    return {
         (channel, value)
         for org, channel, value in Suppression.unscoped.filter(value_hash__in=hashes).values_list(
             "organisation_id", "channel", "value_hash"
         )
         if org == ctx.organisation_id
     }
-    new: list[tuple[Contact, dict[str, Any]]] = []
-    changed: list[Contact] = []
-    changed_fields: set[str] = set()
-    events: list[ConsentEvent] = []
-    transfers: list[OwnershipTransfer] = []
-    opt_outs: list[Suppression] = []
 
-    def consents_for(contact: Contact, values: dict[str, Any]) -> bool:
+
+class _BatchWriter:
+    """One batch of the write pass: new contacts, changed ones, and the ledger, transfer and opposition
+    rows they bring, gathered row by row and then written in bulk by :meth:`flush`."""
+
+    def __init__(self, ctx: Context, plan: Plan, report: ImportReport, suppressed: set[tuple[str, str]]):
+        self.ctx, self.plan, self.report, self.suppressed = ctx, plan, report, suppressed
+        self.scope = get_scope()
+        self.now = timezone.now()
+        self.new: list[Contact] = []
+        self.changed: list[Contact] = []
+        self.changed_fields: set[str] = set()
+        self.events: list[ConsentEvent] = []
+        self.transfers: list[OwnershipTransfer] = []
+        self.opt_outs: list[Suppression] = []
+        self.seen: set[int] = set()
+
+    # -- consents
+
+    def _refused(self, contact: Contact, channel: str, status: str, channel_hashes: list[str]) -> bool:
+        """An objection (on the opposition list, or an opt-out on record) is lifted only by the person's
+        own act, never by a file: services.has_objection's rule, on this batch's data."""
+        objected = contact.consent(channel) == ConsentStatus.OPT_OUT
+        return status != ConsentStatus.OPT_OUT and (
+            objected or any((channel, h) in self.suppressed for h in channel_hashes)
+        )
+
+    def _record_consent(self, contact: Contact, channel: str, status: str, channel_hashes: list[str]) -> None:
+        """The contact's new status, its ledger row and, for an opt-out, its opposition-list rows."""
+        setattr(contact, consent_field(channel), status)
+        self.changed_fields.add(consent_field(channel))
+        self.events.append(
+            ConsentEvent(
+                organisation_id=self.ctx.organisation_id,
+                contact=contact,
+                entity_id=self.scope.entity_id,
+                channel=channel,
+                status=status,
+                source=ConsentSource.IMPORT,
+                wording=self.plan.wording,
+                form_version=self.plan.filename[:120],
+                actor_id=self.scope.user_id,
+                created_at=self.now,
+            )
+        )
+        if status == ConsentStatus.OPT_OUT:
+            self.opt_outs.extend(
+                Suppression(
+                    organisation_id=self.ctx.organisation_id, channel=channel, value_hash=h, reason="opt_out"
+                )
+                for h in channel_hashes
+            )
+
+    def consents(self, contact: Contact, values: dict[str, Any]) -> bool:
+        """Apply the row's consents that differ from the contact's; True when one was recorded."""
         touched = False
         for channel in Channel.values:
             status = values.get(consent_field(channel))
             if not status or contact.consent(channel) == status:
                 continue
             channel_hashes = services.channel_hashes(channel, contact.email_hash, contact.mobile_hash)
-            # An objection (on the opposition list, or an opt-out on record) is lifted only by the
-            # person's own act, never by a file: services.has_objection's rule, on this batch's data.
-            objected = contact.consent(channel) == ConsentStatus.OPT_OUT
-            if status != ConsentStatus.OPT_OUT and (
-                objected or any((channel, h) in suppressed for h in channel_hashes)
-            ):
-                report.consent_refused += 1
+            if self._refused(contact, channel, status, channel_hashes):
+                self.report.consent_refused += 1
                 continue
-            setattr(contact, consent_field(channel), status)
-            changed_fields.add(consent_field(channel))
-            events.append(
-                ConsentEvent(
-                    organisation_id=ctx.organisation_id,
-                    contact=contact,
-                    entity_id=scope.entity_id,
-                    channel=channel,
-                    status=status,
-                    source=ConsentSource.IMPORT,
-                    wording=plan.wording,
-                    form_version=plan.filename[:120],
-                    actor_id=scope.user_id,
-                    created_at=now,
-                )
-            )
-            if status == ConsentStatus.OPT_OUT:
-                opt_outs.extend(
-                    Suppression(
-                        organisation_id=ctx.organisation_id, channel=channel, value_hash=h, reason="opt_out"
-                    )
-                    for h in channel_hashes
-                )
+            self._record_consent(contact, channel, status, channel_hashes)
             touched = True
         return touched
 
-    seen: set[int] = set()
-    for values in rows:
+    # -- rows
+
+    def add(self, values: dict[str, Any], by_email: dict, by_mobile: dict) -> None:
         contact, _problem = _match(values, by_email, by_mobile)
         if contact is None:
-            owner_id, owner_path = values.get("owner", ctx.default_owner)
-            contact = Contact(
-                organisation_id=ctx.organisation_id,
-                owner_id=owner_id,
-                owner_path=owner_path,
-                kind=values.get("kind", Contact.Kind.PROSPECT),
-                email=values.get("email", ""),
-                email_hash=hash_value(values.get("email", "")),
-                mobile=values.get("mobile", ""),
-                mobile_hash=hash_value(values.get("mobile", "")),
-                birth_date=values.get("birth_date"),
-                attributes=values.get("attributes", {}),
-                tags=values.get("tags", ""),
-                created_at=now,
-                last_activity_at=now,
-                **{k: values[k] for k in PROFILE_TARGETS if k in values},
-            )
-            consents_for(contact, values)  # events point at the object; bulk_create fills the id
-            new.append((contact, values))
-            report.created += 1
-            continue
-        if not contact.owner_path.startswith(ctx.scope_path) or contact.pk in seen:
-            report.unchanged += 1  # another store's contact: left alone, nothing revealed
-            continue
-        seen.add(contact.pk)
-        touched: set[str] = set()
-        for name in (*PROFILE_TARGETS, "kind", "birth_date", "email", "mobile"):
-            if name in values and getattr(contact, name) != values[name]:
-                setattr(contact, name, values[name])
-                touched.add(name)
-        if "email" in touched:
-            contact.email_hash = hash_value(contact.email)
-            touched.add("email_hash")
-        if "mobile" in touched:
-            contact.mobile_hash = hash_value(contact.mobile)
-            touched.add("mobile_hash")
-        if values.get("attributes"):
-            merged = {**contact.attributes, **values["attributes"]}
-            if merged != contact.attributes:
-                contact.attributes = merged
-                touched.add("attributes")
-        if values.get("tags"):
-            merged_tags = services.normalise_tags(contact.tag_list + values["tags"].strip("|").split("|"))
-            if merged_tags != contact.tags:
-                contact.tags = merged_tags
-                touched.add("tags")
-        if "owner" in values and values["owner"][0] != contact.owner_id:
-            transfers.append(
-                OwnershipTransfer(
-                    organisation_id=ctx.organisation_id,
-                    contact=contact,
-                    from_entity_id=contact.owner_id,
-                    to_entity_id=values["owner"][0],
-                    reason=OwnershipTransfer.Reason.IMPORT,
-                    detail=plan.filename[:200],
-                    actor_id=scope.user_id,
-                    created_at=now,
-                )
-            )
-            contact.owner_id, contact.owner_path = values["owner"]
-            touched |= {"owner", "owner_path"}
-        changed_fields.update(touched)
-        if consents_for(contact, values) or touched:
-            changed.append(contact)
-            report.updated += 1
+            self.create(values)
+        elif not contact.owner_path.startswith(self.ctx.scope_path) or contact.pk in self.seen:
+            self.report.unchanged += 1  # another store's contact: left alone, nothing revealed
         else:
-            report.unchanged += 1
+            self.seen.add(contact.pk)
+            self.update(contact, values)
 
-    if new:
-        Contact.unscoped.bulk_create([c for c, _v in new], batch_size=BATCH)
-        for contact, _values in new:
-            transfers.append(
+    def create(self, values: dict[str, Any]) -> None:
+        owner_id, owner_path = values.get("owner", self.ctx.default_owner)
+        contact = Contact(
+            organisation_id=self.ctx.organisation_id,
+            owner_id=owner_id,
+            owner_path=owner_path,
+            kind=values.get("kind", Contact.Kind.PROSPECT),
+            email=values.get("email", ""),
+            email_hash=hash_value(values.get("email", "")),
+            mobile=values.get("mobile", ""),
+            mobile_hash=hash_value(values.get("mobile", "")),
+            birth_date=values.get("birth_date"),
+            attributes=values.get("attributes", {}),
+            tags=values.get("tags", ""),
+            created_at=self.now,
+            last_activity_at=self.now,
+            **{k: values[k] for k in PROFILE_TARGETS if k in values},
+        )
+        self.consents(contact, values)  # events point at the object; bulk_create fills the id
+        self.new.append(contact)
+        self.report.created += 1
+
+    def update(self, contact: Contact, values: dict[str, Any]) -> None:
+        touched = _update_fields(contact, values)
+        if "owner" in values and values["owner"][0] != contact.owner_id:
+            self._transfer(contact, values["owner"])
+            touched |= {"owner", "owner_path"}
+        self.changed_fields.update(touched)
+        if self.consents(contact, values) or touched:
+            self.changed.append(contact)
+            self.report.updated += 1
+        else:
+            self.report.unchanged += 1
+
+    def _transfer(self, contact: Contact, owner: tuple[int, str]) -> None:
+        self.transfers.append(
+            OwnershipTransfer(
+                organisation_id=self.ctx.organisation_id,
+                contact=contact,
+                from_entity_id=contact.owner_id,
+                to_entity_id=owner[0],
+                reason=OwnershipTransfer.Reason.IMPORT,
+                detail=self.plan.filename[:200],
+                actor_id=self.scope.user_id,
+                created_at=self.now,
+            )
+        )
+        contact.owner_id, contact.owner_path = owner
+
+    # -- the writes
+
+    def flush(self) -> None:
+        """Write everything gathered: contacts, then the ledger, the transfers and the opposition list."""
+        if self.new:
+            Contact.unscoped.bulk_create(self.new, batch_size=BATCH)
+            self.transfers.extend(
                 OwnershipTransfer(
-                    organisation_id=ctx.organisation_id,
+                    organisation_id=self.ctx.organisation_id,
                     contact=contact,
                     to_entity_id=contact.owner_id,
                     reason=OwnershipTransfer.Reason.CREATED,
-                    detail=plan.filename[:200],
-                    actor_id=scope.user_id,
-                    created_at=now,
+                    detail=self.plan.filename[:200],
+                    actor_id=self.scope.user_id,
+                    created_at=self.now,
                 )
+                for contact in self.new
             )
-    if changed:
-        Contact.unscoped.bulk_update(changed, sorted(changed_fields | {"updated_at"}), batch_size=BATCH)
-    ConsentEvent.unscoped.bulk_create(events, batch_size=BATCH)
-    OwnershipTransfer.unscoped.bulk_create(transfers, batch_size=BATCH)
-    Suppression.unscoped.bulk_create(opt_outs, ignore_conflicts=True)
-    report.consents += len(events)
+        if self.changed:
+            Contact.unscoped.bulk_update(
+                self.changed, sorted(self.changed_fields | {"updated_at"}), batch_size=BATCH
+            )
+        ConsentEvent.unscoped.bulk_create(self.events, batch_size=BATCH)
+        OwnershipTransfer.unscoped.bulk_create(self.transfers, batch_size=BATCH)
+        Suppression.unscoped.bulk_create(self.opt_outs, ignore_conflicts=True)
+        self.report.consents += len(self.events)
+
+
+def _update_fields(contact: Contact, values: dict[str, Any]) -> set[str]:
+    """Copy the row's non-empty values onto a stored contact (tags and attributes merged); returns the
+    names of the fields that changed."""
+    touched: set[str] = set()
+    for name in (*PROFILE_TARGETS, "kind", "birth_date", "email", "mobile"):
+        if name in values and getattr(contact, name) != values[name]:
+            setattr(contact, name, values[name])
+            touched.add(name)
+    if "email" in touched:
+        contact.email_hash = hash_value(contact.email)
+        touched.add("email_hash")
+    if "mobile" in touched:
+        contact.mobile_hash = hash_value(contact.mobile)
+        touched.add("mobile_hash")
+    if values.get("attributes"):
+        merged = {**contact.attributes, **values["attributes"]}
+        if merged != contact.attributes:
+            contact.attributes = merged
+            touched.add("attributes")
+    if values.get("tags"):
+        merged_tags = services.normalise_tags(contact.tag_list + values["tags"].strip("|").split("|"))
+        if merged_tags != contact.tags:
+            contact.tags = merged_tags
+            touched.add("tags")
+    return touched
+
+
+def _write_batch(
+    batch: list[tuple[int, dict[str, Any], list[str], str]], ctx: Context, plan: Plan, report: ImportReport
+) -> None:
+    """Upsert one validated batch (inside the caller's transaction)."""
+    rows = [values for _n, values, errors, _i in batch]
+    if any(errors for _n, _v, errors, _i in batch):  # pragma: no cover - validate() passed
+        raise RuntimeError("file changed between validation and import")
+    by_email, by_mobile = _existing(ctx, rows)
+    writer = _BatchWriter(ctx, plan, report, _suppressed(ctx, rows))
+    for values in rows:
+        writer.add(values, by_email, by_mobile)
+    writer.flush()
 
 
 @job_handler(JOB_KIND)

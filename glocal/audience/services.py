@@ -161,6 +161,49 @@ def normalise_tags(value: str | Iterable[str]) -> str:
     return f"|{joined}|" if joined else ""
 
 
+def _coerce_number(value: Any) -> float:
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(str(value).replace(",", ".").strip())
+    except ValueError:
+        raise ValueError(_("“%(value)s” is not a number.") % {"value": value}) from None
+
+
+def _coerce_boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in {"1", "yes", "oui", "true", "vrai", "y", "o"}:
+        return True
+    if lowered in {"0", "no", "non", "false", "faux", "n"}:
+        return False
+    raise ValueError(_("“%(value)s” is not yes or no.") % {"value": value})
+
+
+def _coerce_date(value: Any) -> str:
+    """A date, a datetime (its day) or a text date → ``YYYY-MM-DD``."""
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    try:
+        return parse_date(str(value)).isoformat()
+    except ValueError:
+        raise ValueError(_("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": value}) from None
+
+
+def _coerce_text(definition: AttributeDefinition, value: Any) -> str:
+    """Text (at most 500 characters); a choice must be one of the definition's."""
+    text = str(value).strip()
+    if definition.field_type == AttributeDefinition.FieldType.CHOICE and text not in definition.choices:
+        raise ValueError(
+            _("“%(value)s” is not one of: %(choices)s")
+            % {"value": text, "choices": ", ".join(definition.choices)}
+        )
+    return text[:500]
+
+
 def coerce_attribute(definition: AttributeDefinition, value: Any) -> Any:
     """A custom attribute value in its stored (JSON) form; raises ValueError with a clear message."""
     if value is None or value == "":
@@ -168,37 +211,12 @@ def coerce_attribute(definition: AttributeDefinition, value: Any) -> Any:
     kind = definition.field_type
     types = AttributeDefinition.FieldType
     if kind == types.NUMBER:
-        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-            return float(value)
-        try:
-            return float(str(value).replace(",", ".").strip())
-        except ValueError:
-            raise ValueError(_("“%(value)s” is not a number.") % {"value": value}) from None
+        return _coerce_number(value)
     if kind == types.BOOLEAN:
-        if isinstance(value, bool):
-            return value
-        lowered = str(value).strip().lower()
-        if lowered in {"1", "yes", "oui", "true", "vrai", "y", "o"}:
-            return True
-        if lowered in {"0", "no", "non", "false", "faux", "n"}:
-            return False
-        raise ValueError(_("“%(value)s” is not yes or no.") % {"value": value})
+        return _coerce_boolean(value)
     if kind == types.DATE:
-        if isinstance(value, datetime.datetime):
-            return value.date().isoformat()
-        if isinstance(value, datetime.date):
-            return value.isoformat()
-        try:
-            return parse_date(str(value)).isoformat()
-        except ValueError:
-            raise ValueError(_("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": value}) from None
-    text = str(value).strip()
-    if kind == types.CHOICE and text not in definition.choices:
-        raise ValueError(
-            _("“%(value)s” is not one of: %(choices)s")
-            % {"value": text, "choices": ", ".join(definition.choices)}
-        )
-    return text[:500]
+        return _coerce_date(value)
+    return _coerce_text(definition, value)
 
 
 def parse_date(text: str) -> datetime.date:
@@ -319,6 +337,26 @@ def _check_owned(contact: Contact) -> None:
         raise PermissionDenied
 
 
+def _clean_attributes(values: dict[str, Any], organisation_id: int) -> tuple[dict[str, Any], list[str]]:
+    """Custom attributes in their stored form (empty ones dropped) and the problems found, one per
+    unknown key or refused value."""
+    definitions = {d.key: d for d in AttributeDefinition.unscoped.filter(organisation_id=organisation_id)}
+    attributes: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in values.items():
+        if key not in definitions:
+            problems.append(_("Unknown attribute “%(key)s”.") % {"key": key})
+            continue
+        try:
+            coerced = coerce_attribute(definitions[key], value)
+        except ValueError as exc:
+            problems.append(f"{definitions[key].label}: {exc}")
+            continue
+        if coerced is not None:
+            attributes[key] = coerced
+    return attributes, problems
+
+
 def _clean_fields(fields: dict[str, Any], organisation_id: int) -> dict[str, Any]:
     """Normalise and validate contact fields; raise one ValidationError listing every problem."""
     clean = dict(fields)
@@ -336,20 +374,9 @@ def _clean_fields(fields: dict[str, Any], organisation_id: int) -> dict[str, Any
     if "tags" in clean:
         clean["tags"] = normalise_tags(clean["tags"] or "")
     if "attributes" in clean:
-        definitions = {d.key: d for d in AttributeDefinition.unscoped.filter(organisation_id=organisation_id)}
-        attributes = {}
-        for key, value in (clean["attributes"] or {}).items():
-            if key not in definitions:
-                errors.setdefault("attributes", []).append(_("Unknown attribute “%(key)s”.") % {"key": key})
-                continue
-            try:
-                coerced = coerce_attribute(definitions[key], value)
-            except ValueError as exc:
-                errors.setdefault("attributes", []).append(f"{definitions[key].label}: {exc}")
-                continue
-            if coerced is not None:
-                attributes[key] = coerced
-        clean["attributes"] = attributes
+        clean["attributes"], problems = _clean_attributes(clean["attributes"] or {}, organisation_id)
+        if problems:
+            errors["attributes"] = problems
     if errors:
         raise ValidationError(errors)
     if "email" in clean:

@@ -32,46 +32,15 @@ class Command(BaseCommand):
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(f"No such file: {path}")
-        orgs = Organisation.objects.all()
-        if options["org"]:
-            orgs = orgs.filter(slug=options["org"])
-        if orgs.count() != 1:
-            raise CommandError("Give --org SLUG (the organisation is unknown or ambiguous).")
-        org = orgs.get()
+        org = _organisation(options["org"])
+        entity = _entity(org, options["entity"])
         # The command line acts as the organisation's HQ admin on the chosen node (operator tool).
-        entities = Entity.unscoped.filter(organisation=org)
-        entity = (
-            entities.filter(code=options["entity"]).first()
-            if options["entity"]
-            else entities.filter(parent__isnull=True).first()
-        )
-        if entity is None:
-            raise CommandError(f"Unknown entity {options['entity']!r} in {org.slug}.")
         scope = Scope(
             organisation_id=org.pk, entity_id=entity.pk, entity_path=entity.path, role=Role.HQ_ADMIN
         )
-        source = f"file:{path.resolve()}"
         with activate(scope):
-            try:
-                found = importer.preview(source, path.name)
-            except importer.FileError as exc:
-                raise CommandError(str(exc)) from exc
-            header = found.header
-            if found.encoding:
-                self.stdout.write(f"encoding: {found.encoding}")
-            mapping = importer.guess_mapping(header, list(AttributeDefinition.objects.all()))
-            for column, target in zip(header, mapping, strict=False):
-                self.stdout.write(f"  {column!r:30} → {target or '(ignored)'}")
-            plan = importer.Plan(
-                source=source, filename=path.name, mapping=mapping, wording=options["wording"]
-            )
-            report = importer.import_contacts(plan, dry_run=options["dry_run"])
-        for message in report.file_errors:
-            self.stderr.write(f"file: {message}")
-        for error in report.errors:
-            self.stderr.write(f"row {error.row} {error.code}: {'; '.join(error.messages)}")
-        if report.error_count > len(report.errors):
-            self.stderr.write(f"… and {report.error_count - len(report.errors)} more rows with errors")
+            report = self._import(path, wording=options["wording"], dry_run=options["dry_run"])
+        self._print_errors(report)
         summary = (
             f"{report.total_rows} rows: {report.created} created, {report.updated} updated, "
             f"{report.unchanged} unchanged, {report.consents} consents recorded, "
@@ -82,3 +51,46 @@ class Command(BaseCommand):
         if not report.ok:
             raise CommandError(f"{report.error_count} rows rejected; nothing was written.")
         self.stdout.write(("Dry run, nothing written. " if options["dry_run"] else "") + summary)
+
+    def _import(self, path: Path, *, wording: str, dry_run: bool) -> importer.ImportReport:
+        """Map the columns by their headers (printed), then run the import in the active scope."""
+        source = f"file:{path.resolve()}"
+        try:
+            found = importer.preview(source, path.name)
+        except importer.FileError as exc:
+            raise CommandError(str(exc)) from exc
+        header = found.header
+        if found.encoding:
+            self.stdout.write(f"encoding: {found.encoding}")
+        mapping = importer.guess_mapping(header, list(AttributeDefinition.objects.all()))
+        for column, target in zip(header, mapping, strict=False):
+            self.stdout.write(f"  {column!r:30} → {target or '(ignored)'}")
+        plan = importer.Plan(source=source, filename=path.name, mapping=mapping, wording=wording)
+        return importer.import_contacts(plan, dry_run=dry_run)
+
+    def _print_errors(self, report: importer.ImportReport) -> None:
+        for message in report.file_errors:
+            self.stderr.write(f"file: {message}")
+        for error in report.errors:
+            self.stderr.write(f"row {error.row} {error.code}: {'; '.join(error.messages)}")
+        if report.error_count > len(report.errors):
+            self.stderr.write(f"… and {report.error_count - len(report.errors)} more rows with errors")
+
+
+def _organisation(slug: str | None) -> Organisation:
+    """The organisation named by ``--org``, or the only one."""
+    orgs = Organisation.objects.all()
+    if slug:
+        orgs = orgs.filter(slug=slug)
+    if orgs.count() != 1:
+        raise CommandError("Give --org SLUG (the organisation is unknown or ambiguous).")
+    return orgs.get()
+
+
+def _entity(org: Organisation, code: str | None) -> Entity:
+    """The node named by ``--entity``, or the head office."""
+    entities = Entity.unscoped.filter(organisation=org)
+    entity = entities.filter(code=code).first() if code else entities.filter(parent__isnull=True).first()
+    if entity is None:
+        raise CommandError(f"Unknown entity {code!r} in {org.slug}.")
+    return entity
