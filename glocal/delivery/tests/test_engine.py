@@ -18,6 +18,7 @@ from glocal.campaigns.states import State
 from glocal.campaigns.tests.conftest import add_contacts, in_days
 from glocal.core.scope import activate
 from glocal.delivery import dispatch, launch, tracking
+from glocal.delivery.dispatch import outbox, sending
 from glocal.delivery.models import DeliverySettings, Exclusion, Message, MessageEvent
 
 pytestmark = pytest.mark.django_db
@@ -368,18 +369,18 @@ def test_a_database_error_mid_batch_hands_the_claimed_rows_back_at_once(
     add_contacts(network.store_a, 5)
     campaign = scheduled_campaign(network, templates.email)
     launch.launch_due()
-    real = dispatch.mark_sent
+    real = sending.mark_sent
     calls = {"n": 0}
 
     def broken(message, provider_id, body, worker=""):
         calls["n"] += 1
         if calls["n"] == 2:
-            raise dispatch.transaction.TransactionManagementError("database went away")
+            raise sending.transaction.TransactionManagementError("database went away")
         return real(message, provider_id, body, worker)
 
-    monkeypatch.setattr(dispatch, "mark_sent", broken)
+    monkeypatch.setattr(sending, "mark_sent", broken)
     worker = dispatch.Dispatcher("w")
-    with pytest.raises(dispatch.transaction.TransactionManagementError):
+    with pytest.raises(sending.transaction.TransactionManagementError):
         worker.run_once()
     rows = {m.status for m in Message.unscoped.filter(campaign=campaign)}
     assert rows == {"sent", "queued"}  # nothing held "sending" until the lease ends
@@ -387,7 +388,7 @@ def test_a_database_error_mid_batch_hands_the_claimed_rows_back_at_once(
     assert flagged.count() == 1  # accepted by the server, not recorded: it will be sent again, counted
     assert MessageEvent.unscoped.filter(kind="requeued").count() == 4
     # when sending resumes, everybody gets the message; the flagged one twice, as counted
-    monkeypatch.setattr(dispatch, "mark_sent", real)
+    monkeypatch.setattr(sending, "mark_sent", real)
     dispatch.drain("w2")
     addresses = [m["To"].addresses[0].addr_spec for m in campaign_mail(sink, campaign)]
     assert len(set(addresses)) == 5 and len(addresses) == 6
@@ -403,7 +404,7 @@ def test_requeueing_leaves_a_row_another_worker_claimed_meanwhile(network, templ
     # given one row was requeued and re-claimed by a live worker after the stale rows were read
     Message.unscoped.filter(pk=dead[0].pk).update(claimed_by="live-worker", claimed_at=later)
     grace = later - dt.timedelta(seconds=3 * settings.GLOCAL_WORKER_HEARTBEAT_SECONDS)
-    assert dispatch._requeue(rows, later, claimed_at__lt=grace) == 1
+    assert outbox._requeue(rows, later, claimed_at__lt=grace) == 1
     fresh = Message.unscoped.get(pk=dead[0].pk)
     assert fresh.status == "sending" and fresh.claimed_by == "live-worker"
     assert MessageEvent.unscoped.filter(kind="requeued").count() == 1

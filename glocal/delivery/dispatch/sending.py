@@ -1,0 +1,355 @@
+"""Sending: a :class:`Dispatcher` (one sending thread) re-checks each small batch's campaign and
+consent, renders and sends every message, and records the outcome (sent at once, in its own
+transaction; a retry later; a permanent failure, with its consequence for the recipient)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from glocal.audience.models import Contact
+from glocal.campaigns.models import Campaign
+from glocal.campaigns.states import State
+from glocal.core import jobs
+from glocal.core.scope import activate, system_scope
+from glocal.creatives import rendering
+from glocal.creatives import selectors as creative_selectors
+from glocal.creatives.sandbox import RenderError
+from glocal.delivery.email_skeleton import Sender, VariantMail
+
+from .. import bounces, feedback, launch, tracking
+from ..models import Message, MessageEvent
+from ..transports.base import TransportError
+from ..transports.email_smtp import DkimKey
+from ..transports.sms_http import Sms
+from .outbox import CLAIM_SIZE, PENDING, _with_lock_retries, claim, release_claims
+from .providers import EmailTransport, SmsTransport, dkim_key, email_transport, sms_transport
+
+log = logging.getLogger(__name__)
+
+RECHECK_SIZE = 25  # messages per consent re-check
+CONTACT_FIELDS = (
+    "id", "organisation_id", "first_name", "last_name", "email", "email_hash", "mobile", "mobile_hash",
+    "city", "postcode", "attributes",
+)  # fmt: skip
+
+
+def _event(message: Message, kind: str, at: dt.datetime, **detail: Any) -> MessageEvent:
+    return MessageEvent(
+        organisation_id=message.organisation_id, message=message, kind=kind, at=at, detail=detail
+    )
+
+
+def sender_domain(organisation_id: int) -> str:
+    return launch.settings_for(organisation_id).sender_domain or settings.GLOCAL_SENDER_DOMAIN
+
+
+def recipient_context(contact: dict[str, Any]) -> dict[str, Any]:
+    """The recipient variables templates may use (plain values only), from a row of CONTACT_FIELDS."""
+    attributes = contact["attributes"] if isinstance(contact["attributes"], dict) else {}
+    return {
+        "id": contact["id"],
+        "first_name": contact["first_name"],
+        "last_name": contact["last_name"],
+        "email": contact["email"],
+        "city": contact["city"],
+        "postcode": contact["postcode"],
+        "loyalty_points": str(attributes.get("loyalty_points", "")),
+    }
+
+
+@dataclass
+class Outcome:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+@dataclass
+class Dispatcher:
+    """One sending thread: its own SMTP connection and SMS client, and a cache of compiled variants."""
+
+    name: str
+    email: EmailTransport | None = None
+    sms: SmsTransport | None = None
+    claim_size: int = CLAIM_SIZE
+    _mails: dict[int, VariantMail] = field(default_factory=dict)
+    _sms_variants: dict[int, rendering.Variant] = field(default_factory=dict)
+    _dkim: DkimKey | None | bool = False
+    _last_beat: float = 0.0
+    _accepted: int | None = None  # the message the provider accepted and the outbox does not know yet
+    _unreleased: bool = False  # an error left rows "sending" and giving them back failed too
+
+    def beat(self) -> None:
+        """Tell the others this worker is alive (at most every third of the heartbeat period). Called
+        before each message: a slow receiver must not make a live worker's claimed rows look orphaned."""
+        if time.monotonic() - self._last_beat >= settings.GLOCAL_WORKER_HEARTBEAT_SECONDS / 3:
+            jobs.beat(self.name, "delivery")
+            self._last_beat = time.monotonic()
+
+    def close(self) -> None:
+        if self.email is not None:
+            self.email.close()
+
+    def run_once(self, *, now: dt.datetime | None = None) -> Outcome:
+        if self._unreleased and release_claims(self.name) >= 0:
+            self._unreleased = False  # rows an earlier error left "sending" are back in the queue
+        batch = claim(self.name, limit=self.claim_size, now=now)
+        outcome = Outcome()
+        if batch:
+            try:
+                self.process(batch, outcome)
+            except Exception:
+                # A database error (or any other) in the middle of a batch: hand this worker's rows still
+                # "sending" back at once instead of holding them until the lease ends.
+                self._unreleased = release_claims(self.name, accepted=self._accepted) < 0
+                self._accepted = None
+                raise
+        return outcome
+
+    def process(self, batch: list[Message], outcome: Outcome) -> None:
+        by_campaign: dict[int, list[Message]] = {}
+        for message in batch:
+            by_campaign.setdefault(message.campaign_id, []).append(message)
+        for campaign_id, messages in by_campaign.items():
+            for start in range(0, len(messages), RECHECK_SIZE):
+                # The campaign's state and each contact's consent are read again right before each chunk.
+                state = Campaign.unscoped.filter(pk=campaign_id).values_list("state", flat=True).first()
+                chunk = self._still_mine(messages[start : start + RECHECK_SIZE])
+                if not chunk:
+                    continue
+                if state in (None, State.CANCELLED, State.DRAFT):
+                    self._skip(chunk, Message.Status.CANCELLED, "campaign cancelled", outcome)
+                    continue
+                ids = [m.contact_id for m in chunk if m.contact_id]
+                contacts = {
+                    row["id"]: row for row in Contact.unscoped.filter(pk__in=ids).values(*CONTACT_FIELDS)
+                }
+                reachable = launch.reachable_ids(chunk[0].channel, ids)
+                gone = [m for m in chunk if m.contact_id not in reachable]
+                self._skip(gone, Message.Status.SKIPPED, "unsubscribed or opposed since the launch", outcome)
+                for message in chunk:
+                    if message.contact_id in reachable:
+                        self._send_one(message, contacts[message.contact_id], outcome)
+
+    def _still_mine(self, chunk: list[Message]) -> list[Message]:
+        """The rows of ``chunk`` this worker still holds. If it could not beat for a while (a database
+        lock held by someone else), another worker may have requeued and taken some: never send those."""
+        mine = set(
+            Message.unscoped.filter(
+                id__in=[m.pk for m in chunk], status=Message.Status.SENDING, claimed_by=self.name
+            ).values_list("id", flat=True)
+        )
+        return [m for m in chunk if m.pk in mine]
+
+    def _skip(self, messages: list[Message], status: str, why: str, outcome: Outcome) -> None:
+        if not messages:
+            return
+        now = timezone.now()
+        with transaction.atomic():
+            Message.unscoped.filter(id__in=[m.pk for m in messages], status=Message.Status.SENDING).update(
+                status=status, last_error=why
+            )
+            MessageEvent.unscoped.bulk_create(
+                [_event(m, MessageEvent.Kind.SKIPPED, now, reason=why) for m in messages]
+            )
+        outcome.skipped += len(messages)
+
+    # -- one message --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _campaign_variant(campaign_id: int) -> tuple[Campaign, rendering.Variant]:
+        """The campaign's store variant (its version × store × content), built in its organisation's scope."""
+        campaign = Campaign.unscoped.select_related("version__template", "entity").get(pk=campaign_id)
+        with activate(system_scope(campaign.organisation_id)):
+            variant = creative_selectors.build_variant(campaign.version, campaign.entity, campaign.values)
+        return campaign, variant
+
+    def _variant_mail(self, message: Message) -> VariantMail:
+        mail = self._mails.get(message.campaign_id)
+        if mail is None:
+            campaign, variant = self._campaign_variant(message.campaign_id)
+            domain = sender_domain(campaign.organisation_id)
+            store = campaign.entity
+            mail = VariantMail(
+                variant=variant,
+                sender=Sender(
+                    from_name=store.name,
+                    from_address=f"{store.code.lower()}@{domain}",
+                    message_id_domain=domain,
+                    list_id=f"{launch.campaign_ref(campaign.pk)}.{store.code.lower()}.{domain}",
+                    reply_to=store.email,
+                    unsubscribe_mailto=f"unsubscribe@{domain}",
+                ),
+                public_url=settings.GLOCAL_PUBLIC_URL.rstrip("/"),
+                campaign=launch.campaign_ref(campaign.pk),
+                organisation_id=campaign.organisation_id,
+                tracking_key=tracking.tracking_key(),
+            )
+            if len(self._mails) > 64:
+                self._mails.clear()
+            self._mails[message.campaign_id] = mail
+        return mail
+
+    def _sms_variant(self, message: Message) -> rendering.Variant:
+        variant = self._sms_variants.get(message.campaign_id)
+        if variant is None:
+            variant = self._sms_variants[message.campaign_id] = self._campaign_variant(message.campaign_id)[1]
+        return variant
+
+    def _deliver(self, message: Message, contact: dict[str, Any]) -> tuple[str, str]:
+        """Send; returns (provider id, SMS body or "")."""
+        recipient = recipient_context(contact)
+        if message.channel == "email":
+            if self.email is None:
+                self.email = email_transport()
+            mail = self._variant_mail(message)
+            data = mail.build(recipient)
+            if self._dkim is False:
+                self._dkim = dkim_key()
+            # DKIM signs the form the transport actually sends (8bit, or 7-bit without 8BITMIME).
+            sign = self._dkim.sign if isinstance(self._dkim, DkimKey) else None
+            domain = mail.sender.message_id_domain
+            sent = self.email.send_bytes(
+                envelope_from=f"bounces@{domain}",
+                recipient=contact["email"],
+                data=data,
+                sign=sign,
+                message_id=f"<{tracking.make_ref(message.stable_id)}@{domain}>",  # signed: see feedback
+            )
+            return (sent if isinstance(sent, str) else ""), ""
+        if message.channel == "sms":
+            if self.sms is None:
+                self.sms = sms_transport()
+            rendered = rendering.render_sms(self._sms_variant(message), recipient, {})
+            if rendered.errors:
+                raise TransportError(f"render: {rendered.errors[0]}", permanent=True)
+            sent = self.sms.send(
+                Sms(
+                    stable_id=message.stable_id,
+                    reference=tracking.make_ref(message.stable_id),
+                    to=contact["mobile"],
+                    text=rendered.text,
+                    sender=settings.GLOCAL_SMS_FROM,
+                )
+            )
+            return str(getattr(sent, "provider_id", "")), rendered.text
+        raise TransportError(f"no sender for the {message.channel} channel", permanent=True)
+
+    def _send_one(self, message: Message, contact: dict[str, Any], outcome: Outcome) -> None:
+        self.beat()  # a clock read unless a beat is due: a slow receiver never makes this worker look dead
+        try:
+            provider_id, body = self._deliver(message, contact)
+        except TransportError as error:
+            self._failed(message, Contact.unscoped.filter(pk=contact["id"]).first(), error, outcome)
+            return
+        except RenderError as error:  # the content itself cannot be rendered: retrying changes nothing
+            failure = TransportError(f"render: {error}", permanent=True)
+            self._failed(message, Contact.unscoped.filter(pk=contact["id"]).first(), failure, outcome)
+            return
+        except DatabaseError:
+            raise  # the database, not the message: run_once hands the whole batch back
+        except Exception as error:  # anything else before the provider accepted it: try again later
+            log.exception("sending %s failed", message.stable_id)
+            failure = TransportError(f"{type(error).__name__}: {error}")
+            self._failed(message, Contact.unscoped.filter(pk=contact["id"]).first(), failure, outcome)
+            return
+        self._accepted = message.pk  # accepted by the provider, not yet recorded: the duplicate window
+        _with_lock_retries(lambda: mark_sent(message, provider_id, body, self.name))
+        self._accepted = None
+        outcome.sent += 1
+
+    def _failed(
+        self, message: Message, contact: Contact | None, error: TransportError, outcome: Outcome
+    ) -> None:
+        now = timezone.now()
+        first = message.first_attempt_at or message.claimed_at or now
+        detail = {"error": str(error)[:300], "code": error.code, "enhanced": error.enhanced}
+        changes: dict[str, Any] = {
+            "last_error": str(error)[:300],
+            "enhanced_code": (error.enhanced or "")[:10],
+            "first_attempt_at": first,
+        }
+        if error.unknown_outcome:
+            changes["possible_duplicate"] = True
+        retry_at = None
+        if not error.permanent:
+            if error.unknown_outcome:
+                retry_at = now + dt.timedelta(seconds=settings.GLOCAL_UNKNOWN_RETRY_SECONDS)
+            else:
+                retry_at = bounces.next_retry(
+                    message.attempts,
+                    first_failure_at=first,
+                    now=now,
+                    stable_id=message.stable_id,
+                    base=dt.timedelta(seconds=settings.GLOCAL_RETRY_BASE_SECONDS),
+                )
+        with transaction.atomic():
+            if retry_at is not None:
+                Message.unscoped.filter(pk=message.pk, status=Message.Status.SENDING).update(
+                    status=Message.Status.QUEUED, not_before=retry_at, claimed_by="", **changes
+                )
+                MessageEvent.unscoped.create(
+                    organisation_id=message.organisation_id, message=message, kind=MessageEvent.Kind.RETRY,
+                    at=now, detail={**detail, "retry_at": retry_at.isoformat()},
+                )  # fmt: skip
+                outcome.retried += 1
+                return
+            Message.unscoped.filter(pk=message.pk, status=Message.Status.SENDING).update(
+                status=Message.Status.FAILED, **changes
+            )
+            # Only RFC 3463 codes are classified; a provider's own error number ("21610") is not one.
+            enhanced = error.enhanced if bounces.ENHANCED_RE.fullmatch(error.enhanced or "") else None
+            verdict = bounces.classify_enhanced(enhanced, code=error.code) if enhanced else None
+            if verdict is not None and verdict.suppress:
+                feedback.apply_hard_bounce(message, contact)
+                detail["suppressed"] = True
+            if verdict is not None and verdict.alert_operator:
+                log.warning("sender policy refusal for %s: %s", message.stable_id, error)
+                detail["operator_alert"] = True
+            # SMS providers' own refusals: 21610 (the recipient replied STOP to them), invalid numbers.
+            if feedback.provider_refusal(message, contact, error):
+                detail["suppressed"] = True
+            if getattr(error, "alert_operator", False):
+                log.warning("provider refusal for %s needs the operator: %s", message.stable_id, error)
+                detail["operator_alert"] = True
+            MessageEvent.unscoped.create(
+                organisation_id=message.organisation_id,
+                message=message,
+                kind=MessageEvent.Kind.FAILED,
+                at=now,
+                detail=detail,
+            )
+        outcome.failed += 1
+
+
+def mark_sent(message: Message, provider_id: str, body: str, worker: str = "") -> None:
+    """The provider accepted the message: record it at once, in its own transaction (the duplicate window
+    is the time between the SMTP final "." and this commit). Two plain statements: this runs once per
+    message on the hot path, where the ORM's query building cost more than the database."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())  # the ORM's own storage format
+    table, events = Message._meta.db_table, MessageEvent._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A worker that could not beat (a long lock elsewhere) may have lost the row to another one,
+        # which may send it too: then the row says "possible duplicate", so that it is counted.
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, sent_at = %s, provider_id = %s, body = %s, last_error = '',"  # noqa: S608
+            " possible_duplicate = (possible_duplicate OR claimed_by <> %s)"
+            " WHERE id = %s AND status IN (%s, %s)",
+            [Message.Status.SENT, now, provider_id[:120], body, worker, message.pk, *PENDING],
+        )
+        if cursor.rowcount == 0:  # already recorded as sent by the worker that took it over
+            cursor.execute(f"UPDATE {table} SET possible_duplicate = %s WHERE id = %s", [True, message.pk])  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {events} (organisation_id, message_id, kind, at, detail)"  # noqa: S608
+            " VALUES (%s, %s, %s, %s, %s)",
+            [message.organisation_id, message.pk, MessageEvent.Kind.SENT, now, "{}"],
+        )
