@@ -73,10 +73,10 @@ def _create_database(url: str) -> None:
 
 def dataset(stores: int, contacts: int) -> Any:
     """The benchmark organisation (created once, deterministic)."""
-    from glocal.audience import seed
     from glocal.audience.models import Contact
+    from glocal.demo import audience as seed
+    from glocal.demo.network import seed_network
     from glocal.network.models import Organisation
-    from glocal.network.seed import seed_network
 
     slug = f"bench-a1-{stores}-{contacts}"
     org = Organisation.objects.filter(slug=slug).first()

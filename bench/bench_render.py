@@ -43,16 +43,17 @@ PRODUCT = """
 
 
 def bench_mjml(products: int = 6) -> str:
-    from glocal.creatives.seed import DEMO_EMAIL_MJML
+    from glocal.demo.creatives import DEMO_EMAIL_MJML
 
     grid = "".join(PRODUCT.format(n=n) for n in range(1, products + 1))
     return DEMO_EMAIL_MJML.replace("    <!-- Locked footer", grid + "\n    <!-- Locked footer", 1)
 
 
 def make_variant(version_id: int = 1) -> Any:
-    from glocal.creatives import rendering, seed, zones
+    from glocal.creatives import rendering, zones
+    from glocal.demo import creatives as demo
 
-    zone_defs, errors = zones.parse_zones(seed.DEMO_EMAIL_ZONES)
+    zone_defs, errors = zones.parse_zones(demo.DEMO_EMAIL_ZONES)
     assert not errors
     store = {
         "code": "S-042",
@@ -72,7 +73,7 @@ def make_variant(version_id: int = 1) -> Any:
         source=bench_mjml(),
         subject="{{ zones.headline }} — {{ store.name }}",
         preheader="Bonjour {{ recipient.first_name|fallback('cher client') }}, les nouveautés du magasin",
-        text=seed.DEMO_EMAIL_TEXT,
+        text=demo.DEMO_EMAIL_TEXT,
         zones=zone_defs,
         values=zones.resolve(zone_defs, {"offer": "-20 %"}),
         store=store,

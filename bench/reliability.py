@@ -209,13 +209,13 @@ def _setup_child(messages: int, seed: int, mjml_file: str, migrate: bool) -> dic
     from glocal.campaigns.models import Campaign
     from glocal.campaigns.states import State
     from glocal.core.scope import Scope, activate
-    from glocal.creatives import seed as creative_seed
     from glocal.creatives import services as creative_services
     from glocal.creatives.models import Channel, CreativeSettings
-    from glocal.network import seeddata
+    from glocal.demo import creatives as creative_seed
+    from glocal.demo.generator import person_name
+    from glocal.demo.network import hq_scope, seed_network
     from glocal.network.models import Entity
     from glocal.network.roles import Role
-    from glocal.network.seed import hq_scope, seed_network
 
     org = seed_network(name="Maison Fiable", slug=f"fiable-{seed}", stores=1, seed=seed)
     hq = Entity.unscoped.get(organisation=org, parent__isnull=True)
@@ -226,7 +226,7 @@ def _setup_child(messages: int, seed: int, mjml_file: str, migrate: bool) -> dic
     batch: list[Contact] = []
     with transaction.atomic():
         for i in range(messages):
-            first, last = seeddata.person_name(rng)
+            first, last = person_name(rng)
             email = f"c{i}.{seed}@example.test"
             batch.append(
                 Contact(

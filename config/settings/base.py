@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "glocal.campaigns",
     "glocal.targeting",
     "glocal.brand",
+    "glocal.demo",  # the demo network (`glocal seed`): the top layer, last
 ]
 
 MIDDLEWARE = [

@@ -7,13 +7,10 @@ class AudienceConfig(AppConfig):
     verbose_name = "Audience"
 
     def ready(self) -> None:
-        from glocal.network import seed, services
+        from glocal.network import services
 
         from . import importer, retention  # noqa: F401  (register job handlers)
-        from .seed import seed_contacts
         from .services import on_entity_move
 
         if on_entity_move not in services.ENTITY_MOVE_HOOKS:
             services.ENTITY_MOVE_HOOKS.append(on_entity_move)
-        if seed_contacts not in seed.SEED_EXTENSIONS:
-            seed.SEED_EXTENSIONS.append(seed_contacts)

@@ -28,9 +28,3 @@ class BrandConfig(AppConfig):
         hooks.register_image_library(hooks.ImageLibrary(url=usage.image_url, choices=usage.image_choices))
         hooks.register_personalisation_check(usage.check_personalisation)
         usage.connect()
-
-        from glocal.brand.seed import seed_brand
-        from glocal.network.seed import SEED_EXTENSIONS
-
-        if seed_brand not in SEED_EXTENSIONS:
-            SEED_EXTENSIONS.append(seed_brand)

@@ -12,10 +12,8 @@ class CampaignsConfig(AppConfig):
         from django.utils.translation import gettext_lazy as _
 
         from glocal.core.models import ACTION_LABELS
-        from glocal.network.seed import SEED_EXTENSIONS
 
         from . import jobs  # noqa: F401  (register job handlers)
-        from .seed import seed_campaigns
 
         # Lazy strings, shown in the reader's language (the dict is typed str: they behave as str).
         ACTION_LABELS.update(
@@ -38,5 +36,3 @@ class CampaignsConfig(AppConfig):
                 },
             )
         )
-        if seed_campaigns not in SEED_EXTENSIONS:
-            SEED_EXTENSIONS.append(seed_campaigns)

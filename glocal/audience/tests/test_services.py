@@ -291,32 +291,6 @@ def test_counts_by_store_in_one_query(network, django_assert_num_queries):
 
 
 @pytest.mark.django_db
-def test_seed_is_deterministic_and_consistent(network):
-    from glocal.audience import seed
-
-    seed.generate(network.org, 300, seed=7)
-    names = list(Contact.unscoped.order_by("pk").values_list("first_name", "last_name", "owner_id"))
-    assert len(names) == 300
-    assert {owner for _f, _l, owner in names} <= {network.store_a.pk, network.store_a2.pk, network.store_b.pk}
-    for contact in Contact.unscoped.exclude(consent_email=""):
-        last = ConsentEvent.unscoped.filter(contact=contact, channel="email").latest("created_at")
-        assert last.status == contact.consent_email
-    opted_out = Contact.unscoped.filter(consent_email="opt_out")
-    assert opted_out.exists()
-    assert all(
-        services.is_suppressed(organisation_id=network.org.pk, channel="email", email=c.email)
-        for c in opted_out
-    )
-    assert Purchase.unscoped.filter(contact__kind="customer").exists()
-    for mobile in Contact.unscoped.exclude(mobile="").values_list("mobile", flat=True):
-        assert services.normalise_mobile(mobile) == mobile
-    Contact.unscoped.all().delete()
-    seed.generate(network.org, 300, seed=7)
-    again = list(Contact.unscoped.order_by("pk").values_list("first_name", "last_name", "owner_id"))
-    assert again == names
-
-
-@pytest.mark.django_db
 def test_a_hash_on_several_channels_never_duplicates_rows(network):
     anne = make(
         network,

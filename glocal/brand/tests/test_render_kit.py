@@ -16,15 +16,15 @@ from glocal.brand.tests.factories import (
     SOCIAL_ZONES,
     publish_template,
 )
-from glocal.creatives import seed
+from glocal.demo import creatives as demo
 
 pytestmark = pytest.mark.django_db
 MM = 72 / 25.4
 
 
 def test_render_kit_writes_every_channel_for_every_store(network, tmp_path):
-    publish_template(network, network.hq, "email", seed.DEMO_EMAIL_MJML, seed.DEMO_EMAIL_ZONES)
-    publish_template(network, network.hq, "sms", seed.DEMO_SMS, seed.DEMO_SMS_ZONES)
+    publish_template(network, network.hq, "email", demo.DEMO_EMAIL_MJML, demo.DEMO_EMAIL_ZONES)
+    publish_template(network, network.hq, "sms", demo.DEMO_SMS, demo.DEMO_SMS_ZONES)
     publish_template(network, network.hq, "print", PRINT_SOURCE, PRINT_ZONES)
     publish_template(network, network.hq, "social", SOCIAL_SOURCE, SOCIAL_ZONES)
     out = io.StringIO()

@@ -6,8 +6,9 @@ import pytest
 from django.utils import translation
 
 from glocal.core.scope import activate
-from glocal.creatives import rendering, seed, services
+from glocal.creatives import rendering, services
 from glocal.creatives.models import Channel, ChannelTemplate, CreativeSettings
+from glocal.demo import creatives as demo
 
 
 @dataclass
@@ -38,15 +39,15 @@ def publish_demo(network) -> Templates:
         email = services.template_create(channel=Channel.EMAIL, name="Lettre", entity=network.hq)
         services.version_save(
             template=email,
-            source=seed.DEMO_EMAIL_MJML,
-            zones_data=seed.DEMO_EMAIL_ZONES,
+            source=demo.DEMO_EMAIL_MJML,
+            zones_data=demo.DEMO_EMAIL_ZONES,
             subject="{{ zones.headline }} — {{ store.name }}",
             preheader="Bonjour {{ recipient.first_name|fallback('cher client') }}",
-            text=seed.DEMO_EMAIL_TEXT,
+            text=demo.DEMO_EMAIL_TEXT,
         )
         services.version_publish(template=email)
         sms = services.template_create(channel=Channel.SMS, name="SMS", entity=network.hq)
-        services.version_save(template=sms, source=seed.DEMO_SMS, zones_data=seed.DEMO_SMS_ZONES)
+        services.version_save(template=sms, source=demo.DEMO_SMS, zones_data=demo.DEMO_SMS_ZONES)
         services.version_publish(template=sms)
     return Templates(email=email, sms=sms)
 

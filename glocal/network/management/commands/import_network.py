@@ -4,10 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from glocal.core.scope import activate
+from glocal.core.scope import activate, system_scope
 from glocal.network.importer import import_network
 from glocal.network.models import Entity, Organisation
-from glocal.network.seed import hq_scope
 
 
 class Command(BaseCommand):
@@ -32,7 +31,7 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot read {options['file']}: {exc}") from exc
         # The command line acts as the organisation's HQ admin.
-        scope = hq_scope(org, root)
+        scope = system_scope(org.pk, root=root)
         with handle, activate(scope):
             report = import_network(handle, dry_run=options["dry_run"])
         if options["json"]:

@@ -1,4 +1,5 @@
-"""Tests of the demo network generator (pure Python: no database, no Django settings needed)."""
+"""Tests of the demo network generator and its data files (pure Python: no database, no Django settings
+needed)."""
 
 import os
 import random
@@ -13,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from glocal.network import seeddata
-from glocal.network.seeddata import FIRST_NAMES, LAST_NAMES, SeedEntity, generate_network, person_name
+from glocal.demo import generator, reference
+from glocal.demo.generator import SeedEntity, generate_network, person_name
+
+FIRST_NAMES = reference.names().first_names
+LAST_NAMES = reference.names().last_names
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HOURS_RE = re.compile(r"^$|^\d{2}:\d{2}-\d{2}:\d{2}(, \d{2}:\d{2}-\d{2}:\d{2})*$")
@@ -42,7 +46,7 @@ def test_same_arguments_give_identical_output():
 
 def test_output_is_stable_across_processes():
     # Guards against anything depending on hash randomisation (set or str-hash ordering).
-    script = "from glocal.network.seeddata import generate_network as g; print(repr(g(stores=300)))"
+    script = "from glocal.demo.generator import generate_network as g; print(repr(g(stores=300)))"
     root = Path(__file__).resolve().parents[3]
     outputs = {
         subprocess.run(
@@ -219,14 +223,14 @@ def test_store_naming_example():
 
 def test_stores_are_near_their_city():
     for store in stores_of(big_network()):
-        city = seeddata._CITY_BY_NAME[store.city]
+        city = generator._city_by_name()[store.city]
         assert abs(store.latitude - city.lat) < 0.05 and abs(store.longitude - city.lon) < 0.1, store.code
         assert store.timezone == city.timezone
         assert store.postcode in city.postcodes
 
 
 def test_city_table():
-    cities = seeddata._CITIES
+    cities = reference.cities()
     metro = [city for city in cities if not city.overseas]
     assert len(metro) >= 80
     assert len({city.name for city in cities}) == len(cities)
@@ -238,8 +242,10 @@ def test_city_table():
         assert all(d.postcode is None or d.postcode in city.postcodes for d in city.districts), city.name
         assert len({d.label for d in city.districts}) == len(city.districts), city.name
         assert zoneinfo.ZoneInfo(city.timezone)
-    for region_code, region_cities in seeddata._CITIES_BY_REGION.items():
+    for region_code, region_cities in generator._cities_by_region().items():
         assert region_cities, region_code
+    assert reference.regions()[-1] == reference.overseas_region() and reference.overseas_region().code == "OM"
+    assert all(not city.overseas for city in metro) and len(metro) + len(overseas) == len(cities)
 
 
 def test_person_names():
@@ -248,3 +254,22 @@ def test_person_names():
     first, last = person_name(random.Random(1))
     assert first in FIRST_NAMES and last in LAST_NAMES
     assert person_name(random.Random(1)) == (first, last)
+
+
+def test_data_files_are_read_once():
+    assert reference.regions() is reference.regions()
+    assert reference.cities() is reference.cities()
+    assert reference.names() is reference.names()
+
+
+def test_compact_columns_of_the_city_file():
+    assert reference.expand_postcodes("69001-69003 69100") == ("69001", "69002", "69003", "69100")
+    assert reference.parse_districts("Opéra:75009|Bastille") == (
+        reference.District("Opéra", "75009", None),
+        reference.District("Bastille", None, None),
+    )
+    paris = generator._city_by_name()["Paris"]
+    assert paris.postcodes[0] == "75001" and paris.postcodes[-1] == "75116" and len(paris.postcodes) == 21
+    assert paris.districts[0] == reference.District("Opéra", "75009", None)
+    reunion = generator._city_by_name()["Saint-Denis"]
+    assert (reunion.timezone, reunion.country_code, reunion.department) == ("Indian/Reunion", "262", "974")

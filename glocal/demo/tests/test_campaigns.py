@@ -1,19 +1,20 @@
+"""The demo's campaigns step (run after the templates' and the contacts' steps)."""
+
 import pytest
 from django.utils import timezone
 
 from glocal.campaigns.models import Campaign, LedgerEntry, Operation, OperationWave
-from glocal.campaigns.seed import seed_campaigns
 from glocal.campaigns.states import State
+from glocal.campaigns.tests.conftest import contacts, templates  # noqa: F401  (fixtures)
 from glocal.core.scope import activate
-from glocal.network.seed import SEED_EXTENSIONS
+from glocal.demo.campaigns import seed_campaigns
 
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_has_the_wine_fair_and_local_campaigns(network, templates, contacts):
-    assert seed_campaigns in SEED_EXTENSIONS  # `make demo` runs it after the templates' seed
+def test_demo_has_the_wine_fair_and_local_campaigns(network, templates, contacts):  # noqa: F811
     with activate(network.scope("hq_admin")):
-        seed_campaigns(network.org, {})
+        seed_campaigns(network.org)
     op = Operation.unscoped.get(organisation=network.org, name="Foire aux vins")
     assert op.status == Operation.Status.PUBLISHED
     assert OperationWave.unscoped.filter(operation=op).count() == 2

@@ -1,4 +1,4 @@
-"""The demo templates (seed extension) render for 30 demo stores, each with its own details."""
+"""The demo templates render for 30 demo stores, each with its own details."""
 
 from __future__ import annotations
 
@@ -7,22 +7,18 @@ import pytest
 from glocal.core.scope import activate
 from glocal.creatives import rendering, selectors
 from glocal.creatives.models import ChannelTemplate
-from glocal.creatives.seed import seed_creatives
+from glocal.demo.creatives import seed_creatives
+from glocal.demo.network import hq_scope, seed_network
 from glocal.network.models import Entity
-from glocal.network.seed import SEED_EXTENSIONS, hq_scope, seed_network
 
 pytestmark = pytest.mark.django_db
-
-
-def test_seed_extension_is_registered():
-    assert seed_creatives in SEED_EXTENSIONS
 
 
 def test_one_template_renders_for_thirty_stores_with_their_own_details():
     org = seed_network(name="Maison Verte", slug="maison-verte", stores=30, seed=7)
     hq = Entity.unscoped.get(organisation=org, parent__isnull=True)
     with activate(hq_scope(org, hq)):
-        seed_creatives(org, {})
+        seed_creatives(org)
         email = ChannelTemplate.objects.get(channel="email")
         sms = ChannelTemplate.objects.get(channel="sms")
         stores = list(Entity.objects.filter(entity_type__is_local=True).order_by("code"))

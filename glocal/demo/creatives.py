@@ -1,13 +1,12 @@
-"""Demo templates: an email (MJML) and an SMS, published, so `make demo` shows them."""
+"""Demo step 2, templates: an email (MJML) and an SMS, published, so `make demo` shows them."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from glocal.creatives import services
+from glocal.creatives.models import Channel, CreativeSettings
 from glocal.network.models import Entity, Organisation
-
-from . import services
-from .models import Channel, CreativeSettings
 
 DEMO_EMAIL_MJML = """<mjml>
   <mj-head>
@@ -111,8 +110,8 @@ DEMO_SMS_ZONES: list[dict[str, Any]] = [
 ]
 
 
-def seed_creatives(org: Organisation, options: dict[str, Any]) -> None:
-    """Called by glocal.network.seed inside the HQ scope of ``org``."""
+def seed_creatives(org: Organisation) -> None:
+    """Called by :func:`glocal.demo.seed.seed_demo` inside the HQ scope of ``org``."""
     hq = Entity.objects.get(parent__isnull=True, organisation=org)
     CreativeSettings.objects.get_or_create(
         organisation=org,

@@ -2,8 +2,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from glocal.demo.seed import DEMO_PASSWORD, seed_demo
 from glocal.network.models import Organisation
-from glocal.network.seed import DEMO_PASSWORD, SEED_EXTENSIONS, seed_demo
 
 
 class Command(BaseCommand):
@@ -19,8 +19,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["stores"] < 1:
             raise CommandError("--stores must be at least 1.")
-        if options["contacts"] and not SEED_EXTENSIONS:
-            raise CommandError("--contacts needs the audience module, which is not installed.")
         if Organisation.objects.exists():
             if options["if_empty"]:
                 self.stdout.write("Demo data already present; nothing seeded.")

@@ -1,40 +1,29 @@
-"""Demo network: a deterministic French retail network with users for every role.
+"""Demo step 1: the network (a deterministic French retail network) and a user for every role.
 
-``seed_demo`` is what ``glocal demo`` and ``glocal seed`` run. Later modules add contacts, purchases
-and events through ``SEED_EXTENSIONS`` (called with the organisation and the options).
+``seed_network`` writes what :func:`glocal.demo.generator.generate_network` draws; ``seed_users`` adds the
+personas, the pilot group, a second, isolated organisation and the platform operator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from glocal.accounts.models import User
 from glocal.core.scope import Scope, activate, system_scope
+from glocal.network import services
+from glocal.network.models import Entity, EntityGroup, EntityType, Membership, Organisation
+from glocal.network.roles import Role
 
-from . import seeddata, services
-from .models import Entity, EntityGroup, EntityType, Membership, Organisation
-from .roles import Role
+from .generator import SeedEntity, generate_network
 
 DEMO_PASSWORD = "glocal-demo"  # noqa: S105 - documented demo credential
 DEMO_DOMAIN = "demo.glocal.test"
 
-SeedExtension = Callable[[Organisation, dict[str, Any]], None]
-SEED_EXTENSIONS: list[SeedExtension] = []
 
-
-@dataclass
-class SeedResult:
-    organisation: Organisation
-    entities: int
-    users: list[tuple[str, str, str]]  # (email, role, entity name)
-
-
-def _entity_fields(item: seeddata.SeedEntity) -> dict[str, Any]:
+def _entity_fields(item: SeedEntity) -> dict[str, Any]:
     return {
         "code": item.code,
         "name": item.name,
@@ -63,7 +52,7 @@ def seed_network(
     *, name: str, slug: str, stores: int, regions: int | None = None, seed: int = 42
 ) -> Organisation:
     """Create an organisation and its network in bulk (thousands of stores in seconds)."""
-    items = seeddata.generate_network(stores=stores, regions=regions, seed=seed, brand=name)
+    items = generate_network(stores=stores, regions=regions, seed=seed, brand=name)
     with transaction.atomic():
         org, root = services.organisation_create(
             name=name, slug=slug, hq_code=items[0].code, hq_name=items[0].name
@@ -101,13 +90,9 @@ def hq_scope(org: Organisation, hq: Entity) -> Scope:
     return system_scope(org.pk, root=hq)
 
 
-def seed_demo(
-    *, stores: int = 30, regions: int | None = None, seed: int = 42, contacts: int = 0
-) -> SeedResult:
-    """The demo organisation with one user per persona, plus a second, isolated organisation."""
-    # The user model through Django's setting: network sits below accounts (see ARCHITECTURE.md, layers).
-    User: Any = get_user_model()
-    org = seed_network(name="Maison Verte", slug="maison-verte", stores=stores, regions=regions, seed=seed)
+def seed_users(org: Organisation) -> list[tuple[str, str, str]]:
+    """One user per persona in ``org``, a pilot group, a second, isolated organisation and the platform
+    operator. Returns the logins as ``(email, role, entity name)``."""
     entities = list(Entity.unscoped.filter(organisation=org).select_related("entity_type").order_by("path"))
     hq = entities[0]
     region_nodes = [e for e in entities if e.entity_type.code == "region"]
@@ -152,7 +137,4 @@ def seed_demo(
             f"operator@{DEMO_DOMAIN}", DEMO_PASSWORD, full_name="Platform operator"
         )
         users.append((operator.email, "platform operator (/ops/)", "—"))
-    with activate(hq_scope(org, hq)):
-        for extension in SEED_EXTENSIONS:
-            extension(org, {"contacts": contacts, "seed": seed})
-    return SeedResult(organisation=org, entities=len(entities), users=users)
+    return users

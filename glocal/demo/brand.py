@@ -1,5 +1,5 @@
-"""Demo brand data: the organisation's kit, a regional override, a library folder with a generated
-photo, and published print (A4 poster) and social templates, so `make demo` shows them."""
+"""Demo step 5, brand data: the organisation's kit, a regional override, a library folder with a
+generated photo, and published print (A4 poster) and social templates, so `make demo` shows them."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from glocal.brand import services
 from glocal.creatives import services as creative_services
 from glocal.creatives.models import Channel
 from glocal.network.models import Entity, Organisation
-
-from . import services
 
 DEMO_POSTER = """{# print: format=a4 bleed=3 marks=yes qr=store #}
 <style>
@@ -88,8 +87,8 @@ def demo_photo(width: int = 2600, height: int = 2100) -> bytes:
     return out.getvalue()
 
 
-def seed_brand(org: Organisation, options: dict[str, Any]) -> None:
-    """Called by glocal.network.seed inside the HQ scope of ``org``."""
+def seed_brand(org: Organisation) -> None:
+    """Called by :func:`glocal.demo.seed.seed_demo` inside the HQ scope of ``org``."""
     hq = Entity.objects.get(parent__isnull=True, organisation=org)
     services.library_settings_save(allow_local_uploads=True, max_upload_mb=10, max_dimension=8000)
     folder = services.folder_create(entity=hq, name="Campagnes")

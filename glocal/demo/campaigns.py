@@ -1,4 +1,4 @@
-"""Demo data for ``make demo``: the "Foire aux vins" operation (email teaser + SMS reminder, stores in
+"""Demo step 4, campaigns: the "Foire aux vins" operation (email teaser + SMS reminder, stores in
 automatically, store A has personalised and submitted), local campaigns, budgets, calendar slots."""
 
 from __future__ import annotations
@@ -6,18 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from decimal import Decimal
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from glocal.campaigns import services
+from glocal.campaigns.models import ApprovalStep, Budget, CalendarSlot, Campaign, CampaignSettings, Operation
 from glocal.core.scope import activate
 from glocal.creatives.models import ChannelTemplate
 from glocal.network.models import Entity, Membership, Organisation
 from glocal.network.roles import Role
-
-from . import services
-from .models import Budget, CalendarSlot, Campaign, CampaignSettings, Operation
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +25,8 @@ def _at(days: int, hour: int) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, 0)))
 
 
-def seed_campaigns(org: Organisation, options: dict[str, Any]) -> None:
-    """Called by glocal.network.seed inside the HQ scope of ``org``."""
+def seed_campaigns(org: Organisation) -> None:
+    """Called by :func:`glocal.demo.seed.seed_demo` inside the HQ scope of ``org``."""
     email = ChannelTemplate.objects.filter(channel="email", status="published").order_by("pk").first()
     sms = ChannelTemplate.objects.filter(channel="sms", status="published").order_by("pk").first()
     if email is None or sms is None:
@@ -145,8 +143,6 @@ def seed_campaigns(org: Organisation, options: dict[str, Any]) -> None:
 def _seed_sent_campaign(org: Organisation, manager: Membership, email: ChannelTemplate) -> None:
     """A local campaign already approved by the region and due: the demo's worker sends it at start, so
     the "sent messages" page shows real messages (to the demo's mail catcher) on the first visit."""
-    from .models import ApprovalStep
-
     store = manager.entity
     region = (
         Membership.objects.filter(organisation=org, role=Role.REGIONAL_MANAGER, is_active=True)
