@@ -1,9 +1,9 @@
 """Print and social pages: a store's print kit and social export, a print campaign's direct mail.
 
-Thin: the services are in :mod:`glocal.delivery.printbatch`. Every object comes through the scope:
-another store's (or organisation's) store, campaign, operation or batch answers 404 like a missing id.
-URLs are reversed in the namespace these views were reached through (``print`` or wherever the project
-includes :mod:`glocal.delivery.print_urls`).
+Thin: the services are in :mod:`glocal.delivery.printbatch` and :mod:`glocal.delivery.social`. Every
+object comes through the scope: another store's (or organisation's) store, campaign, operation or batch
+answers 404 like a missing id. URLs are reversed in the namespace these views were reached through
+(``print`` or wherever the project includes :mod:`glocal.delivery.print_urls`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from glocal.creatives.models import Channel
 from glocal.network.models import Entity
 from glocal.network.roles import Action, role_allows
 
-from . import printbatch
+from . import printbatch, social
 
 STORE_LIST_LIMIT = 100
 
@@ -190,7 +190,7 @@ def social_zip(request: ScopedRequest, pk: int) -> HttpResponse:
     if not items:
         messages.info(request, _("There is no social post to download there."))
         return redirect(_url(request, "store_kit", store.pk))
-    data = printbatch.store_social_export(entity=store, templates=items)
+    data = social.store_social_export(entity=store, templates=items)
     return _zip_response(data, f"social-{slugify(store.code) or store.pk}-{suffix}.zip")
 
 

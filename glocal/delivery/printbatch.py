@@ -1,5 +1,5 @@
-"""Print and social deliveries: the direct-mail batch of a print campaign, a store's print kit and its
-social export.
+"""Print deliveries: the direct-mail batch of a print campaign and a store's print kit (a store's social
+export, which picks its templates and writes its zip with the helpers below, is :mod:`.social`).
 
 Direct mail (:func:`direct_mail_batch`, job ``delivery.direct_mail``): the campaign's recipients on the
 postal channel (``campaigns.audience.recipients``: postal consent, a postal address, not on the
@@ -22,10 +22,11 @@ letter): 100 letters per document ≈ 15 ms a letter (1,000 letters ≈ 15 s, 3,
 MB peak: the laid-out pages are held until the PDF is written); 25 per document ≈ 19 ms, all 1,000 in
 one document ≈ 27 ms, one per letter ≈ 24 ms. WeasyPrint's layout and PDF writing are ~95 % of the time.
 
-Kits (:func:`store_print_kit`, :func:`store_social_export`): zips of a store's posters, flyers and
-point-of-sale cards (PDF, HQ's bleed and marks) or social posts (square and story PNGs, caption), each
-rendered with the store's own details and personalisation, and a ``contents.csv`` listing the files and
-the print checks. Cells of every CSV start-neutralised (COMPLIANCE.md: = + - @ tab NUL).
+Kits (:func:`store_print_kit`; the social export: :func:`glocal.delivery.social.store_social_export`):
+zips of a store's posters, flyers and point-of-sale cards (PDF, HQ's bleed and marks) or social posts
+(square and story PNGs, caption), each rendered with the store's own details and personalisation, and a
+``contents.csv`` listing the files and the print checks. Cells of every CSV start-neutralised
+(COMPLIANCE.md: = + - @ tab NUL).
 
 Everything runs in the active scope: the campaign, the store, the templates and the images are read
 through scoped managers.
@@ -56,7 +57,7 @@ from markupsafe import Markup, escape
 
 from glocal.audience.models import Contact
 from glocal.brand import kit as brand_kit
-from glocal.brand import printing, social
+from glocal.brand import printing
 from glocal.campaigns import audience
 from glocal.campaigns.models import Campaign, Operation
 from glocal.campaigns.states import State
@@ -572,7 +573,7 @@ def run_direct_mail_job(job: Job, report: jobs.Report) -> dict[str, Any]:
     }
 
 
-# -- print kit and social export -----------------------------------------------------------------
+# -- print kit (its items also feed the social export) -------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -695,33 +696,5 @@ def store_print_kit(
         files[filename] = printed.pdf
         problems = "; ".join(f.text for f in printing.check_print(printed))
         rows.append([filename, item.template.name, item.version.number, label, printed.page_count, problems])
-    files["contents.csv"] = csv_bytes(CONTENTS_HEADER, rows)
-    return pack_zip(files)
-
-
-def store_social_export(
-    *, entity: Entity, templates: Iterable[ChannelTemplate | TemplateVersion | KitItem]
-) -> bytes:
-    """A zip of the store's social posts: per template ``<stem>-square.png`` (1080×1080),
-    ``<stem>-story.png`` (1080×1920) and ``<stem>.txt`` (the caption, UTF-8), with the store's details
-    and personalisation, and ``contents.csv``. Other channels are ignored."""
-    files: dict[str, bytes] = {}
-    rows: list[list[Any]] = []
-    names = _Names()
-    for item in kit_items(templates):
-        if item.template.channel != Channel.SOCIAL:
-            continue
-        stem = names.stem(item)
-        rendered = social.render_social_channel(_variant(item, entity), {}, {})
-        post = getattr(rendered, "post", None)
-        problems = "; ".join(e.text for e in rendered.errors)
-        if post is None:
-            rows.append(["", item.template.name, item.version.number, "social", 0, problems])
-            continue
-        for fmt, png in post.images.items():
-            files[f"{stem}-{fmt}.png"] = png
-            rows.append([f"{stem}-{fmt}.png", item.template.name, item.version.number, fmt, 1, problems])
-        files[f"{stem}.txt"] = (post.caption + "\n").encode("utf-8")
-        rows.append([f"{stem}.txt", item.template.name, item.version.number, "caption", 1, problems])
     files["contents.csv"] = csv_bytes(CONTENTS_HEADER, rows)
     return pack_zip(files)

@@ -34,6 +34,7 @@ from glocal.core.scope import activate
 from glocal.creatives import rendering
 from glocal.creatives.models import Personalisation
 from glocal.delivery import printbatch
+from glocal.delivery.social import store_social_export
 
 pytestmark = pytest.mark.django_db
 
@@ -536,9 +537,9 @@ def test_the_social_export_has_both_images_and_the_caption_of_the_store(network,
     post = kit_templates["post"]
     with activate(network.scope("store_a")):
         items = printbatch.store_templates(network.store_a, "social")
-        files = read_zip(printbatch.store_social_export(entity=network.store_a, templates=items))
+        files = read_zip(store_social_export(entity=network.store_a, templates=items))
     with activate(network.scope("store_b")):
-        other = read_zip(printbatch.store_social_export(entity=network.store_b, templates=[post]))
+        other = read_zip(store_social_export(entity=network.store_b, templates=[post]))
 
     stem = f"{slugify(post.name)}-{post.pk}"
     assert sorted(files) == sorted(["contents.csv", f"{stem}-square.png", f"{stem}-story.png", f"{stem}.txt"])
@@ -557,7 +558,7 @@ def test_kit_of_a_campaign_uses_its_content(network, kit_templates):
     )
     with activate(network.scope("store_a")):
         items = printbatch.campaign_items(Campaign.objects.get(pk=campaign.pk), "social")
-        files = read_zip(printbatch.store_social_export(entity=network.store_a, templates=items))
+        files = read_zip(store_social_export(entity=network.store_a, templates=items))
     assert (
         files[f"braderie-{kit_templates['post'].pk}.txt"].decode().startswith("Grande braderie — Magasin A")
     )
