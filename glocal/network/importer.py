@@ -13,6 +13,7 @@ when ``parent_code`` changed); an empty cell leaves the existing value unchanged
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import IO, Any
 
 import phonenumbers
@@ -95,10 +96,33 @@ def _read_rows(table: tabular.Table) -> tuple[list[str], list[tuple[int, dict[st
     return header, found
 
 
-def validate(data: bytes | IO[bytes]) -> tuple[ImportReport, list[tuple[int, dict[str, Any]]]]:
-    """Check every row against the file and the database; return the report and the clean rows.
-    ``data``: the file's bytes or a seekable binary file (read as a stream)."""
-    report = ImportReport()
+@dataclass
+class _Known:
+    """What the rows are checked against: the organisation's types, custom fields and codes."""
+
+    types: dict[str, EntityType]
+    custom_defs: dict[str, CustomFieldDefinition]
+    existing: dict[str, Entity]  # the entities in the importer's scope, by code
+    all_codes_in_org: set[str]
+
+    @classmethod
+    def load(cls) -> _Known:
+        scope = get_scope()
+        return cls(
+            types={t.code: t for t in EntityType.objects.all()},
+            custom_defs={cf.key: cf for cf in CustomFieldDefinition.objects.all()},
+            existing={e.code: e for e in Entity.objects.all()},
+            all_codes_in_org=set(
+                Entity.unscoped.filter(organisation_id=scope.organisation_id).values_list("code", flat=True)
+            ),
+        )
+
+
+def _read(
+    data: bytes | IO[bytes], report: ImportReport
+) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The header and rows; a file refused (unreadable, required columns missing) is a file error in
+    ``report`` and no rows."""
     try:
         with tabular.open_table(
             data, "network.csv", tabular.Limits.from_settings(max_rows=MAX_ROWS)
@@ -107,119 +131,147 @@ def validate(data: bytes | IO[bytes]) -> tuple[ImportReport, list[tuple[int, dic
             header, rows = _read_rows(table)
     except tabular.TabularError as exc:
         report.file_errors.append(str(exc))
-        return report, []
+        return [], []
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         report.file_errors.append(_("Missing columns: %(columns)s") % {"columns": ", ".join(missing)})
+        return header, []
+    return header, rows
+
+
+def _row_messages(
+    index: int, row: dict[str, str], form: RowForm, known: _Known, file_codes: dict[str, int]
+) -> list[str]:
+    """The form's errors, then the code's and the type's problems (``file_codes`` remembers the row of
+    each code seen so far)."""
+    messages: list[str] = []
+    code = row.get("code", "")
+    if not form.is_valid():
+        for name, errs in form.errors.items():
+            messages.extend(f"{name}: {e}" for e in errs)
+    if code in file_codes:
+        messages.append(
+            _("code: “%(code)s” already appears on row %(row)d.") % {"code": code, "row": file_codes[code]}
+        )
+    elif code:
+        file_codes[code] = index
+    if code and code in known.all_codes_in_org and code not in known.existing:
+        # An entity outside the importer's subtree: indistinguishable from a clash we cannot touch.
+        messages.append(_("code: “%(code)s” is used by an entity you cannot manage.") % {"code": code})
+    type_code = row.get("type", "")
+    if type_code and type_code not in known.types:
+        messages.append(_("type: unknown entity type “%(type)s”.") % {"type": type_code})
+    return messages
+
+
+def _custom_values(
+    row: dict[str, str], custom_defs: dict[str, CustomFieldDefinition]
+) -> tuple[dict[str, Any], list[str]]:
+    """The row's non-empty custom fields in their types, and one message per refused cell."""
+    custom: dict[str, Any] = {}
+    messages: list[str] = []
+    for key, definition in custom_defs.items():
+        cell = row.get(f"custom:{key}", "")
+        if cell == "":
+            continue
+        try:
+            custom[key] = coerce_custom(definition, cell)
+        except ValueError as exc:
+            messages.append(f"custom:{key}: {exc}")
+    return custom, messages
+
+
+def _check_row(
+    index: int, row: dict[str, str], known: _Known, file_codes: dict[str, int]
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """One row on its own: (its clean values, []) or (None, every message)."""
+    form = RowForm(data=row)
+    messages = _row_messages(index, row, form, known, file_codes)
+    custom, custom_messages = _custom_values(row, known.custom_defs)
+    messages += custom_messages
+    if messages:
+        return None, messages
+    values: dict[str, Any] = dict(form.cleaned_data)
+    values["custom"] = custom
+    values["social_links"] = {net: row[net] for net in SOCIAL_NETWORKS if row.get(net)}
+    values["_present"] = {k for k, v in row.items() if v != ""}
+    return values, []
+
+
+def _walks_into_a_cycle(
+    code: str, parent_code: str, by_code: dict[str, tuple[int, dict[str, Any]]], existing: dict[str, Entity]
+) -> bool:
+    """Climb from ``parent_code`` through the file's rows (then the stored parents): back at a code
+    already met means a cycle."""
+    seen = {code}
+    cursor = parent_code
+    while cursor in by_code and cursor not in seen:
+        seen.add(cursor)
+        stored = existing.get(cursor)
+        cursor = by_code[cursor][1].get("parent_code") or (
+            stored.parent.code if stored is not None and stored.parent else ""
+        )
+    return cursor in seen
+
+
+def _parent_problem(
+    values: dict[str, Any], by_code: dict[str, tuple[int, dict[str, Any]]], existing: dict[str, Entity]
+) -> str | None:
+    """A clean row's parent: an entity in scope or a row of this file, no cycle, the head office never
+    moved. The problem's message, or None."""
+    parent_code = values.get("parent_code") or ""
+    code = values["code"]
+    is_head_office = code in existing and existing[code].parent_id is None
+    if not parent_code:
+        return None if is_head_office else _("parent_code: required.")
+    if parent_code not in by_code and parent_code not in existing:
+        return _("parent_code: no entity “%(code)s” in your network or in this file.") % {"code": parent_code}
+    cycle = _("parent_code: “%(code)s” would make a cycle.") % {"code": parent_code}
+    if _walks_into_a_cycle(code, parent_code, by_code, existing):
+        return cycle
+    if is_head_office:
+        return _("The head office cannot be moved.")
+    if (
+        code in existing
+        and parent_code in existing
+        and existing[parent_code].is_descendant_of(existing[code])
+    ):
+        return cycle
+    return None
+
+
+def validate(data: bytes | IO[bytes]) -> tuple[ImportReport, list[tuple[int, dict[str, Any]]]]:
+    """Check every row against the file and the database; return the report and the clean rows.
+    ``data``: the file's bytes or a seekable binary file (read as a stream)."""
+    report = ImportReport()
+    header, rows = _read(data, report)
+    if report.file_errors:
         return report, []
     report.total_rows = len(rows)
 
-    scope = get_scope()
-    types = {t.code: t for t in EntityType.objects.all()}
-    custom_defs = {cf.key: cf for cf in CustomFieldDefinition.objects.all()}
-    existing = {e.code: e for e in Entity.objects.all()}
-    all_codes_in_org = set(
-        Entity.unscoped.filter(organisation_id=scope.organisation_id).values_list("code", flat=True)
-    )
-    file_codes: dict[str, int] = {}
-    clean: list[tuple[int, dict[str, Any]]] = []
-    unknown_custom = [h for h in header if h.startswith("custom:") and h[7:] not in custom_defs]
+    known = _Known.load()
+    unknown_custom = [h for h in header if h.startswith("custom:") and h[7:] not in known.custom_defs]
     if unknown_custom:
         report.file_errors.append(
             _("Unknown custom fields: %(columns)s") % {"columns": ", ".join(unknown_custom)}
         )
         return report, []
 
+    file_codes: dict[str, int] = {}
+    clean: list[tuple[int, dict[str, Any]]] = []
     for index, row in rows:
-        messages: list[str] = []
-        form = RowForm(data=row)
-        code = row.get("code", "")
-        if not form.is_valid():
-            for name, errs in form.errors.items():
-                messages.extend(f"{name}: {e}" for e in errs)
-        if code in file_codes:
-            messages.append(
-                _("code: “%(code)s” already appears on row %(row)d.")
-                % {"code": code, "row": file_codes[code]}
-            )
-        elif code:
-            file_codes[code] = index
-        if code and code in all_codes_in_org and code not in existing:
-            # An entity outside the importer's subtree: indistinguishable from a clash we cannot touch.
-            messages.append(_("code: “%(code)s” is used by an entity you cannot manage.") % {"code": code})
-        type_code = row.get("type", "")
-        if type_code and type_code not in types:
-            messages.append(_("type: unknown entity type “%(type)s”.") % {"type": type_code})
-        values: dict[str, Any] = dict(form.cleaned_data) if not messages else {}
-        custom: dict[str, Any] = {}
-        for key, definition in custom_defs.items():
-            cell = row.get(f"custom:{key}", "")
-            if cell == "":
-                continue
-            try:
-                custom[key] = coerce_custom(definition, cell)
-            except ValueError as exc:
-                messages.append(f"custom:{key}: {exc}")
-        social = {net: row[net] for net in SOCIAL_NETWORKS if row.get(net)}
-        if messages:
-            report.add_error(RowError(row=index, code=code, messages=messages))
-            continue
-        values["custom"] = custom
-        values["social_links"] = social
-        values["_present"] = {k for k, v in row.items() if v != ""}
-        clean.append((index, values))
+        values, messages = _check_row(index, row, known, file_codes)
+        if values is None:
+            report.add_error(RowError(row=index, code=row.get("code", ""), messages=messages))
+        else:
+            clean.append((index, values))
 
     # Parents: each must be an entity in scope or a row of this file, and no row may form a cycle.
     by_code = {values["code"]: (index, values) for index, values in clean}
     for index, values in clean:
-        parent_code = values.get("parent_code") or ""
-        code = values["code"]
-        if not parent_code:
-            if code in existing and existing[code].parent_id is None:
-                continue  # the head office itself
-            report.add_error(RowError(row=index, code=code, messages=[_("parent_code: required.")]))
-            continue
-        if parent_code not in by_code and parent_code not in existing:
-            report.add_error(
-                RowError(
-                    row=index,
-                    code=code,
-                    messages=[
-                        _("parent_code: no entity “%(code)s” in your network or in this file.")
-                        % {"code": parent_code}
-                    ],
-                )
-            )
-            continue
-        seen = {code}
-        cursor = parent_code
-        while cursor in by_code and cursor not in seen:
-            seen.add(cursor)
-            cursor = by_code[cursor][1].get("parent_code") or (
-                existing[cursor].parent.code if cursor in existing and existing[cursor].parent else ""
-            )
-        if cursor in seen:
-            report.add_error(
-                RowError(
-                    row=index,
-                    code=code,
-                    messages=[_("parent_code: “%(code)s” would make a cycle.") % {"code": parent_code}],
-                )
-            )
-        elif code in existing and existing[code].parent_id is None:
-            report.add_error(RowError(row=index, code=code, messages=[_("The head office cannot be moved.")]))
-        elif (
-            code in existing
-            and parent_code in existing
-            and existing[parent_code].is_descendant_of(existing[code])
-        ):
-            report.add_error(
-                RowError(
-                    row=index,
-                    code=code,
-                    messages=[_("parent_code: “%(code)s” would make a cycle.") % {"code": parent_code}],
-                )
-            )
+        problem = _parent_problem(values, by_code, known.existing)
+        if problem is not None:
+            report.add_error(RowError(row=index, code=values["code"], messages=[problem]))
     report.errors.sort(key=lambda e: e.row)
     return report, clean
 
