@@ -29,6 +29,9 @@ def _day(days: int) -> dt.datetime:
 
 
 def _main_nav(page: Page, name: str) -> None:
+    menu = page.get_by_role("button", name="Menu", exact=True)
+    if menu.is_visible():  # a phone: the navigation is collapsed behind the menu button
+        menu.click()
     page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
 
 

@@ -71,6 +71,7 @@ def test_store_manager_on_a_phone_sees_only_their_store(
     expect(page.get_by_role("heading", name="My store")).to_be_visible()
     screenshot(page, "glocal_store_phone_home")
 
+    page.get_by_role("button", name="Menu", exact=True).click()  # the navigation is collapsed on a phone
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Network", exact=True).click()
     expect(tree_link(page, "Magasin A")).to_be_visible()
     for name in ("Magasin B", "Région Sud", "Région Nord", "Magasin A2", "Maison Test"):
