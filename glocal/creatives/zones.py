@@ -219,219 +219,280 @@ def parse_zones(data: Any) -> tuple[list[Zone], list[Finding]]:
     return zones, errors
 
 
-def _check_definition(key: str, ztype: str, item: dict[str, Any]) -> list[Finding]:
-    errors: list[Finding] = []
+def _check_max_length(key: str, ztype: str, item: dict[str, Any]) -> list[Finding]:
+    """max_length: text zones only, a whole number up to the type's cap."""
     max_length = item.get("max_length")
-    if max_length is not None:
-        cap = RICH_TEXT_MAX if ztype == "rich_text" else SHORT_TEXT_MAX
-        if (
-            ztype not in ("short_text", "rich_text")
-            or not isinstance(max_length, int)
-            or isinstance(max_length, bool)
-        ):
-            errors.append(
-                _error(
-                    "zone_bad_max_length",
-                    key,
-                    _("Zone “%(key)s”: max_length applies to text zones and must be a whole number."),
-                    key=key,
-                )
-            )
-        elif not 1 <= max_length <= cap:
-            errors.append(
-                _error(
-                    "zone_bad_max_length",
-                    key,
-                    _("Zone “%(key)s”: max_length must be between 1 and %(cap)s."),
-                    key=key,
-                    cap=cap,
-                )
-            )
-    choices = item.get("choices")
-    if ztype == "choice":
-        if (
-            not isinstance(choices, list)
-            or not choices
-            or not all(isinstance(c, str) and c.strip() and len(c) <= 200 for c in choices)
-        ):
-            errors.append(
-                _error(
-                    "zone_bad_choices",
-                    key,
-                    _("Zone “%(key)s”: choices must be a non-empty list of texts."),
-                    key=key,
-                )
-            )
-    elif choices is not None:
-        errors.append(
-            _error("zone_bad_choices", key, _("Zone “%(key)s”: only choice zones have choices."), key=key)
-        )
-    roles = item.get("roles", [])
-    if not isinstance(roles, list) or not all(r in ROLES for r in roles):
-        errors.append(
+    if max_length is None:
+        return []
+    cap = RICH_TEXT_MAX if ztype == "rich_text" else SHORT_TEXT_MAX
+    if (
+        ztype not in ("short_text", "rich_text")
+        or not isinstance(max_length, int)
+        or isinstance(max_length, bool)
+    ):
+        return [
             _error(
-                "zone_bad_roles",
+                "zone_bad_max_length",
                 key,
-                _("Zone “%(key)s”: roles must be a list among %(roles)s."),
+                _("Zone “%(key)s”: max_length applies to text zones and must be a whole number."),
                 key=key,
-                roles=", ".join(ROLES),
             )
+        ]
+    if not 1 <= max_length <= cap:
+        return [
+            _error(
+                "zone_bad_max_length",
+                key,
+                _("Zone “%(key)s”: max_length must be between 1 and %(cap)s."),
+                key=key,
+                cap=cap,
+            )
+        ]
+    return []
+
+
+def _check_choices(key: str, ztype: str, item: dict[str, Any]) -> list[Finding]:
+    """A choice zone lists its choices (non-empty texts, at most 200 characters); no other zone has any."""
+    choices = item.get("choices")
+    if ztype != "choice":
+        if choices is None:
+            return []
+        return [
+            _error("zone_bad_choices", key, _("Zone “%(key)s”: only choice zones have choices."), key=key)
+        ]
+    if (
+        not isinstance(choices, list)
+        or not choices
+        or not all(isinstance(c, str) and c.strip() and len(c) <= 200 for c in choices)
+    ):
+        return [
+            _error(
+                "zone_bad_choices",
+                key,
+                _("Zone “%(key)s”: choices must be a non-empty list of texts."),
+                key=key,
+            )
+        ]
+    return []
+
+
+def _check_roles(key: str, ztype: str, item: dict[str, Any]) -> list[Finding]:
+    roles = item.get("roles", [])
+    if isinstance(roles, list) and all(r in ROLES for r in roles):
+        return []
+    return [
+        _error(
+            "zone_bad_roles",
+            key,
+            _("Zone “%(key)s”: roles must be a list among %(roles)s."),
+            key=key,
+            roles=", ".join(ROLES),
         )
-    for name in ("required", "locked", "allow_upload"):
-        if name in item and not isinstance(item[name], bool):
-            errors.append(
-                _error(
-                    "zone_bad_flag",
-                    key,
-                    _("Zone “%(key)s”: %(name)s must be true or false."),
-                    key=key,
-                    name=name,
-                )
-            )
-    for name in ("min", "max"):
-        if name in item:
-            if ztype != "price":
-                errors.append(
-                    _error(
-                        "zone_bad_bound",
-                        key,
-                        _("Zone “%(key)s”: %(name)s applies to price zones."),
-                        key=key,
-                        name=name,
-                    )
-                )
-            else:
-                try:
-                    Decimal(str(item[name]))
-                except InvalidOperation:
-                    errors.append(
-                        _error(
-                            "zone_bad_bound",
-                            key,
-                            _("Zone “%(key)s”: %(name)s must be a number."),
-                            key=key,
-                            name=name,
-                        )
-                    )
-    for name in ("label", "help", "tag"):
-        if name in item and not isinstance(item[name], str):
-            errors.append(
-                _error("zone_bad_text", key, _("Zone “%(key)s”: %(name)s must be text."), key=key, name=name)
-            )
+    ]
+
+
+def _check_flags(key: str, ztype: str, item: dict[str, Any]) -> list[Finding]:
+    return [
+        _error("zone_bad_flag", key, _("Zone “%(key)s”: %(name)s must be true or false."), key=key, name=name)
+        for name in ("required", "locked", "allow_upload")
+        if name in item and not isinstance(item[name], bool)
+    ]
+
+
+def _bound_problem(key: str, ztype: str, name: str, bound: Any) -> Finding | None:
+    """A min or max: on a price zone only, and a number."""
+    if ztype != "price":
+        return _error(
+            "zone_bad_bound", key, _("Zone “%(key)s”: %(name)s applies to price zones."), key=key, name=name
+        )
+    try:
+        Decimal(str(bound))
+    except InvalidOperation:
+        return _error(
+            "zone_bad_bound", key, _("Zone “%(key)s”: %(name)s must be a number."), key=key, name=name
+        )
+    return None
+
+
+def _check_bounds(key: str, ztype: str, item: dict[str, Any]) -> list[Finding]:
+    problems = (_bound_problem(key, ztype, name, item[name]) for name in ("min", "max") if name in item)
+    return [problem for problem in problems if problem is not None]
+
+
+def _check_texts(key: str, ztype: str, item: dict[str, Any]) -> list[Finding]:
+    return [
+        _error("zone_bad_text", key, _("Zone “%(key)s”: %(name)s must be text."), key=key, name=name)
+        for name in ("label", "help", "tag")
+        if name in item and not isinstance(item[name], str)
+    ]
+
+
+def _check_locked_default(key: str, ztype: str, item: dict[str, Any]) -> list[Finding]:
+    """A locked, required zone must come with its value: no store can fill it."""
     if item.get("locked") and item.get("required") and item.get("default") in (None, ""):
-        errors.append(
+        return [
             _error(
                 "zone_locked_empty",
                 key,
                 _("Zone “%(key)s” is locked and required: give it a default value."),
                 key=key,
             )
+        ]
+    return []
+
+
+DEFINITION_CHECKS = (
+    _check_max_length,
+    _check_choices,
+    _check_roles,
+    _check_flags,
+    _check_bounds,
+    _check_texts,
+    _check_locked_default,
+)
+
+
+def _check_definition(key: str, ztype: str, item: dict[str, Any]) -> list[Finding]:
+    """Every problem of one zone's attributes, in the order of :data:`DEFINITION_CHECKS`."""
+    return [finding for check in DEFINITION_CHECKS for finding in check(key, ztype, item)]
+
+
+def _too_long(zone: Zone, limit: int, count: int) -> tuple[None, Finding]:
+    return None, _error(
+        "too_long",
+        zone.key,
+        _("“%(zone)s” is limited to %(limit)s characters; %(count)s were typed."),
+        zone=zone.title,
+        limit=limit,
+        count=count,
+    )
+
+
+def _clean_short_text(zone: Zone, raw: Any) -> tuple[Any, Finding | None]:
+    """Control characters dropped; within the zone's limit."""
+    value = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", raw)
+    limit = zone.limit or 0
+    if len(value) > limit:
+        return _too_long(zone, limit, len(value))
+    return value, None
+
+
+def _clean_rich_text(zone: Zone, raw: Any) -> tuple[Any, Finding | None]:
+    """Allow-listed HTML; the limit counts the visible text (and the markup may be 4 times that)."""
+    value = sanitise_rich_text(raw)
+    limit = zone.limit or 0
+    length = len(rich_text_to_plain(value))
+    if length > limit or len(value) > 4 * limit:
+        return _too_long(zone, limit, length)
+    return value, None
+
+
+def _clean_choice(zone: Zone, raw: Any) -> tuple[Any, Finding | None]:
+    if raw not in zone.choices:
+        return None, _error(
+            "bad_choice",
+            zone.key,
+            _("“%(zone)s” must be one of: %(choices)s."),
+            zone=zone.title,
+            choices=", ".join(zone.choices),
         )
-    return errors
+    return raw, None
+
+
+def _clean_date(zone: Zone, raw: Any) -> tuple[Any, Finding | None]:
+    """YYYY-MM-DD, a real day."""
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            raise ValueError(raw)
+        return date.fromisoformat(raw).isoformat(), None
+    except ValueError:
+        return None, _error(
+            "bad_date", zone.key, _("“%(zone)s” must be a date (YYYY-MM-DD)."), zone=zone.title
+        )
+
+
+def _parse_price(raw: Any) -> Decimal | None:
+    """``19,90 €``, ``1 234.5``… → a finite, non-negative amount with at most two decimals, else None."""
+    text = str(raw).strip().replace(",", ".").replace("\u00a0", "").replace(" ", "").rstrip("€")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        return None
+    return amount
+
+
+def _clean_price(zone: Zone, raw: Any) -> tuple[Any, Finding | None]:
+    """A price within the zone's bounds (0 to 1,000,000 by default), as ``"19.90"``."""
+    amount = _parse_price(raw)
+    if amount is None:
+        return None, _error(
+            "bad_price", zone.key, _("“%(zone)s” must be a price such as 19.90."), zone=zone.title
+        )
+    if (
+        amount > Decimal("1000000")
+        or (zone.min is not None and amount < zone.min)
+        or (zone.max is not None and amount > zone.max)
+    ):
+        return None, _error(
+            "price_out_of_range",
+            zone.key,
+            _("“%(zone)s” must be between %(min)s and %(max)s."),
+            zone=zone.title,
+            min=zone.min if zone.min is not None else 0,
+            max=zone.max if zone.max is not None else 1000000,
+        )
+    return str(amount.quantize(Decimal("0.01"))), None
+
+
+def _clean_offer_code(zone: Zone, raw: Any) -> tuple[Any, Finding | None]:
+    if not OFFER_CODE_RE.match(raw):
+        return None, _error(
+            "bad_offer_code",
+            zone.key,
+            _("“%(zone)s” must be letters, digits, - or _ (at most 40)."),
+            zone=zone.title,
+        )
+    return raw, None
+
+
+def _clean_image(zone: Zone, raw: Any) -> tuple[Any, Finding | None]:
+    """An image is the id of a library asset."""
+    if not re.fullmatch(r"[1-9][0-9]{0,11}", raw):
+        return None, _error(
+            "bad_image", zone.key, _("“%(zone)s” must be an image of the library."), zone=zone.title
+        )
+    return raw, None
+
+
+VALUE_CLEANERS = {
+    "short_text": _clean_short_text,
+    "rich_text": _clean_rich_text,
+    "choice": _clean_choice,
+    "date": _clean_date,
+    "price": _clean_price,
+    "offer_code": _clean_offer_code,
+    "image": _clean_image,
+}
+TEXT_VALUED = ("short_text", "rich_text", "choice", "date", "offer_code", "image")  # a price may be a number
 
 
 def _clean_value(zone: Zone, raw: Any) -> tuple[Any, Finding | None]:
-    """Normalise one value for ``zone``; returns (value, None) or (None, error)."""
-    key = zone.key
+    """Normalise one value for ``zone``; returns (value, None) or (None, error). Empty is always fine
+    here (whether the zone is required is the caller's rule)."""
     if raw is None:
         raw = ""
-    if zone.type in ("short_text", "rich_text", "choice", "date", "offer_code", "image"):
+    if zone.type in TEXT_VALUED:
         if not isinstance(raw, str):
-            return None, _error("bad_value", key, _("“%(zone)s” must be text."), zone=zone.title)
+            return None, _error("bad_value", zone.key, _("“%(zone)s” must be text."), zone=zone.title)
         raw = raw.strip()
     if raw == "":
         return "", None
-    if zone.type == "short_text":
-        value = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", raw)
-        limit = zone.limit or 0
-        if len(value) > limit:
-            return None, _error(
-                "too_long",
-                key,
-                _("“%(zone)s” is limited to %(limit)s characters; %(count)s were typed."),
-                zone=zone.title,
-                limit=limit,
-                count=len(value),
-            )
-        return value, None
-    if zone.type == "rich_text":
-        value = sanitise_rich_text(raw)
-        limit = zone.limit or 0
-        length = len(rich_text_to_plain(value))
-        if length > limit or len(value) > 4 * limit:
-            return None, _error(
-                "too_long",
-                key,
-                _("“%(zone)s” is limited to %(limit)s characters; %(count)s were typed."),
-                zone=zone.title,
-                limit=limit,
-                count=length,
-            )
-        return value, None
-    if zone.type == "choice":
-        if raw not in zone.choices:
-            return None, _error(
-                "bad_choice",
-                key,
-                _("“%(zone)s” must be one of: %(choices)s."),
-                zone=zone.title,
-                choices=", ".join(zone.choices),
-            )
-        return raw, None
-    if zone.type == "date":
-        try:
-            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-                raise ValueError(raw)
-            return date.fromisoformat(raw).isoformat(), None
-        except ValueError:
-            return None, _error(
-                "bad_date", key, _("“%(zone)s” must be a date (YYYY-MM-DD)."), zone=zone.title
-            )
-    if zone.type == "price":
-        text = str(raw).strip().replace(",", ".").replace("\u00a0", "").replace(" ", "").rstrip("€")
-        try:
-            amount = Decimal(text)
-        except InvalidOperation:
-            amount = None
-        if (
-            amount is None
-            or not amount.is_finite()
-            or amount < 0
-            or amount != amount.quantize(Decimal("0.01"))
-        ):
-            return None, _error(
-                "bad_price", key, _("“%(zone)s” must be a price such as 19.90."), zone=zone.title
-            )
-        if (
-            amount > Decimal("1000000")
-            or (zone.min is not None and amount < zone.min)
-            or (zone.max is not None and amount > zone.max)
-        ):
-            return None, _error(
-                "price_out_of_range",
-                key,
-                _("“%(zone)s” must be between %(min)s and %(max)s."),
-                zone=zone.title,
-                min=zone.min if zone.min is not None else 0,
-                max=zone.max if zone.max is not None else 1000000,
-            )
-        return str(amount.quantize(Decimal("0.01"))), None
-    if zone.type == "offer_code":
-        if not OFFER_CODE_RE.match(raw):
-            return None, _error(
-                "bad_offer_code",
-                key,
-                _("“%(zone)s” must be letters, digits, - or _ (at most 40)."),
-                zone=zone.title,
-            )
-        return raw, None
-    if zone.type == "image":
-        if not re.fullmatch(r"[1-9][0-9]{0,11}", raw):
-            return None, _error(
-                "bad_image", key, _("“%(zone)s” must be an image of the library."), zone=zone.title
-            )
-        return raw, None
-    return None, _error("bad_value", key, _("“%(zone)s” has an unknown type."), zone=zone.title)
+    cleaner = VALUE_CLEANERS.get(zone.type)
+    if cleaner is None:
+        return None, _error("bad_value", zone.key, _("“%(zone)s” has an unknown type."), zone=zone.title)
+    return cleaner(zone, raw)
 
 
 def editable_zones(zones: list[Zone], role: str) -> list[Zone]:
