@@ -69,55 +69,67 @@ def _header_map(header: list[str]) -> dict[int, str]:
     return mapping
 
 
-def parse_csv(data: bytes | IO[bytes], organisation_id: int, filename: str = "list.csv") -> ParsedList:
-    """Read and check a list; never writes. Read by :mod:`glocal.core.tabular` as a stream (UTF-8 or
-    Windows-1252/Latin-1, comma, semicolon or tab; an .xlsx file name reads the first sheet), under its
-    column, row and cell limits: a refused file is one error naming the limit."""
-    result = ParsedList()
-    seen: set[str] = set()
-    candidates: list[tuple[int, dict[str, str]]] = []
-    number = 0  # the last row read (the header is row 1)
+def _clean_prospect(row: dict[str, str]) -> str | None:
+    """Normalise the row's email and mobile in place; the reason the row is refused, or None."""
     try:
-        limits = tabular.Limits.from_settings(max_rows=MAX_ROWS)
-        with tabular.open_table(data, filename, limits) as table:
-            result.encoding = table.encoding_label
-            reader = table.rows()
-            header = next(reader, None)
-            number = 1
-            if not header:
-                result.errors.append(_error(1, _("The file is empty.")))
-                return result
-            mapping = _header_map(header)
-            if "email" not in mapping.values() and "mobile" not in mapping.values():
-                result.errors.append(_error(1, _("The file needs an “email” or a “mobile” column.")))
-                return result
-            for number, cells in enumerate(reader, start=2):
-                if not any(cells):
-                    continue
-                row = {column: (cells[i] if i < len(cells) else "") for i, column in mapping.items()}
-                try:
-                    row["email"] = audience.normalise_email(row.get("email", ""))
-                except ValidationError as exc:
-                    result.errors.append(_error(number, exc.messages[0]))
-                    continue
-                try:
-                    row["mobile"] = audience.normalise_mobile(row.get("mobile", ""))
-                except ValidationError as exc:
-                    result.errors.append(_error(number, exc.messages[0]))
-                    continue
-                if not row["email"] and not row["mobile"]:
-                    result.errors.append(_error(number, _("No email address and no mobile number.")))
-                    continue
-                keys = [k for k in (row["email"], row["mobile"]) if k]
-                if any(k in seen for k in keys):
-                    result.errors.append(_error(number, _("Duplicate of an earlier row in the file.")))
-                    continue
-                seen.update(keys)
-                candidates.append((number, row))
-    except tabular.TabularError as exc:
-        # The row being read when the file was refused (the message names the limit and what to do).
-        result.errors.append(_error(number + 1, str(exc)))
-        return result
+        row["email"] = audience.normalise_email(row.get("email", ""))
+    except ValidationError as exc:
+        return exc.messages[0]
+    try:
+        row["mobile"] = audience.normalise_mobile(row.get("mobile", ""))
+    except ValidationError as exc:
+        return exc.messages[0]
+    if not row["email"] and not row["mobile"]:
+        return _("No email address and no mobile number.")
+    return None
+
+
+@dataclass
+class _ListReader:
+    """Reads a list's rows into checked candidates, reporting each bad row in ``result``; remembers the
+    last row read, so that a file refused halfway names the row it stopped at."""
+
+    result: ParsedList
+    number: int = 0  # the last row read (the header is row 1)
+    seen: set[str] = field(default_factory=set)  # emails and mobiles of the rows kept so far
+    candidates: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+
+    def read(self, table: tabular.Table) -> None:
+        reader = table.rows()
+        header = next(reader, None)
+        self.number = 1
+        if not header:
+            self.result.errors.append(_error(1, _("The file is empty.")))
+            return
+        mapping = _header_map(header)
+        if "email" not in mapping.values() and "mobile" not in mapping.values():
+            self.result.errors.append(_error(1, _("The file needs an “email” or a “mobile” column.")))
+            return
+        for number, cells in enumerate(reader, start=2):
+            self.number = number
+            if any(cells):
+                self._add(
+                    number, {column: (cells[i] if i < len(cells) else "") for i, column in mapping.items()}
+                )
+
+    def _add(self, number: int, row: dict[str, str]) -> None:
+        """Keep the row unless it is bad or repeats an earlier row's email or mobile."""
+        problem = _clean_prospect(row)
+        if problem is not None:
+            self.result.errors.append(_error(number, problem))
+            return
+        keys = [k for k in (row["email"], row["mobile"]) if k]
+        if any(k in self.seen for k in keys):
+            self.result.errors.append(_error(number, _("Duplicate of an earlier row in the file.")))
+            return
+        self.seen.update(keys)
+        self.candidates.append((number, row))
+
+
+def _keep_unsuppressed(
+    result: ParsedList, candidates: list[tuple[int, dict[str, str]]], organisation_id: int
+) -> None:
+    """Add the candidates to ``result.rows``, except the people on the opposition list (only counted)."""
     # The opposition list, by hash, in one query per chunk (organisation-wide by nature).
     suppressed: set[str] = set()
     hashes = [hash_value(r[k]) for _n, r in candidates for k in ("email", "mobile") if r[k]]
@@ -134,6 +146,24 @@ def parse_csv(data: bytes | IO[bytes], organisation_id: int, filename: str = "li
             result.excluded += 1
             continue
         result.rows.append({k: row.get(k, "")[:254] for k in COLUMNS})
+
+
+def parse_csv(data: bytes | IO[bytes], organisation_id: int, filename: str = "list.csv") -> ParsedList:
+    """Read and check a list; never writes. Read by :mod:`glocal.core.tabular` as a stream (UTF-8 or
+    Windows-1252/Latin-1, comma, semicolon or tab; an .xlsx file name reads the first sheet), under its
+    column, row and cell limits: a refused file is one error naming the limit."""
+    result = ParsedList()
+    reader = _ListReader(result)
+    try:
+        limits = tabular.Limits.from_settings(max_rows=MAX_ROWS)
+        with tabular.open_table(data, filename, limits) as table:
+            result.encoding = table.encoding_label
+            reader.read(table)
+    except tabular.TabularError as exc:
+        # The row being read when the file was refused (the message names the limit and what to do).
+        result.errors.append(_error(reader.number + 1, str(exc)))
+        return result
+    _keep_unsuppressed(result, reader.candidates, organisation_id)
     return result
 
 

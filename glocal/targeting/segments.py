@@ -397,57 +397,84 @@ def operators_for(scope: Scope, spec: FieldSpec) -> tuple[str, ...]:
 # Validation and compilation
 
 
+def _coerce_list(spec: FieldSpec, op: str, raw: Any) -> Any:
+    """A list (or comma-separated text) of 1 to 50 values, each among the field's choices if it has
+    any; the list for ``in``, else its first value."""
+    items = raw if isinstance(raw, list) else str(raw or "").split(",")
+    values = [str(v).strip() for v in items if str(v).strip()]
+    if not values:
+        raise ValueError(_("Give at least one value."))
+    if len(values) > 50:
+        raise ValueError(_("At most 50 values."))
+    if spec.choices:
+        keys = {str(k) for k, _label in spec.choices}
+        wrong = [v for v in values if v not in keys]
+        if wrong:
+            raise ValueError(_("Unknown value: %(value)s") % {"value": ", ".join(wrong)})
+    return values if op == "in" else values[0]
+
+
+def _coerce_bool(text: str) -> bool:
+    if text.lower() in {"true", "1", "yes", "oui"}:
+        return True
+    if text.lower() in {"false", "0", "no", "non"}:
+        return False
+    raise ValueError(_("Choose yes or no."))
+
+
+def _coerce_choice(spec: FieldSpec, text: str) -> str:
+    keys = {str(k) for k, _label in spec.choices}
+    if text not in keys:
+        raise ValueError(_("Unknown value: %(value)s") % {"value": text})
+    return text
+
+
+def _coerce_whole_number(text: str) -> int:
+    """0 to 100,000."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise ValueError(_("“%(value)s” is not a whole number.") % {"value": text}) from None
+    if number < 0 or number > 100_000:
+        raise ValueError(_("The number is out of range."))
+    return number
+
+
+def _coerce_decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text.replace(",", "."))
+    except InvalidOperation:
+        raise ValueError(_("“%(value)s” is not a number.") % {"value": text}) from None
+
+
+def _coerce_date(text: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text[:10])
+    except ValueError:
+        raise ValueError(_("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": text}) from None
+
+
 def _coerce(spec: FieldSpec, op: str, raw: Any) -> Any:
     """The criterion's value in its type; ValueError with a clear message otherwise."""
     if op == "in" or (isinstance(raw, list) and spec.kind in ("choice", "text")):
-        items = raw if isinstance(raw, list) else str(raw or "").split(",")
-        values = [str(v).strip() for v in items if str(v).strip()]
-        if not values:
-            raise ValueError(_("Give at least one value."))
-        if len(values) > 50:
-            raise ValueError(_("At most 50 values."))
-        if spec.choices:
-            keys = {str(k) for k, _label in spec.choices}
-            wrong = [v for v in values if v not in keys]
-            if wrong:
-                raise ValueError(_("Unknown value: %(value)s") % {"value": ", ".join(wrong)})
-        return values if op == "in" else values[0]
+        return _coerce_list(spec, op, raw)
     text = str(raw if raw is not None else "").strip()
     if spec.kind == "bool":
-        if text.lower() in {"true", "1", "yes", "oui"}:
-            return True
-        if text.lower() in {"false", "0", "no", "non"}:
-            return False
-        raise ValueError(_("Choose yes or no."))
+        return _coerce_bool(text)
     if not text:
         raise ValueError(_("Give a value."))
     if len(text) > 200:
         raise ValueError(_("The value is too long."))
     if spec.kind == "choice":
-        keys = {str(k) for k, _label in spec.choices}
-        if text not in keys:
-            raise ValueError(_("Unknown value: %(value)s") % {"value": text})
-        return text
+        return _coerce_choice(spec, text)
     if spec.kind == "tag":
         return text.lower()[:40]
     if spec.kind == "int" or (spec.kind == "date_or_days" and op.endswith("within_days")):
-        try:
-            number = int(text)
-        except ValueError:
-            raise ValueError(_("“%(value)s” is not a whole number.") % {"value": text}) from None
-        if number < 0 or number > 100_000:
-            raise ValueError(_("The number is out of range."))
-        return number
+        return _coerce_whole_number(text)
     if spec.kind == "decimal":
-        try:
-            return Decimal(text.replace(",", "."))
-        except InvalidOperation:
-            raise ValueError(_("“%(value)s” is not a number.") % {"value": text}) from None
+        return _coerce_decimal(text)
     if spec.kind in ("date", "date_or_days"):
-        try:
-            return datetime.date.fromisoformat(text[:10])
-        except ValueError:
-            raise ValueError(_("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": text}) from None
+        return _coerce_date(text)
     return text
 
 
@@ -469,6 +496,34 @@ def validate_criteria(criteria: Any, scope: Scope | None = None) -> list[dict[st
     """Check ``criteria`` against the allow-list and (for non-HQ users) HQ's guardrails; return them
     normalised. Raises ValidationError listing every problem, by criterion number."""
     return _check(criteria, scope or get_scope())[0]
+
+
+def _refusal(
+    name: str, op: str, spec: FieldSpec, guarded: bool, allowed_fields: set[str], allowed_ops: set[str]
+) -> str | None:
+    """Why a known field's criterion is refused (HQ's allow-lists for a guarded scope, an operator
+    the field has not), or None."""
+    if guarded and name not in allowed_fields:
+        return _("head office does not allow targeting on “%(field)s”.") % {"field": spec.label}
+    if op not in spec.ops:
+        return _("the operator “%(op)s” does not apply to “%(field)s”.") % {
+            "op": OPERATORS.get(op, op[:20]),
+            "field": spec.label,
+        }
+    if guarded and op not in allowed_ops:
+        return _("head office does not allow the operator “%(op)s”.") % {"op": OPERATORS[op]}
+    return None
+
+
+def _criterion_values(spec: FieldSpec, op: str, criterion: dict) -> tuple[Any, int | None]:
+    """The criterion's value and, for a field over a period, its number of days (at least one)."""
+    value = _coerce(spec, op, criterion.get("value"))
+    days = None
+    if spec.period:
+        days = _coerce(STATIC_FIELDS["purchase_count"], "gte", criterion.get("days") or DEFAULT_DAYS)
+        if days == 0:
+            raise ValueError(_("The period must be at least one day."))
+    return value, days
 
 
 def _check(
@@ -497,31 +552,12 @@ def _check(
         if spec is None:
             errors.append(f"{prefix}: " + _("unknown field “%(field)s”.") % {"field": name[:60]})
             continue
-        if guarded and name not in allowed_fields:
-            errors.append(
-                f"{prefix}: "
-                + _("head office does not allow targeting on “%(field)s”.") % {"field": spec.label}
-            )
-            continue
-        if op not in spec.ops:
-            errors.append(
-                f"{prefix}: "
-                + _("the operator “%(op)s” does not apply to “%(field)s”.")
-                % {"op": OPERATORS.get(op, op[:20]), "field": spec.label}
-            )
-            continue
-        if guarded and op not in allowed_ops:
-            errors.append(
-                f"{prefix}: " + _("head office does not allow the operator “%(op)s”.") % {"op": OPERATORS[op]}
-            )
+        refusal = _refusal(name, op, spec, guarded, allowed_fields, allowed_ops)
+        if refusal is not None:
+            errors.append(f"{prefix}: {refusal}")
             continue
         try:
-            value = _coerce(spec, op, criterion.get("value"))
-            days = None
-            if spec.period:
-                days = _coerce(STATIC_FIELDS["purchase_count"], "gte", criterion.get("days") or DEFAULT_DAYS)
-                if days == 0:
-                    raise ValueError(_("The period must be at least one day."))
+            value, days = _criterion_values(spec, op, criterion)
         except ValueError as exc:
             errors.append(f"{prefix} ({spec.label}): {exc}")
             continue
