@@ -11,6 +11,7 @@ from glocal.network.models import Entity
 from . import hooks
 from . import zones as zonelib
 from .models import Channel, ChannelTemplate, CreativeSettings
+from .widgets import RichTextArea, SmsTextArea, message_rest
 
 ZONE_PREFIX = "z_"
 
@@ -125,7 +126,7 @@ class PersonalisationForm(forms.Form):
                 widget=forms.Select(attrs=attrs),
             )
         if zone.type == "rich_text":
-            widget: forms.Widget = forms.Textarea(attrs={**attrs, "rows": 6})
+            widget: forms.Widget = RichTextArea(attrs={**attrs, "rows": 6})
             help_text = f"{help_text} " if help_text else ""
             help_text += str(_("Allowed: paragraphs, bold, italics, lists, links (http, https)."))
         elif zone.type == "date":
@@ -137,6 +138,18 @@ class PersonalisationForm(forms.Form):
         return forms.CharField(
             label=label, required=False, initial=zone.default, help_text=help_text, widget=widget, strip=False
         )
+
+    def for_sms(self, rendered_text: str) -> None:
+        """An SMS template: its text zones become several lines high, with the live SMS counter
+        counted on the whole message (``rendered_text``: the preview's SMS, whose rest is counted
+        with what is typed)."""
+        for zone in self.editable:
+            name = ZONE_PREFIX + zone.key
+            if zone.type != "short_text" or name not in self.fields:
+                continue
+            field = self.fields[name]
+            value = str(self[name].value() or "")
+            field.widget = SmsTextArea(field.widget.attrs, rest=message_rest(rendered_text, value))
 
     def submitted_values(self) -> dict[str, Any]:
         """Every submitted ``z_<key>`` value, including forged ones for locked or unknown zones."""
