@@ -194,6 +194,8 @@ def edit(request: ScopedRequest, pk: int) -> HttpResponse:
                 messages.success(request, _("Saved."))
                 return redirect("campaigns:edit", pk=campaign.pk)
     preview = creative_selectors.preview(campaign.version, campaign.entity, campaign.values)
+    if campaign.channel == "sms":  # the text zones get the live SMS counter
+        zones_form.for_sms(preview.rendered.text or "")
     context = {
         "campaign": campaign,
         "zones_form": zones_form,
@@ -512,6 +514,8 @@ def wave_defaults(request: ScopedRequest, pk: int) -> HttpResponse:
             return redirect("campaigns:operation", pk=wave.operation_id)
     store = Entity.objects.filter(entity_type__is_local=True, is_active=True).first() or wave.operation.owner
     preview = creative_selectors.preview(wave.version, store, wave.zone_defaults)
+    if wave.version.template.channel == "sms":  # the text zones get the live SMS counter
+        form.for_sms(preview.rendered.text or "")
     return render(
         request,
         "campaigns/wave_defaults.html",

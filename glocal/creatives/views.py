@@ -228,6 +228,8 @@ def _personalise_screen(
     else:
         values = stored
     preview = selectors.preview(version, store, values)
+    if template.channel == Channel.SMS:  # the text zones get the live SMS counter
+        form.for_sms(preview.rendered.text or "")
     context = {
         "template": template,
         "version": version,
