@@ -20,10 +20,11 @@ import datetime as dt
 import inspect
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
@@ -33,6 +34,7 @@ from django.utils import timezone
 
 from conftest import Network, build_network
 from glocal.accounts.models import Invitation
+from glocal.audience.views import SESSION_KEY as IMPORTS_SESSION_KEY
 from glocal.brand.tests import factories as brand_factories
 from glocal.campaigns.tests import factories as campaign_factories
 from glocal.core.models import AuditEvent, Job
@@ -76,8 +78,27 @@ HOME = {
     "other_org": "other_hq",
 }
 ANY_MEMBER = None  # a row's action when the view only needs a login and a membership (``scoped()``)
+PENDING_IMPORT = "matrix-import"  # the key of the contact file every persona has uploaded (its session)
 
-Body = Callable[[Network, str, dict], dict]  # (network, persona, URL kwargs) → POST data
+
+@dataclass
+class Built:
+    """Objects some routes are about that a case cannot cheaply make itself (an uploaded file behind a
+    job, a submitted campaign, a rendered batch): made once with the module's network."""
+
+    folders: dict[int, int]  # organisation id → a folder of its head office (uploads go there)
+    pending_import: dict[str, Any]  # an uploaded contact file, as the upload step leaves it in the session
+    checked_import: int  # store A's contact import, checked (its dry run passed): ready to run
+    approval_step: int  # the pending regional step of store A's submitted campaign
+    direct_mail_batch: int  # a finished direct-mail batch of store A's letter campaign: ready to download
+
+
+@dataclass
+class MatrixNetwork(Network):
+    objects: Built
+
+
+Body = Callable[[MatrixNetwork, str, dict], dict]  # (network, persona, URL kwargs) → POST data
 
 
 @dataclass
@@ -88,6 +109,9 @@ class Post:
     data: Body | dict = field(default_factory=dict)
     ok: int = 302
     content_type: str | None = None  # a raw body (webhooks); else multipart form data
+    # The model whose table an allowed POST must change ("app.Model"): checked, so that a body the
+    # form rejects (the form back with its errors, nothing written) cannot pass for a success.
+    writes: str = ""
 
 
 @dataclass
@@ -104,7 +128,7 @@ class Row:
     action: Action | None
     get: int | None = 200
     post: Post | None = None
-    obj: Callable[[Network], dict] | None = None
+    obj: Callable[[MatrixNetwork], dict] | None = None
     owner: str | None = None
     reach: str = "down"
     needs: Action | None = None
@@ -276,13 +300,36 @@ def invite_body(n: Network, persona: str, kwargs: dict) -> dict:
     }
 
 
+def own_store(n: Network, persona: str) -> Entity:
+    """The store a persona acts for: its own, store A for the nodes above it, the other organisation's
+    store for its HQ."""
+    return {"store_b": n.store_b, "other_org": n.other_store}.get(persona, n.store_a)
+
+
+def root_of(n: Network, persona: str) -> Entity:
+    return n.other_hq if persona == "other_org" else n.hq
+
+
 def entity_create_body(n: Network, persona: str, kwargs: dict) -> dict:
     store_type = EntityType.unscoped.get(organisation=n.org, code="store")
-    return {"code": "S-NEW", "name": "Nouveau", "entity_type": store_type.pk, "is_active": "on"}
+    return {
+        "code": "S-NEW",
+        "name": "Nouveau",
+        "entity_type": store_type.pk,
+        "is_active": "on",
+        "country": "FR",
+        "timezone": "Europe/Paris",
+    }
 
 
 def contact_body(n: Network, persona: str, kwargs: dict) -> dict:
-    return {"kind": "customer", "last_name": "Durand", "email": "durand@example.test", "language": "fr"}
+    return {
+        "kind": "customer",
+        "last_name": "Durand",
+        "email": "durand@example.test",
+        "country": "FR",
+        "language": "fr",
+    }
 
 
 def store_zone_body(n: Network, persona: str, kwargs: dict) -> dict:
@@ -293,6 +340,22 @@ def store_zone_body(n: Network, persona: str, kwargs: dict) -> dict:
 
 def today() -> str:
     return timezone.localdate().isoformat()
+
+
+def operation_body(n: Network, persona: str, kwargs: dict) -> dict:
+    now = timezone.localtime()
+    return {
+        "name": "Foire aux vins",
+        "visible_from": now.date().isoformat(),
+        "subscription_deadline": (now + dt.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+        "personalisation_deadline": (now + dt.timedelta(days=5)).strftime("%Y-%m-%dT%H:%M"),
+        "in_market_start": (now + dt.timedelta(days=7)).date().isoformat(),
+        "in_market_end": (now + dt.timedelta(days=14)).date().isoformat(),
+        "participation": "opt_in",
+        "approval_policy": "regional",
+        "pressure_weight": "0",
+        "eligibility": "all",
+    }
 
 
 def new_campaign_body(n: Network, persona: str, kwargs: dict) -> dict:
@@ -361,9 +424,9 @@ ROUTES: dict[str, Row] = {
         owner="store_a",
         foreign=[entity_of("store_b"), entity_of("other_store")],
     ),
-    "network:entity_create": Row(  # a persona allowed gets the form back with its errors
+    "network:entity_create": Row(
         Action.ENTITY_CREATE,
-        post=Post(entity_create_body, ok=200),
+        post=Post(entity_create_body, writes="network.Entity"),
         obj=entity_of("region_n"),
         owner="region_n",
         foreign=[entity_of("other_hq")],
@@ -413,15 +476,13 @@ ROUTES: dict[str, Row] = {
     # audience
     "audience:list": Row(Action.CONTACT_VIEW),
     "audience:count": Row(Action.CONTACT_VIEW),
-    "audience:create": Row(
-        Action.CONTACT_EDIT, post=Post(contact_body, ok=200)
-    ),  # a persona allowed gets the form back with its errors
+    "audience:create": Row(Action.CONTACT_EDIT, post=Post(contact_body, writes="audience.Contact")),
     "audience:contact": Row(
         Action.CONTACT_VIEW, obj=make_contact("store_a"), owner="store_a", foreign=CONTACT_FOREIGN
     ),
-    "audience:edit": Row(  # a persona allowed gets the form back with its errors
+    "audience:edit": Row(
         Action.CONTACT_EDIT,
-        post=Post(contact_body, ok=200),
+        post=Post(contact_body, writes="audience.Contact"),
         obj=make_contact("store_a"),
         owner="store_a",
         foreign=CONTACT_FOREIGN,
@@ -463,11 +524,10 @@ ROUTES: dict[str, Row] = {
         Action.CONTACT_IMPORT,
         post=Post(lambda n, p, kw: {"file": csv_file("c.csv", "last_name,email\nDurand,d@example.test\n")}),
     ),
-    "audience:import_mapping": Row(
+    "audience:import_mapping": Row(  # the persona's own upload, kept in its session
         Action.CONTACT_IMPORT,
-        get=404,  # no pending import under that key
-        post=Post(body(wording="x"), ok=404),
-        obj=lambda n: {"key": "not-a-pending-import"},
+        post=Post(body(col_0="email", col_1="last_name", wording=""), writes="core.Job"),
+        obj=lambda n: {"key": PENDING_IMPORT},
     ),
     "audience:import_job": Row(
         Action.CONTACT_IMPORT,
@@ -475,20 +535,25 @@ ROUTES: dict[str, Row] = {
         owner="store_a",
         foreign=[make_contact_import_job("store_b"), make_contact_import_job("other_store")],
     ),
-    "audience:import_run": Row(  # no uploaded file behind this job: not found
+    "audience:import_run": Row(  # store A's checked import (its uploaded file behind the job)
         Action.CONTACT_IMPORT,
         get=None,
-        post=Post(ok=404),
-        obj=make_contact_import_job("store_a"),
+        post=Post(writes="core.Job"),
+        obj=lambda n: {"pk": n.objects.checked_import},
         owner="store_a",
     ),
-    "audience:settings": Row(  # a persona allowed gets the form back with its errors
+    "audience:settings": Row(
         Action.AUDIENCE_SETTINGS,
         post=Post(
             body(
-                ownership_rule="last_purchase", ownership_months="12", prospect_retention_years="3", save="1"
+                **{
+                    "s-ownership_rule": "last_purchase",
+                    "s-ownership_months": "12",
+                    "s-prospect_retention_years": "3",
+                    "settings-submit": "1",
+                }
             ),
-            ok=200,
+            writes="audience.AudienceSettings",
         ),
     ),
     # targeting: public lead forms (a bad token is 404), store A's lead settings, segments, prospect lists
@@ -518,8 +583,20 @@ ROUTES: dict[str, Row] = {
     ),
     "targeting:leads": Row(Action.LEADS_MANAGE),
     "targeting:lead_settings": Row(
-        Action.AUDIENCE_SETTINGS, post=Post(body(wording_email="Oui"), ok=200)
-    ),  # a persona allowed gets the form back with its errors
+        Action.AUDIENCE_SETTINGS,
+        post=Post(
+            body(
+                form_version="v2",
+                email_wording="Oui, je veux recevoir les offres du magasin par email.",
+                sms_wording="Oui, je veux recevoir les offres du magasin par SMS.",
+                frame_ancestors="https://www.example.com",
+                min_fill_seconds="3",
+                ip_limit_per_hour="60",
+                token_limit_per_hour="300",
+            ),
+            writes="targeting.LeadCaptureSettings",
+        ),
+    ),
     "targeting:lead_store": Row(
         Action.LEADS_MANAGE,
         obj=targeting_factories.entity_of("store_a"),
@@ -567,17 +644,19 @@ ROUTES: dict[str, Row] = {
         owner="store_a",
     ),
     "targeting:prospect_lists": Row(Action.PROSPECT_LIST_MANAGE),
-    "targeting:prospect_upload": Row(  # a persona allowed gets the form back with its errors
+    "targeting:prospect_upload": Row(
         Action.PROSPECT_LIST_MANAGE,
         post=Post(
             lambda n, p, kw: {
                 "name": "Salon",
                 "provider": "Fichiers SA",
+                "campaign_ref": "SALON-2025",
                 "purpose": "Salon",
                 "purge_after": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
+                "entity": own_store(n, p).pk,
                 "file": csv_file("p.csv", "email\np@example.test\n"),
             },
-            ok=200,
+            writes="targeting.ProspectList",
         ),
     ),
     "targeting:prospect_list": Row(
@@ -610,8 +689,17 @@ ROUTES: dict[str, Row] = {
         ),
     ),
     "creatives:settings": Row(
-        Action.TEMPLATE_MANAGE, post=Post(body(sms_advertiser="Maison"), ok=200)
-    ),  # a persona allowed gets the form back with its errors
+        Action.TEMPLATE_MANAGE,
+        post=Post(
+            body(
+                sms_advertiser="Maison",
+                sms_opt_out="STOP au 36180",
+                sms_price_per_segment="0.045",
+                sms_segment_limit="2",
+            ),
+            writes="creatives.CreativeSettings",
+        ),
+    ),
     "creatives:detail": Row(
         Action.TEMPLATE_VIEW,
         obj=make_template("hq"),
@@ -668,10 +756,18 @@ ROUTES: dict[str, Row] = {
         Action.ASSET_MANAGE, post=Post(lambda n, p, kw: {"name": "Affiches", "entity": home_of(n, p).pk})
     ),
     # stores upload only when HQ allows local uploads (off in this network): asset.manage decides
-    "brand:upload": Row(  # a persona allowed gets the form back with its errors
+    "brand:upload": Row(
         Action.ASSET_VIEW,
         needs=Action.ASSET_MANAGE,
-        post=Post(lambda n, p, kw: {"file": png_file(), "name": "Affiche", "kind": "image"}, ok=200),
+        post=Post(
+            lambda n, p, kw: {
+                "file": png_file(),
+                "name": "Affiche",
+                "kind": "image",
+                "folder": n.objects.folders.get(home_of(n, p).organisation_id, ""),
+            },
+            writes="brand.Asset",
+        ),
     ),
     "brand:settings": Row(Action.ASSET_MANAGE, post=Post(body(max_upload_mb="10", max_dimension="4000"))),
     "brand:kit": Row(Action.BRAND_MANAGE, post=Post(body(colours="#cc3366", fonts="Inter"))),
@@ -731,9 +827,11 @@ ROUTES: dict[str, Row] = {
         owner="store_a",
         foreign=CAMPAIGN_FOREIGN,
     ),
-    "campaigns:edit": Row(  # a persona allowed gets the form back with its errors
+    "campaigns:edit": Row(
         Action.CAMPAIGN_CREATE,
-        post=Post(body(name="Soldes d'été", kind="all", **{"zone-message": "Bonjour"}), ok=200),
+        post=Post(
+            body(name="Soldes d'été", kind="", **{"zone-message": "Bonjour"}), writes="campaigns.Campaign"
+        ),
         obj=campaign_factories.make_campaign("store_a"),
         owner="store_a",
         foreign=CAMPAIGN_FOREIGN,
@@ -760,16 +858,17 @@ ROUTES: dict[str, Row] = {
         owner="store_a",
     ),
     "campaigns:approvals": Row(Action.CAMPAIGN_APPROVE, post=Post(body(decision="approve"))),
-    "campaigns:decide": Row(
+    "campaigns:decide": Row(  # the regional step store A's submitted campaign waits for
         Action.CAMPAIGN_APPROVE,
         get=None,
-        post=Post(body(decision="approve"), ok=404),  # no such step
-        obj=lambda n: {"pk": 987654321},
+        post=Post(body(decision="approve"), writes="campaigns.ApprovalStep"),
+        obj=lambda n: {"pk": n.objects.approval_step},
+        owner="store_a",
     ),
     "campaigns:operations": Row(Action.CAMPAIGN_VIEW),
     "campaigns:operation_new": Row(
-        Action.OPERATION_MANAGE, post=Post(body(name="Foire"), ok=200)
-    ),  # a persona allowed gets the form back with its errors
+        Action.OPERATION_MANAGE, post=Post(operation_body, writes="campaigns.Operation")
+    ),
     "campaigns:operation": Row(
         Action.CAMPAIGN_VIEW,
         obj=campaign_factories.make_operation("hq"),
@@ -824,22 +923,32 @@ ROUTES: dict[str, Row] = {
         foreign_personas=("hq_admin",),
     ),
     "campaigns:calendar": Row(Action.CAMPAIGN_VIEW),
-    "campaigns:slot_new": Row(  # a persona allowed gets the form back with its errors
+    "campaigns:slot_new": Row(
         Action.CALENDAR_MANAGE,
-        post=Post(body(kind="blackout", name="Inventaire", start=today(), end=today()), ok=200),
+        post=Post(
+            lambda n, p, kw: {
+                "kind": "blackout",
+                "name": "Inventaire",
+                "start": today(),
+                "end": today(),
+                "entity": home_of(n, p).pk,
+            },
+            writes="campaigns.CalendarSlot",
+        ),
     ),
     # every budget.view role reads its budgets; creating one needs budget.manage
-    "campaigns:budgets": Row(  # a persona allowed gets the form back with its errors
+    "campaigns:budgets": Row(
         Action.BUDGET_VIEW,
         needs=Action.BUDGET_MANAGE,
         post=Post(
             lambda n, p, kw: {
-                "entity": home_of(n, p).pk,
+                "entity": own_store(n, p).pk,
                 "period_start": today(),
                 "period_end": today(),
                 "amount": "100",
+                "coop_share": "0",
             },
-            ok=200,
+            writes="campaigns.Budget",
         ),
     ),
     "campaigns:budget": Row(
@@ -849,8 +958,19 @@ ROUTES: dict[str, Row] = {
         foreign=[campaign_factories.make_budget("store_b"), campaign_factories.make_budget("other_store")],
     ),
     "campaigns:settings": Row(
-        Action.BUDGET_MANAGE, post=Post(body(over_budget="block"), ok=200)
-    ),  # a persona allowed gets the form back with its errors
+        Action.BUDGET_MANAGE,
+        post=Post(
+            body(
+                cost_email="0.01",
+                cost_sms_segment="0.05",
+                cost_print="0.80",
+                over_budget="route_hq",
+                local_criteria=["kind", "tags"],
+                reminder_hours="24",
+            ),
+            writes="campaigns.CampaignSettings",
+        ),
+    ),
     "campaigns:policies": Row(Action.OPERATION_MANAGE, post=Post(body(policy="none"))),
     # delivery: the recipient's endpoints (signed tokens, no login) and the store's delivery pages
     "recipient:unsubscribe": Row(
@@ -881,8 +1001,12 @@ ROUTES: dict[str, Row] = {
         foreign=CAMPAIGN_FOREIGN,
     ),
     "delivery:settings": Row(
-        Action.BUDGET_MANAGE, post=Post(body(sms_start="09:00", sms_end="19:00"), ok=200)
-    ),  # a persona allowed gets the form back with its errors
+        Action.BUDGET_MANAGE,
+        post=Post(
+            body(priority="central_first", sms_start="09:00", sms_end="19:00", caps_text="3, 7, email"),
+            writes="delivery.DeliverySettings",
+        ),
+    ),
     "delivery:window": Row(Action.CAMPAIGN_SUBMIT, post=Post(body(sms_start="10:00", sms_end="18:00"))),
     # provider webhooks: POST only, authenticated by a token or a signature (none here: refused)
     "hooks:sms_json_receipt": Row(ANY_MEMBER, get=None, post=Post(ok=403), public=True),
@@ -903,13 +1027,11 @@ ROUTES: dict[str, Row] = {
         owner="store_a",
         foreign=[entity_of("store_b"), entity_of("other_store")],
     ),
-    "print:print_kit_zip": Row(
+    "print:print_kit_zip": Row(  # HQ's letter template is in store A's kit (listed there as skipped)
         Action.CAMPAIGN_VIEW,
-        get=302,  # no template yet: back to the kit page
         obj=entity_of("store_a"),
         owner="store_a",
         foreign=[entity_of("store_b"), entity_of("other_store")],
-        redirects=tuple(PERSONAS[1:]),
     ),
     "print:social_zip": Row(
         Action.CAMPAIGN_VIEW,
@@ -932,10 +1054,10 @@ ROUTES: dict[str, Row] = {
         obj=campaign_factories.make_campaign("store_a"),
         owner="store_a",
     ),
-    "print:direct_mail_download": Row(
+    "print:direct_mail_download": Row(  # a finished batch of store A's letter campaign
         Action.CAMPAIGN_SUBMIT,
-        get=404,
-        obj=lambda n: {"pk": 987654321},  # no such batch
+        obj=lambda n: {"pk": n.objects.direct_mail_batch},
+        owner="store_a",
     ),
 }
 
@@ -1116,9 +1238,128 @@ SENT: Counter[str] = Counter()
 # -- one persona network for the whole module, each case rolled back --------------------------------
 
 
+LETTER_SOURCE = """{# print: format=letter #}
+<h1>{{ zones.headline }}</h1><p>{{ recipient.last_name }}, {{ store.name }}</p>"""
+LETTER_ZONES = [{"key": "headline", "type": "short_text", "max_length": 60, "default": "Portes ouvertes"}]
+
+
+def _checked_import(n: Network) -> tuple[dict[str, Any], int]:
+    """A contact file uploaded as the import's first step leaves it (stored, previewed), and store A's
+    import of it checked by a real dry run (the job the "Import now" button starts from)."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from glocal.audience import importer
+    from glocal.core import jobs
+
+    data = importer.csv_bytes([["email", "last_name"], ["lea.durand@example.test", "Durand"]])
+    name = default_storage.save("uploads/access-matrix.csv", ContentFile(data))
+    found = importer.preview(name, "clients.csv")
+    pending = {
+        "upload": name,
+        "filename": "clients.csv",
+        "header": found.header,
+        "samples": found.samples,
+        "encoding": found.encoding,
+    }
+    job = jobs.enqueue(
+        importer.JOB_KIND,
+        scope=n.scope("store_a"),
+        params={
+            "upload": name,
+            "filename": "clients.csv",
+            "mapping": ["email", "last_name"],
+            "wording": "",
+            "dry_run": True,
+            "language": "en",
+        },
+        by_user_id=n.users["store_a"].pk,
+    )
+    assert jobs.run_job(job.pk, "access-matrix")
+    job.refresh_from_db()
+    assert job.status == Job.Status.DONE and job.result["ok"], job.error or job.result
+    return pending, job.pk
+
+
+def _pending_approval(n: Network, letter: Any) -> int:
+    """Store A's campaign submitted under HQ's "regional" policy: its first step waits for the region."""
+    from glocal.campaigns import services as campaign_services
+    from glocal.campaigns.models import ApprovalStep, Campaign
+
+    with activate(n.scope("hq_admin")):
+        campaign_services.template_policy_set(template=letter, policy="regional")
+    with activate(n.scope("store_a")):
+        campaign = campaign_services.campaign_create(
+            entity=n.store_a, template=letter, name="Lettre à valider"
+        )
+        campaign_services.campaign_update(
+            campaign=campaign, scheduled_at=timezone.now() + dt.timedelta(days=10)
+        )
+        campaign_services.campaign_submit(campaign=Campaign.objects.get(pk=campaign.pk))
+    return ApprovalStep.unscoped.get(
+        campaign=campaign, status=ApprovalStep.Status.PENDING, level="regional"
+    ).pk
+
+
+def _direct_mail_batch(n: Network, letter: Any) -> int:
+    """Store A's scheduled letter campaign with one postal recipient, its batch rendered by the job."""
+    from glocal.audience.models import Contact, hash_value
+    from glocal.campaigns.models import Campaign
+    from glocal.core import jobs
+    from glocal.delivery import printbatch
+
+    store = n.store_a
+    version = letter.published_version()
+    campaign = Campaign.unscoped.create(
+        organisation=n.org,
+        entity=store,
+        name="Lettre aux clients",
+        version=version,
+        values={"headline": "Portes ouvertes"},
+        state="scheduled",
+    )
+    Contact.unscoped.create(
+        organisation=n.org,
+        owner=store,
+        owner_path=store.path,
+        first_name="Camille",
+        last_name="Lettre",
+        email="camille.lettre@example.test",
+        email_hash=hash_value("camille.lettre@example.test"),
+        address_line1="1 rue des Lilas",
+        postcode="59000",
+        city="Lille",
+        consent_postal="opt_in",
+    )
+    with activate(n.scope("store_a")):
+        job = printbatch.direct_mail_start(campaign=Campaign.objects.get(pk=campaign.pk))
+    assert jobs.run_job(job.pk, "access-matrix")
+    job.refresh_from_db()
+    assert printbatch.batch_file(job), job.error
+    return job.pk
+
+
+def build_matrix_network() -> MatrixNetwork:
+    from glocal.brand.models import Folder
+
+    n = build_network()
+    folders = {
+        root.organisation_id: Folder.unscoped.create(
+            organisation=root.organisation, entity=root, name="Head office's images"
+        ).pk
+        for root in (n.hq, n.other_hq)
+    }
+    pending, checked = _checked_import(n)
+    letter = brand_factories.publish_template(n, n.hq, "print", LETTER_SOURCE, LETTER_ZONES)
+    step = _pending_approval(n, letter)  # before the letter's recipient exists: nothing to budget
+    batch = _direct_mail_batch(n, letter)
+    built = Built(folders, pending, checked, step, batch)
+    return MatrixNetwork(**{f.name: getattr(n, f.name) for f in fields(Network)}, objects=built)
+
+
 @dataclass
 class World:
-    network: Network
+    network: MatrixNetwork
     sessions: dict[str, str]
     csrf: str
 
@@ -1131,11 +1372,14 @@ def world(django_db_setup, django_db_blocker, request) -> Iterator[World]:  # ty
         outer = transaction.atomic()
         outer.__enter__()
         try:
-            network = build_network()
+            network = build_matrix_network()
             sessions = {}
             for persona in PERSONAS[1:]:
                 c = Client()
                 c.force_login(network.users[persona], backend="django.contrib.auth.backends.ModelBackend")
+                session = c.session  # the contact file this persona uploaded (import step one)
+                session[IMPORTS_SESSION_KEY] = {PENDING_IMPORT: network.objects.pending_import}
+                session.save()
                 sessions[persona] = c.cookies[django_settings.SESSION_COOKIE_NAME].value
             # the token a browser gets from any form page, in its csrftoken cookie
             csrf = Client().get(reverse("accounts:login")).cookies[django_settings.CSRF_COOKIE_NAME].value
@@ -1152,7 +1396,7 @@ def world(django_db_setup, django_db_blocker, request) -> Iterator[World]:  # ty
 
 
 @pytest.fixture
-def network(world: World, db) -> Network:  # type: ignore[no-untyped-def]
+def network(world: World, db) -> MatrixNetwork:  # type: ignore[no-untyped-def]
     """This module's tests share the module's network (conftest's would build one per test)."""
     return world.network
 
@@ -1165,14 +1409,21 @@ def client_as(world: World, persona: str) -> Client:
     return c
 
 
+def _rows(cursor: Any, table: str) -> list[str]:
+    cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608 (table names from introspection or models)
+    return sorted(map(repr, cursor.fetchall()))
+
+
 def db_state() -> dict[str, list[str]]:
     """Every row of every table: what a refused write must leave exactly as it was."""
-    state = {}
     with connection.cursor() as cursor:
-        for table in sorted(connection.introspection.table_names(cursor)):
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608 (table names from introspection)
-            state[table] = sorted(map(repr, cursor.fetchall()))
-    return state
+        return {table: _rows(cursor, table) for table in sorted(connection.introspection.table_names(cursor))}
+
+
+def table_state(label: str) -> list[str]:
+    """Every row of one model's table (``"app.Model"``)."""
+    with connection.cursor() as cursor:
+        return _rows(cursor, apps.get_model(label)._meta.db_table)
 
 
 def send(c: Client, method: str, url: str, data: dict | None, post: Post | None):  # type: ignore[no-untyped-def]
@@ -1200,9 +1451,16 @@ def test_route_matrix(route, persona, method, world, network):
         assert post is not None
         data = post.data(network, persona, kwargs) if callable(post.data) else dict(post.data)
     before = db_state() if refused else None
+    # an allowed POST that must write: the model it writes, checked below
+    writes = row.post.writes if method == "POST" and row.post is not None and want == row.post.ok else ""
+    written_before = table_state(writes) if writes and not refused else None
     audit = AuditEvent.unscoped.count()
     response = send(client_as(world, persona), method, url, data, row.post)
     assert response.status_code == want, f"{method} {route} as {persona}: {response.status_code} != {want}"
+    if written_before is not None:
+        assert table_state(writes) != written_before, (
+            f"POST {route} as {persona}: {want}, but no {writes} written"
+        )
     if want == LOGIN and persona == "anon" and not row.public:
         assert "/accounts/login/" in response["Location"]
     if refused:
