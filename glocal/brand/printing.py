@@ -42,6 +42,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from markupsafe import Markup, escape
 
+from glocal.core.language import speaking
 from glocal.creatives import rendering
 from glocal.creatives.findings import ERROR, WARNING, Finding
 from glocal.creatives.sandbox import RenderError, compile_source, render
@@ -308,7 +309,8 @@ def render_print(
         "page": {"format": page.key, "width_mm": page.width_mm, "height_mm": page.height_mm},
     }
     template = compile_source(rendering.HTML_ENV, variant.source)
-    body = render(template, context)
+    with speaking(variant.language):  # the reader's language, not the process's
+        body = render(template, context)
     address = ""
     if page.letter:
         lines = Markup("<br>").join(escape(line) for line in address_lines(recipient))

@@ -17,6 +17,7 @@ from typing import Any
 from django.core.files.storage import default_storage
 from PIL import Image, ImageColor, ImageDraw, ImageFont, ImageOps
 
+from glocal.core.language import speaking
 from glocal.creatives import rendering
 from glocal.creatives.sandbox import RenderError, render
 
@@ -156,11 +157,12 @@ def render_post(
     formats: tuple[str, ...] = ("square", "story"),
 ) -> SocialPost:
     kit = kit or {}
-    caption = render(
-        rendering._compiled(rendering.TEXT_ENV, variant.source),
-        {**variant.context(html=False), "recipient": recipient or {}, "brand": kit},
-        max_output=MAX_CAPTION * 2,
-    ).strip()
+    with speaking(variant.language):  # the reader's language, not the process's
+        caption = render(
+            rendering._compiled(rendering.TEXT_ENV, variant.source),
+            {**variant.context(html=False), "recipient": recipient or {}, "brand": kit},
+            max_output=MAX_CAPTION * 2,
+        ).strip()
     background = background_of(variant, images or {})
     post = SocialPost(caption=caption)
     for fmt in formats:

@@ -14,6 +14,10 @@ recipient:
 Zone values are always data in the context: a store typing ``{{ ''.__class__ }}`` gets those
 characters printed, never evaluated. Other channels (print, social) register their renderer in
 :data:`RENDERERS` through :func:`glocal.creatives.hooks.register_channel`.
+
+Language: a variant is built in its reader's language (``Variant.language``: the recipient's, else the
+store's, else the organisation's — :mod:`glocal.core.language`), and every renderer runs inside that
+language, never the process's (an English worker and a French editor render the same bytes).
 """
 
 from __future__ import annotations
@@ -30,8 +34,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import mjml
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from markupsafe import Markup, escape
+
+from glocal.core.language import speaking
 
 from . import hooks
 from . import sms as smslib
@@ -73,6 +80,8 @@ def price(value: Any, currency: str = "€") -> str:
 
 
 def _hours_lines(hours: Any) -> list[str]:
+    """Lines like "Monday: 09:30-19:00", one per day the store gave, in the active language (the caller's
+    ``translation.override``: the reader's)."""
     if not isinstance(hours, dict):
         return []
     closed = str(_("closed"))
@@ -128,8 +137,14 @@ TEXT_STAGE1_ENV.finalize = _neutralise_text
 # -- contexts ------------------------------------------------------------------------------------
 
 
-def store_context(entity: Any) -> dict[str, Any]:
-    """The ``store`` variables: the entity's profile as a plain dict, plus derived fields."""
+def store_context(entity: Any, language: str | None = None) -> dict[str, Any]:
+    """The ``store`` variables: the entity's profile as a plain dict, plus derived fields; the opening
+    hours are written in ``language`` (default: the active one), kept as ``store.language``."""
+    with speaking(language):
+        return _store_context(entity)
+
+
+def _store_context(entity: Any) -> dict[str, Any]:
     data = entity.profile_context()
     lat, lon = getattr(entity, "latitude", None), getattr(entity, "longitude", None)
     full_address = ", ".join(p for p in [data["address"], f"{data['postcode']} {data['city']}".strip()] if p)
@@ -145,6 +160,7 @@ def store_context(entity: Any) -> dict[str, Any]:
     data["hours_text"] = "\n".join(data["hours_lines"])
     data["facebook"] = data.get("social_links", {}).get("facebook", "")
     data["instagram"] = data.get("social_links", {}).get("instagram", "")
+    data["language"] = translation.get_language() or ""
     return data
 
 
@@ -218,12 +234,14 @@ class Variant:
     preheader: str = ""
     text: str = ""
     organisation: dict[str, Any] = field(default_factory=dict)
+    language: str = ""  # the reader's: every render of this variant runs in it ("": the active one)
 
     @functools.cached_property
     def key(self) -> tuple[int | None, str]:
         """Version id + digest of everything but the recipient (computed once per variant)."""
         payload = json.dumps(
-            [self.channel, self.source, self.subject, self.preheader, self.text, self.values, self.store],
+            [self.channel, self.source, self.subject, self.preheader, self.text, self.values, self.store]
+            + [self.language],
             sort_keys=True,
             default=str,
         )
@@ -392,6 +410,12 @@ def _finish(cached: Any, context: dict[str, Any], **limits: Any) -> str:
 
 
 def render_email(variant: Variant, recipient: dict[str, Any], links: dict[str, str]) -> Rendered:
+    """The email for one recipient, in the variant's language."""
+    with speaking(variant.language):
+        return _render_email(variant, recipient, links)
+
+
+def _render_email(variant: Variant, recipient: dict[str, Any], links: dict[str, str]) -> Rendered:
     result = Rendered(channel="email", links=dict(links))
     text_ctx = _recipient_context(variant, recipient, links, html=False)
     for part in ("subject", "preheader"):
@@ -435,6 +459,12 @@ def html_to_text(html: str) -> str:
 
 
 def render_sms(variant: Variant, recipient: dict[str, Any], links: dict[str, str]) -> Rendered:
+    """The SMS for one recipient, in the variant's language."""
+    with speaking(variant.language):
+        return _render_sms(variant, recipient, links)
+
+
+def _render_sms(variant: Variant, recipient: dict[str, Any], links: dict[str, str]) -> Rendered:
     result = Rendered(channel="sms", links=dict(links))
     price_per_segment = variant.organisation.get("sms_price_per_segment", "0")
     try:
@@ -457,6 +487,7 @@ RENDERERS: dict[str, Renderer] = {"email": render_email, "sms": render_sms}
 def render_variant(
     variant: Variant, recipient: dict[str, Any], links: dict[str, str] | None = None
 ) -> Rendered:
+    """Render ``variant`` for ``recipient`` with its channel's renderer, in the variant's language."""
     renderer = RENDERERS.get(variant.channel)
     if renderer is None:
         result = Rendered(channel=variant.channel)
@@ -466,7 +497,8 @@ def render_variant(
             )
         )
         return result
-    return renderer(variant, recipient, links or {})
+    with speaking(variant.language):
+        return renderer(variant, recipient, links or {})
 
 
 def clear_caches() -> None:

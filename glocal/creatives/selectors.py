@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from glocal.core.language import entity_language, recipient_language
 from glocal.core.scope import get_scope
 from glocal.network.models import Entity, Organisation
 
@@ -72,9 +73,16 @@ def build_variant(
     entity: Entity,
     values: dict[str, Any],
     settings: CreativeSettings | None = None,
+    *,
+    language: str | None = None,
 ) -> rendering.Variant:
+    """The store's variant of ``version``, written in ``language`` (default: the store's, else the
+    organisation's — never the active language of the request or worker building it): the store's
+    opening hours are in it, and every render of the variant runs in it. A recipient's own language is
+    passed by the sender (:func:`glocal.core.language.recipient_language`)."""
     zone_defs, _errors = zones.parse_zones(version.zones)
     settings = settings or settings_for(version.organisation_id)
+    language = language or entity_language(entity)
     return rendering.Variant(
         channel=version.template.channel,
         source=version.source,
@@ -83,9 +91,10 @@ def build_variant(
         text=version.text,
         zones=zone_defs,
         values=zones.resolve(zone_defs, values),
-        store=rendering.store_context(entity),
+        store=rendering.store_context(entity, language),
         version_id=version.pk if version.is_published else None,
         organisation=settings_context(settings),
+        language=language,
     )
 
 
@@ -97,12 +106,22 @@ class Preview:
 
 
 def preview(
-    version: TemplateVersion, entity: Entity, values: dict[str, Any], recipient: str = "camille"
+    version: TemplateVersion,
+    entity: Entity,
+    values: dict[str, Any],
+    recipient: str | dict[str, Any] = "camille",
+    links: dict[str, str] | None = None,
 ) -> Preview:
+    """The store's content as its recipient reads it: ``recipient`` is a sample's key or a recipient's
+    fields (with their ``language``); the preview links unless ``links`` are given. Written in the
+    recipient's language, else the store's — so the preview, the proof and the message sent to the same
+    recipient are the same bytes whoever looks at them; the findings are in the reader's language."""
     settings = settings_for(version.organisation_id)
-    variant = build_variant(version, entity, values, settings)
-    links = {"unsubscribe_url": PREVIEW_UNSUBSCRIBE_URL, "view_online_url": PREVIEW_VIEW_ONLINE_URL}
-    rendered = rendering.render_variant(variant, rendering.sample_recipient(recipient), links)
+    person = rendering.sample_recipient(recipient) if isinstance(recipient, str) else dict(recipient)
+    language = recipient_language(person, entity)
+    variant = build_variant(version, entity, values, settings, language=language)
+    links = links or {"unsubscribe_url": PREVIEW_UNSUBSCRIBE_URL, "view_online_url": PREVIEW_VIEW_ONLINE_URL}
+    rendered = rendering.render_variant(variant, person, links)
     return Preview(variant, rendered, check(variant, rendered, settings))
 
 

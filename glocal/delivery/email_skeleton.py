@@ -41,6 +41,7 @@ from django.conf import settings
 from django.core import signing
 from markupsafe import escape
 
+from glocal.core.language import LANGUAGES_BY_COUNTRY, speaking
 from glocal.creatives import rendering
 from glocal.creatives.sandbox import Literal, RenderError, SafeEnvironment, compile_source, render
 
@@ -212,17 +213,12 @@ def _mailbox(name: str, address: str) -> list[str]:
     return [*_words(name), f"<{address}>"]
 
 
-LANGUAGES_BY_COUNTRY = {
-    "FR": "fr", "BE": "fr", "LU": "fr", "MC": "fr", "CH": "fr", "RE": "fr", "GP": "fr", "MQ": "fr",
-    "GF": "fr", "YT": "fr", "PM": "fr", "NC": "fr", "PF": "fr", "GB": "en", "IE": "en", "US": "en",
-    "DE": "de", "AT": "de", "ES": "es", "IT": "it", "PT": "pt", "NL": "nl",
-}  # fmt: skip
-
-
 def content_language(variant: rendering.Variant, recipient: dict[str, Any] | None = None) -> str:
-    """The language the message is written in: the store's (its ``language``, else its country's),
-    else the organisation's, else the site's default."""
+    """The language the message is written in (its ``lang``): the variant's (the recipient's, else the
+    store's — :mod:`glocal.core.language`), else the store's own or its country's, else the
+    organisation's, else the site's default."""
     for value in (
+        variant.language,
         variant.store.get("language"),
         LANGUAGES_BY_COUNTRY.get(str(variant.store.get("country", "")).upper()),
         variant.organisation.get("language"),
@@ -328,6 +324,12 @@ class VariantMail:
     tracked_links: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Stage 1 in the variant's language (the reader's), whatever the worker's active language: the
+        # per-recipient path below prints values only.
+        with speaking(self.variant.language):
+            self._prepare()
+
+    def _prepare(self) -> None:
         variant = self.variant
         self._unsubscribe = FastSigner(tokens.UNSUBSCRIBE_SALT)
         self._ref_mac = hmac.new(self.tracking_key, digestmod=hashlib.sha256)

@@ -62,6 +62,7 @@ from glocal.campaigns import audience
 from glocal.campaigns.models import Campaign, Operation
 from glocal.campaigns.states import State
 from glocal.core import audit, jobs
+from glocal.core.language import recipient_language, speaking
 from glocal.core.models import ACTION_LABELS, Job
 from glocal.core.scope import get_scope
 from glocal.creatives import rendering
@@ -284,6 +285,7 @@ def letter_recipients(campaign: Campaign, contact_ids: list[int] | None = None) 
         "city",
         "country",
         "attributes",
+        "language",
     )
 
 
@@ -354,6 +356,39 @@ def letter_spans(document: Any, sequences: list[int]) -> dict[int, tuple[int, in
     return spans
 
 
+class _LetterBodies:
+    """Each letter's body in its recipient's language (theirs, else the store's, else the
+    organisation's): the variant (the store's details, its opening hours) is built once per language,
+    and when the source does not name ``recipient`` one body serves every reader of that language."""
+
+    def __init__(self, campaign: Campaign, variant: rendering.Variant, base: dict[str, Any]) -> None:
+        self.campaign = campaign
+        self.template = rendering._compiled(rendering.HTML_ENV, variant.source)
+        self.by_recipient = "recipient" in variant.source
+        self._variant = variant
+        self._bases: dict[str, dict[str, Any]] = {variant.language: base}
+        self._shared: dict[str, str] = {}
+
+    def _base(self, language: str) -> dict[str, Any]:
+        if language not in self._bases:
+            campaign = self.campaign
+            variant = creative_selectors.build_variant(
+                campaign.version, campaign.entity, dict(campaign.values), language=language
+            )
+            self._bases[language] = {**self._bases[self._variant.language], **variant.context(html=True)}
+        return self._bases[language]
+
+    def body(self, contact: Contact, recipient: dict[str, Any]) -> str:
+        language = recipient_language(contact, self.campaign.entity)
+        if not self.by_recipient and language in self._shared:
+            return self._shared[language]
+        with speaking(language):
+            body = render(self.template, {**self._base(language), "recipient": recipient})
+        if not self.by_recipient:
+            self._shared[language] = body
+        return body
+
+
 def direct_mail_batch(
     *,
     campaign: Campaign,
@@ -381,12 +416,9 @@ def direct_mail_batch(
     variant = creative_selectors.build_variant(campaign.version, campaign.entity, dict(campaign.values))
     options = printing.parse_options(variant.source)
     kit, images = printing.variant_assets(variant)
-    template = rendering._compiled(rendering.HTML_ENV, variant.source)
-    base = _base_context(variant, kit, images, options)
+    letters = _LetterBodies(campaign, variant, _base_context(variant, kit, images, options))
     home_country = str(variant.store.get("country", "") or "FR")
     per_document = 1 if needs_own_document(variant.source) else max(1, letters_per_document)
-    by_recipient = "recipient" in variant.source
-    shared_body: str | None = None
 
     result = BatchResult(
         campaign_id=campaign.pk, page_size_mm=(options.page.width_mm, options.page.height_mm)
@@ -403,13 +435,7 @@ def direct_mail_batch(
         bodies, lines, recipients = [], [], []
         for contact in chunk:
             recipient = contact_recipient(contact)
-            if by_recipient or shared_body is None:
-                body = render(template, {**base, "recipient": recipient})
-                if not by_recipient:
-                    shared_body = body
-            else:
-                body = shared_body
-            bodies.append(body)
+            bodies.append(letters.body(contact, recipient))
             lines.append(letter_address_lines(recipient, home_country))
             recipients.append(recipient)
         styles, bodies = hoist_styles(bodies)

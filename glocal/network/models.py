@@ -90,6 +90,13 @@ class Organisation(models.Model):
         _("default time zone"), max_length=64, default="Europe/Paris", validators=[validate_timezone]
     )
     locally_editable_fields = models.JSONField(_("locally editable fields"), default=list, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default="fr",
+        help_text=_("What customers read when neither they nor their store have a language of their own."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

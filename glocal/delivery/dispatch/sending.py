@@ -18,6 +18,7 @@ from glocal.audience.models import Contact
 from glocal.campaigns.models import Campaign
 from glocal.campaigns.states import State
 from glocal.core import jobs
+from glocal.core.language import recipient_language
 from glocal.core.scope import activate, system_scope
 from glocal.creatives import rendering
 from glocal.creatives import selectors as creative_selectors
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 RECHECK_SIZE = 25  # messages per consent re-check
 CONTACT_FIELDS = (
     "id", "organisation_id", "first_name", "last_name", "email", "email_hash", "mobile", "mobile_hash",
-    "city", "postcode", "attributes",
+    "city", "postcode", "attributes", "language",
 )  # fmt: skip
 
 
@@ -75,14 +76,16 @@ class Outcome:
 
 @dataclass
 class Dispatcher:
-    """One sending thread: its own SMTP connection and SMS client, and a cache of compiled variants."""
+    """One sending thread: its own SMTP connection and SMS client, and a cache of compiled variants (one
+    per campaign × the language its recipients read: :func:`glocal.core.language.recipient_language`)."""
 
     name: str
     email: EmailTransport | None = None
     sms: SmsTransport | None = None
     claim_size: int = CLAIM_SIZE
-    _mails: dict[int, VariantMail] = field(default_factory=dict)
-    _sms_variants: dict[int, rendering.Variant] = field(default_factory=dict)
+    _mails: dict[tuple[int, str], VariantMail] = field(default_factory=dict)
+    _sms_variants: dict[tuple[int, str], rendering.Variant] = field(default_factory=dict)
+    _campaigns: dict[int, Campaign] = field(default_factory=dict)
     _dkim: DkimKey | None | bool = False
     _last_beat: float = 0.0
     _accepted: int | None = None  # the message the provider accepted and the outbox does not know yet
@@ -165,18 +168,36 @@ class Dispatcher:
 
     # -- one message --------------------------------------------------------------------------------
 
-    @staticmethod
-    def _campaign_variant(campaign_id: int) -> tuple[Campaign, rendering.Variant]:
-        """The campaign's store variant (its version × store × content), built in its organisation's scope."""
-        campaign = Campaign.unscoped.select_related("version__template", "entity").get(pk=campaign_id)
+    def _campaign(self, campaign_id: int) -> Campaign:
+        campaign = self._campaigns.get(campaign_id)
+        if campaign is None:
+            if len(self._campaigns) > 64:
+                self._campaigns.clear()
+            campaign = self._campaigns[campaign_id] = Campaign.unscoped.select_related(
+                "version__template", "entity__organisation"
+            ).get(pk=campaign_id)
+        return campaign
+
+    def _language(self, message: Message, contact: dict[str, Any] | None) -> str:
+        """The language the recipient reads: theirs, else the store's, else the organisation's."""
+        return recipient_language(contact, self._campaign(message.campaign_id).entity)
+
+    def _campaign_variant(self, campaign_id: int, language: str) -> tuple[Campaign, rendering.Variant]:
+        """The campaign's store variant (its version × store × content) in ``language``, built in its
+        organisation's scope — never in the worker's active language."""
+        campaign = self._campaign(campaign_id)
         with activate(system_scope(campaign.organisation_id)):
-            variant = creative_selectors.build_variant(campaign.version, campaign.entity, campaign.values)
+            variant = creative_selectors.build_variant(
+                campaign.version, campaign.entity, campaign.values, language=language
+            )
         return campaign, variant
 
-    def _variant_mail(self, message: Message) -> VariantMail:
-        mail = self._mails.get(message.campaign_id)
+    def _variant_mail(self, message: Message, language: str | None = None) -> VariantMail:
+        """The campaign's email skeleton for readers of ``language`` (default: the store's)."""
+        language = language or self._language(message, None)
+        mail = self._mails.get((message.campaign_id, language))
         if mail is None:
-            campaign, variant = self._campaign_variant(message.campaign_id)
+            campaign, variant = self._campaign_variant(message.campaign_id, language)
             domain = sender_domain(campaign.organisation_id)
             store = campaign.entity
             mail = VariantMail(
@@ -196,13 +217,16 @@ class Dispatcher:
             )
             if len(self._mails) > 64:
                 self._mails.clear()
-            self._mails[message.campaign_id] = mail
+            self._mails[(message.campaign_id, language)] = mail
         return mail
 
-    def _sms_variant(self, message: Message) -> rendering.Variant:
-        variant = self._sms_variants.get(message.campaign_id)
+    def _sms_variant(self, message: Message, language: str) -> rendering.Variant:
+        key = (message.campaign_id, language)
+        variant = self._sms_variants.get(key)
         if variant is None:
-            variant = self._sms_variants[message.campaign_id] = self._campaign_variant(message.campaign_id)[1]
+            if len(self._sms_variants) > 64:
+                self._sms_variants.clear()
+            variant = self._sms_variants[key] = self._campaign_variant(message.campaign_id, language)[1]
         return variant
 
     def _deliver(self, message: Message, contact: dict[str, Any]) -> tuple[str, str]:
@@ -211,7 +235,7 @@ class Dispatcher:
         if message.channel == "email":
             if self.email is None:
                 self.email = email_transport()
-            mail = self._variant_mail(message)
+            mail = self._variant_mail(message, self._language(message, contact))
             data = mail.build(recipient)
             if self._dkim is False:
                 self._dkim = dkim_key()
@@ -229,7 +253,9 @@ class Dispatcher:
         if message.channel == "sms":
             if self.sms is None:
                 self.sms = sms_transport()
-            rendered = rendering.render_sms(self._sms_variant(message), recipient, {})
+            rendered = rendering.render_sms(
+                self._sms_variant(message, self._language(message, contact)), recipient, {}
+            )
             if rendered.errors:
                 raise TransportError(f"render: {rendered.errors[0]}", permanent=True)
             sent = self.sms.send(
