@@ -199,6 +199,54 @@ def _status_blocks(part: Message) -> list[Message]:
     ]
 
 
+def _dsn_classification(action: str, status: str | None, diagnostic: str) -> Classification:
+    """A DSN recipient's outcome: delayed → retry, delivered (relayed, expanded) → delivered; anything
+    else is a failure, classified by its enhanced status or SMTP code."""
+    if action == "delayed":
+        return Classification(BounceAction.RETRY, None, status, diagnostic)
+    if action in ("delivered", "relayed", "expanded"):
+        return Classification(BounceAction.DELIVERED, None, status, diagnostic)
+    code_match = re.search(r"smtp;\s*(\d{3})", diagnostic, re.IGNORECASE)
+    code = int(code_match.group(1)) if code_match else None
+    if status:
+        classification = classify_enhanced(status, code=code, text=diagnostic)
+    else:
+        classification = classify_smtp(code or 550, diagnostic)
+    if classification.action in (BounceAction.RETRY, BounceAction.DELIVERED):
+        # "failed" means the reporting MTA gave up: no retry, but the recipient is kept
+        classification = Classification(BounceAction.FAILED, code, status, diagnostic)
+    return classification
+
+
+def _feedback_recipients(message: Message) -> list[RecipientReport]:
+    """An ARF report's complaints, one per message/feedback-report part."""
+    recipients = []
+    for part in message.walk():
+        if part.get_content_type() == "message/feedback-report":
+            blocks = _status_blocks(part)
+            fields = blocks[0] if blocks else Message()
+            recipient = _address(fields.get("Original-Rcpt-To"))
+            feedback = str(fields.get("Feedback-Type", "abuse")).strip().lower()
+            recipients.append(RecipientReport(recipient, feedback, None, "", complaint(feedback)))
+    return recipients
+
+
+def _dsn_recipients(message: Message) -> list[RecipientReport]:
+    """A DSN's per-recipient blocks (the first block of each delivery-status part is per-message)."""
+    recipients = []
+    for part in message.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        for block in _status_blocks(part)[1:]:
+            recipient = _address(block.get("Final-Recipient") or block.get("Original-Recipient"))
+            action = str(block.get("Action", "")).strip().lower()
+            status = parse_enhanced(str(block.get("Status", "")))
+            diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).split())
+            classification = _dsn_classification(action, status, diagnostic)
+            recipients.append(RecipientReport(recipient, action, status, diagnostic, classification))
+    return recipients
+
+
 def parse_report(raw: bytes) -> Report | None:
     """A DSN (multipart/report; report-type=delivery-status) or an ARF complaint (report-type=
     feedback-report); ``None`` for anything else (an ordinary reply, an auto-responder)."""
@@ -208,39 +256,7 @@ def parse_report(raw: bytes) -> Report | None:
     report_type = str(message.get_param("report-type") or "").lower()
     original = _original_message_id(message)
     if report_type == "feedback-report":
-        recipients = []
-        for part in message.walk():
-            if part.get_content_type() == "message/feedback-report":
-                blocks = _status_blocks(part)
-                fields = blocks[0] if blocks else Message()
-                recipient = _address(fields.get("Original-Rcpt-To"))
-                feedback = str(fields.get("Feedback-Type", "abuse")).strip().lower()
-                recipients.append(RecipientReport(recipient, feedback, None, "", complaint(feedback)))
-        return Report("feedback", original, recipients)
+        return Report("feedback", original, _feedback_recipients(message))
     if report_type != "delivery-status":
         return None
-    recipients = []
-    for part in message.walk():
-        if part.get_content_type() != "message/delivery-status":
-            continue
-        for block in _status_blocks(part)[1:]:  # the first block is per-message
-            recipient = _address(block.get("Final-Recipient") or block.get("Original-Recipient"))
-            action = str(block.get("Action", "")).strip().lower()
-            status = parse_enhanced(str(block.get("Status", "")))
-            diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).split())
-            if action == "delayed":
-                classification = Classification(BounceAction.RETRY, None, status, diagnostic)
-            elif action in ("delivered", "relayed", "expanded"):
-                classification = Classification(BounceAction.DELIVERED, None, status, diagnostic)
-            else:
-                code_match = re.search(r"smtp;\s*(\d{3})", diagnostic, re.IGNORECASE)
-                code = int(code_match.group(1)) if code_match else None
-                if status:
-                    classification = classify_enhanced(status, code=code, text=diagnostic)
-                else:
-                    classification = classify_smtp(code or 550, diagnostic)
-                if classification.action in (BounceAction.RETRY, BounceAction.DELIVERED):
-                    # "failed" means the reporting MTA gave up: no retry, but the recipient is kept
-                    classification = Classification(BounceAction.FAILED, code, status, diagnostic)
-            recipients.append(RecipientReport(recipient, action, status, diagnostic, classification))
-    return Report("dsn", original, recipients)
+    return Report("dsn", original, _dsn_recipients(message))

@@ -280,6 +280,38 @@ def _priority_key(rules: PressureRules, campaign: Mapping[str, Any]) -> tuple:
     return (cls, -campaign["weight"], campaign["scheduled_at"], campaign["campaign_id"])
 
 
+def _oracle_in_window(
+    rules: PressureRules, now: dt.datetime, cap: Cap, when: dt.datetime, channel: str
+) -> bool:
+    """Whether a past (or, with ``count_scheduled``, scheduled) message counts for ``cap``."""
+    if cap.channel is not None and channel != cap.channel:
+        return False
+    if not when > now - cap.period:
+        return False
+    return when < now + cap.period if rules.count_scheduled else when <= now
+
+
+def _oracle_reason(
+    rules: PressureRules,
+    now: dt.datetime,
+    past: list[Mapping[str, Any]],
+    chosen: list[tuple],
+    channel: str,
+) -> tuple | None:
+    """The first cap one more message on ``channel`` would break, as (cap index, limit, already,
+    in_this_run, used_by), given the contact's ``past`` and the (campaign_id, channel) ``chosen`` so far
+    in this run; None when every cap allows it."""
+    for k, cap in enumerate(rules.caps):
+        if cap.channel is not None and cap.channel != channel:
+            continue
+        hits = [h for h in past if _oracle_in_window(rules, now, cap, h["sent_at"], h["channel"])]
+        mine = [cid for cid, ch in chosen if cap.channel is None or ch == cap.channel]
+        if len(hits) + len(mine) >= cap.limit:
+            used = tuple(sorted({h["campaign_id"] for h in hits} | set(mine)))
+            return (k, cap.limit, len(hits), len(mine), used)
+    return None
+
+
 def oracle(
     candidates: Iterable[Mapping[str, Any]],
     campaigns: Iterable[Mapping[str, Any]],
@@ -302,29 +334,13 @@ def oracle(
     for h in history:
         past[h["contact_id"]].append(h)
 
-    def in_window(cap: Cap, when: dt.datetime, channel: str) -> bool:
-        if cap.channel is not None and channel != cap.channel:
-            return False
-        if not when > now - cap.period:
-            return False
-        return when < now + cap.period if rules.count_scheduled else when <= now
-
     selected: set[tuple] = set()
     excluded: dict[tuple, tuple] = {}
     for contact, items in per_contact.items():
         ordered = sorted(items, key=lambda item: _priority_key(rules, by_id[item[0]]))
         chosen: list[tuple] = []  # (campaign_id, channel) selected so far for this contact
         for campaign_id, channel in ordered:
-            reason = None
-            for k, cap in enumerate(rules.caps):
-                if cap.channel is not None and cap.channel != channel:
-                    continue
-                hits = [h for h in past[contact] if in_window(cap, h["sent_at"], h["channel"])]
-                mine = [cid for cid, ch in chosen if cap.channel is None or ch == cap.channel]
-                if len(hits) + len(mine) >= cap.limit:
-                    used = tuple(sorted({h["campaign_id"] for h in hits} | set(mine)))
-                    reason = (k, cap.limit, len(hits), len(mine), used)
-                    break
+            reason = _oracle_reason(rules, now, past[contact], chosen, channel)
             if reason is None:
                 chosen.append((campaign_id, channel))
                 selected.add((contact, campaign_id, channel))
