@@ -66,11 +66,14 @@ class ChannelTemplate(TenantModel):
 
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
-        # Visible inside the scope's subtree, and on the scope node's ancestors (an HQ template is
-        # visible to every store below HQ).
+        # Visible inside the scope's subtree, and below its owner once published: an HQ template is
+        # visible to every store below HQ, but HQ's drafts stay HQ's until a version is published.
         return Q(organisation_id=scope.organisation_id) & (
             Q(entity__path__startswith=scope.entity_path)
-            | Q(entity_id__in=ancestor_ids_of_path(scope.entity_path))
+            | (
+                Q(entity_id__in=ancestor_ids_of_path(scope.entity_path))
+                & ~Q(status=ChannelTemplate.Status.DRAFT)
+            )
         )
 
     # Unscoped below: filtered by this template, which was itself fetched through the scope.
@@ -111,9 +114,13 @@ class TemplateVersion(TenantModel):
 
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
+        # Below the template's owner, only published versions: the draft being written is not shown.
         return Q(organisation_id=scope.organisation_id) & (
             Q(template__entity__path__startswith=scope.entity_path)
-            | Q(template__entity_id__in=ancestor_ids_of_path(scope.entity_path))
+            | (
+                Q(template__entity_id__in=ancestor_ids_of_path(scope.entity_path))
+                & Q(published_at__isnull=False)
+            )
         )
 
     @property

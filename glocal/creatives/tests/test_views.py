@@ -10,7 +10,14 @@ from django.urls import reverse
 from glocal.core.models import AuditEvent
 from glocal.core.scope import activate
 from glocal.creatives import services
-from glocal.creatives.models import ChannelTemplate, CreativeSettings, Personalisation, TemplateVersion
+from glocal.creatives.models import (
+    Channel,
+    ChannelTemplate,
+    CreativeSettings,
+    Personalisation,
+    TemplateVersion,
+)
+from glocal.demo import creatives as demo
 
 pytestmark = pytest.mark.django_db
 
@@ -305,3 +312,30 @@ def test_image_zones_offer_the_library_choices_when_plugged_in(network, template
     monkeypatch.setattr(hooks, "IMAGE_LIBRARY", [])
     form = forms.PersonalisationForm(zones=image_zones, role="local_manager")
     assert form.fields["z_hero"].__class__.__name__ == "CharField"
+
+
+def test_stores_and_regions_see_only_what_hq_has_published(network, templates, login):
+    """HQ's drafts stay at HQ: below the owner a template appears once published, and only its published
+    versions (the draft of the next version is not shown either)."""
+    with activate(network.scope("hq_admin")):
+        draft = services.template_create(channel=Channel.EMAIL, name="Brouillon secret", entity=network.hq)
+        services.version_save(template=draft, source=demo.DEMO_EMAIL_MJML, zones_data=demo.DEMO_EMAIL_ZONES)
+        services.version_save(
+            template=templates.email,
+            source=demo.DEMO_EMAIL_MJML.replace("</mj-body>", "<mj-section></mj-section></mj-body>"),
+            zones_data=demo.DEMO_EMAIL_ZONES,
+        )
+    hq = login(network, "hq_admin")
+    assert hq.get(reverse("creatives:detail", args=[draft.pk])).status_code == 200
+    assert "Brouillon secret" in hq.get(reverse("creatives:list")).content.decode()
+    for persona in ("regional", "store_a", "staff_a"):
+        client = login(network, persona)
+        assert client.get(reverse("creatives:detail", args=[draft.pk])).status_code == 404, persona
+        assert "Brouillon secret" not in client.get(reverse("creatives:list")).content.decode(), persona
+        with activate(network.scope(persona)):
+            numbers = set(
+                TemplateVersion.objects.filter(template=templates.email).values_list("number", flat=True)
+            )
+            assert numbers == {1}, persona
+    with activate(network.scope("hq_admin")):
+        assert TemplateVersion.objects.filter(template=templates.email).count() == 2
