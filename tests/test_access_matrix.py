@@ -597,8 +597,9 @@ ROUTES: dict[str, Row] = {
             writes="targeting.LeadCaptureSettings",
         ),
     ),
-    "targeting:lead_store": Row(
+    "targeting:lead_store": Row(  # no links yet: the page offers to make them, its POST does
         Action.LEADS_MANAGE,
+        post=Post(writes="targeting.LeadForm"),
         obj=targeting_factories.entity_of("store_a"),
         owner="store_a",
         foreign=[targeting_factories.entity_of("store_b"), targeting_factories.entity_of("other_store")],

@@ -41,58 +41,97 @@ def _client_ip(request: HttpRequest) -> str | None:
 
 
 def _capture(request: HttpRequest, token: str, kind: str) -> HttpResponse:
+    """The public form: shown on a GET; a POST is screened (limits, validation, honeypot, render stamp),
+    then recorded, then answered the same whoever the person is."""
     lead_form = leads.form_by_token(token, kind)
     if lead_form is None:
         raise Http404
     config = leads.capture_settings(lead_form.organisation_id)
+    if request.method != "POST":
+        return _capture_page(request, kind, lead_form, LeadCaptureForm(config=config), config)
+    form = LeadCaptureForm(request.POST, config=config)
+    ip = _client_ip(request)
+    status = _screened_out(form, ip=ip, token=token, config=config)
+    if status is None:
+        if form.cleaned_data.get("website"):  # honeypot: a robot; answer like a success, keep nothing
+            return redirect(f"{request.path}?thanks=1")
+        status = _stamp_refused(form, config)
+    if status is None:
+        answer = _record(request, form, lead_form=lead_form, kind=kind, ip=ip)
+        if answer is not None:
+            return answer
+        status = 200  # a field the service refused: the form back with its errors
+    return _capture_page(request, kind, lead_form, form, config, status)
+
+
+def _screened_out(form: LeadCaptureForm, *, ip: str | None, token: str, config: Any) -> int | None:
+    """The status to show the form back with when the post stops here — over the per-client or
+    per-form limit (429: counted whether the form is valid or not) or invalid (200, with its errors)
+    — or None when it goes on."""
+    valid = form.is_valid()
+    if leads.rate_limited(ip=ip, token=token, config=config):
+        form.add_error(None, _("Too many entries for now. Please try again later."))
+        return 429
+    return None if valid else 200
+
+
+def _stamp_refused(form: LeadCaptureForm, config: Any) -> int | None:
+    """Check (and consume) the render stamp: the status to show the form back with when it was sent
+    too fast (200) or is forged, expired or already used — a replay (400); None when it is good."""
+    problem = leads.stamp_problem(form.cleaned_data.get("rendered", ""), config.min_fill_seconds)
+    if problem is None:
+        return None
+    if problem == leads.StampProblem.TOO_FAST:
+        form.add_error(None, _("The form was sent too quickly. Please check it and send it again."))
+        return 200
+    form.add_error(None, _("This form has expired or was already sent. Please send it again."))
+    return 400
+
+
+def _record(
+    request: HttpRequest, form: LeadCaptureForm, *, lead_form: LeadForm, kind: str, ip: str | None
+) -> HttpResponse | None:
+    """Record the entry and answer it; None (the service's errors added to ``form``) when a field is
+    refused."""
+    try:
+        result = leads.submit_lead(lead_form=lead_form, kind=kind, data=form.cleaned_data, ip=ip)
+    except ValidationError as exc:
+        for name, errors in exc.message_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+        return None
+    return _confirm_and_answer(request, result, kind=kind, ip=ip)
+
+
+def _confirm_and_answer(
+    request: HttpRequest, result: leads.LeadResult, *, kind: str, ip: str | None
+) -> HttpResponse:
+    """Send the confirmations the entry asked for (the email link, the SMS code) and answer: the SMS
+    code page when a number is to be confirmed, else the blank form with the thank-you message. The same
+    answer whoever the address belongs to: nothing tells a known, opted-in or opposed person from a new
+    one (what may be sent is decided inside leads)."""
+    email = ""
+    if result.pending_email is not None:
+        token = leads.confirmation_token(result.pending_email)
+        url = _public_url(reverse("targeting:confirm", kwargs={"token": token}))
+        leads.send_confirmation(result.pending_email, url, ip=ip)
+        email = "email=1"
+    if result.pending_sms is not None:
+        leads.send_sms_code(result.pending_sms, ip=ip)
+        target = reverse("targeting:confirm_sms", kwargs={"token": leads.sms_token(result.pending_sms, kind)})
+        return redirect(f"{target}?{email}" if email else target)
+    # Post/redirect/get: the kiosk is back to a blank form, with the thank-you message.
+    return redirect(f"{request.path}?thanks=1" + (f"&{email}" if email else ""))
+
+
+def _capture_page(
+    request: HttpRequest,
+    kind: str,
+    lead_form: LeadForm,
+    form: LeadCaptureForm,
+    config: Any,
+    status: int = 200,
+) -> HttpResponse:
     template = "targeting/leads/kiosk.html" if kind == LeadForm.Kind.KIOSK else "targeting/leads/embed.html"
-    status = 200
-    if request.method == "POST":
-        form = LeadCaptureForm(request.POST, config=config)
-        valid = form.is_valid()
-        ip = _client_ip(request)
-        if leads.rate_limited(ip=ip, token=token, config=config):
-            form.add_error(None, _("Too many entries for now. Please try again later."))
-            status = 429
-        elif valid:
-            data = form.cleaned_data
-            if data.get("website"):  # honeypot: a robot; answer like a success, keep nothing
-                return redirect(f"{request.path}?thanks=1")
-            problem = leads.stamp_problem(data.get("rendered", ""), config.min_fill_seconds)
-            if problem == leads.StampProblem.TOO_FAST:
-                form.add_error(None, _("The form was sent too quickly. Please check it and send it again."))
-            elif problem is not None:  # forged, expired or already sent once (a replay)
-                form.add_error(None, _("This form has expired or was already sent. Please send it again."))
-                status = 400
-            else:
-                try:
-                    result = leads.submit_lead(lead_form=lead_form, kind=kind, data=data, ip=ip)
-                except ValidationError as exc:
-                    for name, errors in exc.message_dict.items():
-                        form.add_error(name if name in form.fields else None, errors)
-                else:
-                    # The same answer whoever the address belongs to: nothing tells a known, opted-in or
-                    # opposed person from a new one (what may be sent is decided inside leads).
-                    if result.pending_email is not None:
-                        url = _public_url(
-                            reverse(
-                                "targeting:confirm",
-                                kwargs={"token": leads.confirmation_token(result.pending_email)},
-                            )
-                        )
-                        leads.send_confirmation(result.pending_email, url, ip=ip)
-                    suffix = "&email=1" if result.pending_email is not None else ""
-                    if result.pending_sms is not None:
-                        leads.send_sms_code(result.pending_sms, ip=ip)
-                        target = reverse(
-                            "targeting:confirm_sms",
-                            kwargs={"token": leads.sms_token(result.pending_sms, kind)},
-                        )
-                        return redirect(f"{target}?{suffix.lstrip('&')}" if suffix else target)
-                    # Post/redirect/get: the kiosk is back to a blank form, with the thank-you message.
-                    return redirect(f"{request.path}?thanks=1{suffix}")
-    else:
-        form = LeadCaptureForm(config=config)
     context = {
         "form": form,
         "stamp": leads.render_stamp(),  # a fresh render time for each display; the input stays
@@ -143,7 +182,9 @@ def confirm_sms(request: HttpRequest, token: str) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if leads.confirm_sms(pending=pending, code=request.POST.get("code", ""), ip=_client_ip(request)):
-            lead_form = leads.lead_form_for(pending.entity)
+            lead_form = leads.lead_form_of(pending.entity)
+            if lead_form is None:  # the pending row came from this store's form: it exists
+                raise Http404
             url = reverse(
                 "targeting:kiosk" if kind == LeadForm.Kind.KIOSK else "targeting:embed",
                 kwargs={"token": lead_form.token(kind)},
@@ -191,22 +232,32 @@ def _qr_svg(url: str) -> str:
 
 @scoped(Action.LEADS_MANAGE)
 def lead_store(request: ScopedRequest, pk: int) -> HttpResponse:
+    """A store's lead capture: its kiosk link (with the QR code) and web form code — or, before they
+    were made, a button that makes them (a POST here: showing the page writes nothing)."""
     store = get_object_or_404(_stores(request), pk=pk)
-    lead_form = leads.lead_form_for(store)
+    if request.method == "POST":
+        _lead_form, created = leads.lead_form_create(entity=store)
+        if created:
+            messages.success(request, _("The kiosk and web form links were made."))
+        return redirect("targeting:lead_store", pk=store.pk)
+    lead_form = leads.lead_form_of(store)
     config = leads.capture_settings(store.organisation_id)
+    context: dict[str, Any] = {"store": store, "lead_form": lead_form, "config": config}
+    if lead_form is not None:
+        context.update(_links(store, lead_form))
+    return render(request, "targeting/leads/store.html", context)
+
+
+def _links(store: Entity, lead_form: LeadForm) -> dict[str, str]:
     kiosk_url = _public_url(reverse("targeting:kiosk", kwargs={"token": lead_form.kiosk_token}))
     embed_url = _public_url(reverse("targeting:embed", kwargs={"token": lead_form.embed_token}))
-    context = {
-        "store": store,
-        "lead_form": lead_form,
-        "config": config,
+    return {
         "kiosk_url": kiosk_url,
         "embed_url": embed_url,
         "qr_svg": _qr_svg(kiosk_url),
         "snippet": f'<iframe src="{embed_url}" title="{store.name}" width="100%" height="720" '
         'style="border:0"></iframe>',
     }
-    return render(request, "targeting/leads/store.html", context)
 
 
 @require_POST
@@ -214,8 +265,13 @@ def lead_store(request: ScopedRequest, pk: int) -> HttpResponse:
 def lead_regenerate(request: ScopedRequest, pk: int) -> HttpResponse:
     store = get_object_or_404(_stores(request), pk=pk)
     kind = request.POST.get("kind", "")
+    lead_form = leads.lead_form_of(store)
+    if lead_form is None:  # no link to replace yet: the store's first ones are made
+        leads.lead_form_create(entity=store)
+        messages.success(request, _("The kiosk and web form links were made."))
+        return redirect("targeting:lead_store", pk=store.pk)
     try:
-        leads.regenerate_token(lead_form=leads.lead_form_for(store), kind=kind)
+        leads.regenerate_token(lead_form=lead_form, kind=kind)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

@@ -1,12 +1,13 @@
-"""The store's kiosk in a real browser at tablet size: fill, tick the SMS consent, send, type the code
-texted to the number (through the local SMS gateway), thank-you, back to a blank form; the consent
-wording shown is the one the ledger stores. Also the segment builder's live count (htmx) for a store
-manager."""
+"""The store's kiosk in a real browser: the store's manager makes its links (a click on the store's lead
+page), then at tablet size: fill, tick the SMS consent, send, type the code texted to the number (through
+the local SMS gateway), thank-you, back to a blank form; the consent wording shown is the one the ledger
+stores. Also the segment builder's live count (htmx) for a store manager."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.cache import cache
@@ -49,16 +50,33 @@ def test_kiosk_on_a_tablet_records_the_wording_shown(
     new_page: Callable[..., Page],
     personas: Network,
     gateway: Provider,
+    log_in: Callable[[Page, str], None],
     _fresh_limits: None,
     screenshot: Callable[[Page, str], None],
 ) -> None:
-    lead_form = leads.lead_form_for(personas.store_a)
     config = leads.capture_settings(personas.org.pk)
     # HQ's minimum fill time (3 s by default) lowered for the test: no waiting (it has its own unit test)
     config.min_fill_seconds = 0
     config.save()
+    # the store's manager makes the store's links (the page offers them; showing it makes nothing)
+    office = new_page()
+    log_in(office, "store_a")
+    office.goto("/leads/")
+    office.get_by_role("link", name="Magasin A", exact=True).click()
+    expect(office.get_by_test_id("no-lead-forms")).to_be_visible()
+    assert leads.lead_form_of(personas.store_a) is None
+    screenshot(office, "kiosk-no-links")
+    office.get_by_role("button", name="Create the kiosk and web form links").click()
+    expect(office.get_by_text("The kiosk and web form links were made.")).to_be_visible()
+    link = office.get_by_test_id("kiosk-url")
+    lead_form = leads.lead_form_of(personas.store_a)
+    assert lead_form is not None and (link.get_attribute("href") or "").endswith(
+        f"/l/k/{lead_form.kiosk_token}/"
+    )
+    screenshot(office, "kiosk-links")
+    # the tablet at the counter opens the kiosk link
     page = new_page(TABLET, is_mobile=True)
-    page.goto(f"/l/k/{lead_form.kiosk_token}/")
+    page.goto(urlsplit(link.get_attribute("href") or "").path)
     expect(page.get_by_role("heading", level=1)).to_have_text("Stay in touch with Magasin A")
     expect(page.get_by_role("link")).to_have_count(0)  # nowhere to navigate to
     sms_box = page.get_by_role("checkbox", name=config.sms_wording)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from glocal.audience import services as audience
 from glocal.audience.models import Channel, ConsentEvent, ConsentSource, Contact, Suppression
+from glocal.core.models import AuditEvent
 from glocal.core.scope import activate
 from glocal.delivery.tests import test_providers
 from glocal.targeting import leads
@@ -228,6 +229,36 @@ def test_embed_accepts_posts_without_csrf_cookie(network, store_form):
     assert _post(c, embed_url(store_form), mobile="0666666666").status_code == 302
     contact = Contact.unscoped.get(mobile="+33666666666")
     assert contact.owner_id == network.store_a.pk
+
+
+def test_a_stores_links_are_made_by_a_click_never_by_showing_its_page(login, network):
+    store = network.store_a
+    page_url = reverse("targeting:lead_store", kwargs={"pk": store.pk})
+    client = login(network, "store_a")
+    # the page of a store without links offers to make them, and makes nothing
+    page = client.get(page_url)
+    assert page.status_code == 200 and b'data-testid="no-lead-forms"' in page.content
+    assert b"Create the kiosk and web form links" in page.content and b"<svg" not in page.content
+    assert leads.lead_form_of(store) is None and not LeadForm.unscoped.exists()
+    assert not AuditEvent.unscoped.filter(action="leads.create").exists()
+    # the button makes them (audited, on the store, by its manager), then the page shows them
+    response = client.post(page_url)
+    assert response.status_code == 302 and response["Location"] == page_url
+    made = leads.lead_form_of(store)
+    assert made is not None
+    event = AuditEvent.unscoped.get(action="leads.create")
+    assert (event.entity_id, event.actor_id) == (store.pk, network.users["store_a"].pk)
+    page = client.get(page_url)
+    assert made.kiosk_token.encode() in page.content and b"<svg" in page.content
+    assert b'data-testid="no-lead-forms"' not in page.content
+    # a second click (or a second manager) gets the same links
+    client.post(page_url)
+    assert list(LeadForm.unscoped.values_list("pk", "kiosk_token")) == [(made.pk, made.kiosk_token)]
+    assert AuditEvent.unscoped.filter(action="leads.create").count() == 1
+    # "make a new link" on a store that has none makes its first ones (store A2, by its region)
+    regional = login(network, "regional")
+    regional.post(reverse("targeting:lead_regenerate", kwargs={"pk": network.store_a2.pk}), {"kind": "kiosk"})
+    assert leads.lead_form_of(network.store_a2) is not None
 
 
 def test_regenerate_kills_the_old_link(login, network, store_form):
