@@ -239,13 +239,19 @@ class Variant:
     @functools.cached_property
     def key(self) -> tuple[int | None, str]:
         """Version id + digest of everything but the recipient (computed once per variant)."""
+        # An image zone's value is an asset id whose current version may change: the URL of the
+        # version the library serves now is part of the key, so a new upload reaches the next render.
+        images = {z.key: image_url(str(self.values[z.key]), z) for z in self.zones if self._has_image(z)}
         payload = json.dumps(
             [self.channel, self.source, self.subject, self.preheader, self.text, self.values, self.store]
-            + [self.language],
+            + [self.language, images],
             sort_keys=True,
             default=str,
         )
         return self.version_id, hashlib.sha256(payload.encode()).hexdigest()
+
+    def _has_image(self, zone: Zone) -> bool:
+        return zone.type == "image" and bool(self.values.get(zone.key))
 
     def context(self, *, html: bool) -> dict[str, Any]:
         """The store-level context (cached: the same for every recipient of this variant)."""

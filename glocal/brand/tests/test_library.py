@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from PIL import Image
 
-from glocal.brand import selectors, services
+from glocal.brand import selectors, services, usage
 from glocal.brand.models import Asset, AssetUsage, AssetVersion, BrandKit, Folder
 from glocal.brand.tests.factories import make_asset_for, png_bytes
 from glocal.core.models import AuditEvent
@@ -366,3 +366,41 @@ def test_uploads_keep_no_metadata_comments_xmp_iptc_or_png_text(network):
         else:
             chunks = set(_png_chunks(data))
             assert not chunks & {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"}, (name, chunks)
+
+
+def test_a_new_image_version_reaches_the_next_render(network):
+    """The render cache is keyed on the image's current version, not on the asset id: after a new
+    upload, the next preview or sent email of the same store and values shows the new file."""
+    from glocal.creatives import rendering
+    from glocal.creatives.zones import Zone
+
+    rendering.clear_caches()
+    source = (
+        "<mjml><mj-body><mj-section><mj-column>"
+        '<mj-image src="{{ zones.photo }}" alt="Photo"></mj-image>'
+        "</mj-column></mj-section></mj-body></mjml>"
+    )
+    with activate(network.scope("hq_admin")):
+        folder = services.folder_create(entity=network.hq, name="Photos")
+        asset = services.asset_upload(folder=folder, name="Vitrine", data=png_bytes(100, 50), kind="image")
+
+        def render() -> str:
+            variant = rendering.Variant(
+                channel="email",
+                source=source,
+                zones=[Zone(key="photo", type="image")],
+                values={"photo": str(asset.pk)},
+                store={"name": "Magasin A"},
+                version_id=1,
+                subject="Vitrine",
+            )
+            return rendering.render_variant(variant, rendering.sample_recipient()).html
+
+        first_url = usage.public_url(asset.current)
+        assert first_url in render() and first_url in render()
+        services.asset_new_version(asset=asset, data=png_bytes(200, 100, "#000000"))
+        asset.refresh_from_db()
+        second_url = usage.public_url(asset.current)
+        assert second_url != first_url
+        html = render()
+        assert second_url in html and first_url not in html
