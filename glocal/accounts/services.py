@@ -43,7 +43,10 @@ def invitation_create(
             expires_at=timezone.now() + timedelta(days=settings.GLOCAL_INVITATION_DAYS),
         )
         audit.record(
-            action="invitation.create", summary=f"{email} → {role} @ {entity.code}", entity_id=entity.pk
+            action="invitation.create",
+            summary=f"{email} → {role} @ {entity.code}",
+            entity_id=entity.pk,
+            data={"email": email, "role": role, "entity": entity.code},
         )
         transaction.on_commit(lambda: _send_invitation(invitation, token))
     return invitation, token
@@ -113,6 +116,7 @@ def invitation_accept(
                 summary=f"{user.email} → {invitation.role}",
                 entity_id=invitation.entity_id,
                 actor_id=user.pk,
+                data={"email": user.email, "role": invitation.role},
             )
     return user
 

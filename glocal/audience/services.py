@@ -485,7 +485,7 @@ def contact_update(*, contact: Contact, changes: dict[str, Any]) -> Contact:
                 action="contact.update",
                 summary=f"contact #{contact.pk}: {', '.join(changed)}",
                 entity_id=contact.owner_id,
-                data={"fields": changed},
+                data={"contact": contact.pk, "fields": changed},
             )
     return contact
 

@@ -67,7 +67,7 @@ def folder_create(*, entity: Entity, name: str) -> Folder:
     if Folder.objects.filter(entity=entity, name=name).exists():
         raise ValidationError({"name": _("This node already has a folder with that name.")})
     folder = Folder.objects.create(organisation_id=scope.organisation_id, entity=entity, name=name)
-    audit.record(action="asset.folder", summary=f"folder {name}", entity_id=entity.pk)
+    audit.record(action="asset.folder", summary=f"folder {name}", entity_id=entity.pk, data={"name": name})
     return folder
 
 
@@ -225,7 +225,11 @@ def library_settings_save(
     settings.max_upload_mb = max_upload_mb
     settings.max_dimension = max_dimension
     settings.save()
-    audit.record(action="asset.settings", summary=f"local uploads {'on' if allow_local_uploads else 'off'}")
+    audit.record(
+        action="asset.settings",
+        summary=f"local uploads {'on' if allow_local_uploads else 'off'}",
+        data={"local_uploads": allow_local_uploads},
+    )
     return settings
 
 
@@ -281,5 +285,10 @@ def brand_kit_save(*, entity: Entity, data: dict[str, Any]) -> BrandKit:
             setattr(kit, name, (data.get(name) or "").strip())
         kit.full_clean(exclude=["organisation", "entity"])
         kit.save()
-        audit.record(action="brand.kit", summary=f"brand kit {entity.name}", entity_id=entity.pk)
+        audit.record(
+            action="brand.kit",
+            summary=f"brand kit {entity.name}",
+            entity_id=entity.pk,
+            data={"name": entity.name},
+        )
     return kit

@@ -60,6 +60,28 @@ EVENT_LABELS = {
     Event.FINISH_SENDING: _("finished sending"),
     Event.CANCEL: _("cancelled"),
 }
+# A campaign's first history line (its creation) is recorded with this event, outside the table.
+CREATED = "create"
+CREATED_LABEL = _("created")
+
+
+def state_label(code: str) -> str:
+    """A state by its name in the reader's language (the code when unknown)."""
+    try:
+        return str(STATE_LABELS[State(code)])
+    except ValueError:
+        return code
+
+
+def event_label(code: str) -> str:
+    """An event (a history line's action) by its name in the reader's language."""
+    if code == CREATED:
+        return str(CREATED_LABEL)
+    try:
+        return str(EVENT_LABELS[Event(code)])
+    except ValueError:
+        return code
+
 
 FINAL = frozenset({State.SENT, State.CANCELLED})
 

@@ -7,6 +7,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Glocal core"
 
     def ready(self) -> None:
-        from . import checks
+        from . import activity, checks
 
         checks.register()
+        activity.autodiscover()  # each app's activity module: its actions' wording in the feed

@@ -5,7 +5,9 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
+from glocal.core.forms import code_help
 from glocal.network.models import Entity
 
 from . import hooks
@@ -14,6 +16,21 @@ from .models import Channel, ChannelTemplate, CreativeSettings
 from .widgets import RichTextArea, SmsTextArea, message_rest
 
 ZONE_PREFIX = "z_"
+# A zone's attributes besides its key and type (zones.ALLOWED_ATTRIBUTES), as the help text lists them.
+ZONE_ATTRIBUTES = (
+    "label",
+    "required",
+    "default",
+    "help",
+    "roles",
+    "locked",
+    "max_length",
+    "choices",
+    "tag",
+    "allow_upload",
+    "min",
+    "max",
+)
 
 # An image zone offers the images of the library registered in glocal.creatives.hooks (the brand
 # library: those the active scope may pick, its tag filter applied). Without one, it takes an asset id.
@@ -44,9 +61,15 @@ class VersionForm(forms.Form):
         label=_("Source"),
         widget=forms.Textarea(attrs={"rows": 18, "spellcheck": "false", "class": "code"}),
         required=False,
-        help_text=_(
-            "MJML for email, text for SMS. Tokens: {{ store.name }}, {{ store.full_address }}, "
-            '{{ zones.<key> }}, {{ recipient.first_name|fallback("cher client") }}, {{ unsubscribe_url }}.'
+        help_text=code_help(
+            gettext_noop("MJML for email, text for SMS. Tokens: %(tokens)s."),
+            tokens=[
+                "{{ store.name }}",
+                "{{ store.full_address }}",
+                "{{ zones.<key> }}",
+                '{{ recipient.first_name|fallback("cher client") }}',
+                "{{ unsubscribe_url }}",
+            ],
         ),
     )
     text = forms.CharField(
@@ -59,10 +82,11 @@ class VersionForm(forms.Form):
         label=_("Zones (JSON)"),
         widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false", "class": "code"}),
         required=False,
-        help_text=_(
-            'A list of zones, e.g. [{"key": "headline", "type": "short_text", "max_length": 60}]. '
-            "Types: short_text, rich_text, image, choice, date, price, offer_code. Attributes: label, "
-            "required, default, help, roles, locked, max_length, choices, tag, allow_upload, min, max."
+        help_text=code_help(
+            gettext_noop("A list of zones, e.g. %(example)s. Types: %(types)s. Attributes: %(attributes)s."),
+            example=['[{"key": "headline", "type": "short_text", "max_length": 60}]'],
+            types=zonelib.ZONE_TYPES,
+            attributes=ZONE_ATTRIBUTES,
         ),
     )
 

@@ -92,7 +92,10 @@ def template_create(
             zones=STARTER_ZONES.get(channel, []),
         )
         audit.record(
-            action="template.create", summary=f"{template.channel} {template.name}", entity_id=entity.pk
+            action="template.create",
+            summary=f"{template.channel} {template.name}",
+            entity_id=entity.pk,
+            data={"name": template.name, "channel": template.channel},
         )
     return template
 
@@ -239,7 +242,12 @@ def personalisation_save(
             action="template.personalise",
             summary=f"{template.name} v{version.number} ({personalisation.status})",
             entity_id=entity.pk,
-            data={"keys": sorted(clean)},
+            data={
+                "keys": sorted(clean),
+                "name": template.name,
+                "version": version.number,
+                "status": personalisation.status,
+            },
         )
     return personalisation
 

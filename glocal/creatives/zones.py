@@ -19,6 +19,16 @@ from django.utils.translation import gettext_lazy as _
 from .findings import ERROR, Finding
 
 ZONE_TYPES = ("short_text", "rich_text", "image", "choice", "date", "price", "offer_code")
+# The zone types by their names in the reader's language (the codes are the JSON's).
+ZONE_TYPE_LABELS = {
+    "short_text": _("Short text"),
+    "rich_text": _("Formatted text"),
+    "image": _("Image"),
+    "choice": _("Choice"),
+    "date": _("Date"),
+    "price": _("Price"),
+    "offer_code": _("Offer code"),
+}
 ROLES = ("hq_admin", "hq_marketer", "regional_manager", "local_manager", "local_staff")
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 OFFER_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -68,6 +78,17 @@ class Zone:
     @property
     def title(self) -> str:
         return self.label or self.key
+
+    @property
+    def type_label(self) -> str:
+        return str(ZONE_TYPE_LABELS.get(self.type, self.type))
+
+    @property
+    def role_labels(self) -> list[str]:
+        """The roles that may fill the zone, by their names."""
+        from glocal.core.roles import Role
+
+        return [str(Role(role).label) if role in Role.values else role for role in self.roles]
 
     @property
     def limit(self) -> int | None:

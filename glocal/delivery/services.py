@@ -203,5 +203,10 @@ def sending_window_save(*, days: list[int], start: Any, end: Any) -> SendingWind
                 _("This window leaves no time at which SMS may be sent (head office's window and the law).")
             ) from None
     row.save()
-    audit.record(action="delivery.window", summary=f"{entity.name}: SMS window", entity_id=entity.pk)
+    audit.record(
+        action="delivery.window",
+        summary=f"{entity.name}: SMS window",
+        entity_id=entity.pk,
+        data={"name": entity.name},
+    )
     return row

@@ -122,7 +122,7 @@ def entity_update(*, entity: Entity, changes: dict[str, Any], by_role: str) -> E
                 action="entity.update",
                 summary=f"{entity.code}: {', '.join(changed)}",
                 entity_id=entity.pk,
-                data={"fields": changed},
+                data={"code": entity.code, "fields": changed},
             )
     return entity
 
@@ -153,6 +153,7 @@ def entity_move(*, entity: Entity, new_parent: Entity) -> Entity:
             action="entity.move",
             summary=f"{entity.code}: {old_parent.code if old_parent else '-'} → {new_parent.code}",
             entity_id=entity.pk,
+            data={"code": entity.code, "from": old_parent.code if old_parent else "", "to": new_parent.code},
         )
     entity.refresh_from_db()
     return entity
@@ -206,7 +207,7 @@ def membership_grant(
             action="membership.grant",
             summary=f"{role} @ {entity.code}",
             entity_id=entity.pk,
-            data={"user_id": user_id, "role": role},
+            data={"user_id": user_id, "role": role, "entity": entity.code},
         )
     return membership
 
@@ -222,7 +223,7 @@ def membership_change_role(*, membership: Membership, role: str, by_role: str) -
             action="membership.role",
             summary=f"{old} → {role}",
             entity_id=membership.entity_id,
-            data={"user_id": membership.user_id},
+            data={"user_id": membership.user_id, "from": old, "to": role},
         )
     return membership
 
@@ -238,7 +239,7 @@ def membership_deactivate(*, membership: Membership, by_role: str, by_user_id: i
             action="membership.deactivate",
             summary=f"{membership.role}",
             entity_id=membership.entity_id,
-            data={"user_id": membership.user_id},
+            data={"user_id": membership.user_id, "role": membership.role},
         )
     return membership
 

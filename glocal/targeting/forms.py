@@ -10,8 +10,10 @@ from django import forms
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from glocal.audience.models import Channel
+from glocal.core.forms import code_help
 
 from . import segments
 from .models import LeadCaptureSettings
@@ -168,7 +170,11 @@ class ProspectUploadForm(forms.Form):
     entity = forms.TypedChoiceField(label=_("Store"), coerce=int)
     file = forms.FileField(
         label=_("CSV file"),
-        help_text=_("Columns: email and/or mobile, first_name, last_name, postcode, city."),
+        help_text=code_help(
+            gettext_noop("Columns: %(contact)s (at least one), %(others)s."),
+            contact=["email", "mobile"],
+            others=["first_name", "last_name", "postcode", "city"],
+        ),
     )
 
     def __init__(

@@ -46,11 +46,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from glocal.audience import services as audience
 from glocal.audience.models import Channel, ConsentSource, ConsentStatus, Contact
 from glocal.core import audit
-from glocal.core.scope import Scope, activate, current_scope, get_scope
+from glocal.core.scope import Scope, activate, get_scope
 from glocal.network.models import Entity
 from glocal.network.roles import Role
 
@@ -69,11 +70,30 @@ RATE_WINDOW = 3600
 SEND_ADDRESS_WINDOW = 24 * 3600
 
 
+# The consent wording until HQ writes its own, in the reader's language: the public forms show it in
+# the visitor's, the ledger records the text shown. The English ones are the model's defaults.
+DEFAULT_WORDING = {
+    Channel.EMAIL: gettext_lazy(
+        "I agree to receive news and offers from this store by email. "
+        "I can unsubscribe at any time with the link in each email."
+    ),
+    Channel.SMS: gettext_lazy(
+        "I agree to receive news and offers from this store by SMS. "
+        "I can reply STOP at any time to stop them."
+    ),
+}
+
+
 def capture_settings(organisation_id: int) -> LeadCaptureSettings:
-    """The organisation's lead capture settings; the defaults (unsaved) until HQ first saves them:
-    reading never writes (``capture_settings_update`` creates the row)."""
+    """The organisation's lead capture settings; the defaults (unsaved, their wording in the active
+    language) until HQ first saves them: reading never writes (``capture_settings_update`` creates
+    the row)."""
     found = LeadCaptureSettings.unscoped.filter(organisation_id=organisation_id).first()
-    return found or LeadCaptureSettings(organisation_id=organisation_id)
+    return found or LeadCaptureSettings(
+        organisation_id=organisation_id,
+        email_wording=str(DEFAULT_WORDING[Channel.EMAIL]),
+        sms_wording=str(DEFAULT_WORDING[Channel.SMS]),
+    )
 
 
 def capture_settings_update(*, changes: dict[str, Any]) -> LeadCaptureSettings:
@@ -85,40 +105,18 @@ def capture_settings_update(*, changes: dict[str, Any]) -> LeadCaptureSettings:
             setattr(obj, name, value)
         obj.full_clean()
         obj.save()
-        audit.record(action="leads.settings", summary=", ".join(sorted(changes)))
+        audit.record(
+            action="leads.settings", summary=", ".join(sorted(changes)), data={"fields": sorted(changes)}
+        )
     return obj
 
 
-def lead_form_of(entity: Entity) -> LeadForm | None:
-    """The store's lead form (its kiosk and web form links), or None before they were made: reading
-    never writes (``lead_form_create`` makes them). ``entity`` was fetched through the caller's scope."""
-    return LeadForm.unscoped.filter(entity=entity).first()
-
-
-def lead_form_create(*, entity: Entity) -> tuple[LeadForm, bool]:
-    """Make the store's kiosk and web form links (its lead form): the "create" button of the store's
-    lead capture page. Returns ``(form, created)``: a second click, or two managers at once, get the
-    links already made. Audited on the store, in the active scope (the store's own when none is active:
-    set-up code). ``entity`` was fetched through the caller's scope."""
-    with transaction.atomic():
-        form, created = LeadForm.unscoped.get_or_create(
-            entity=entity, defaults={"organisation_id": entity.organisation_id}
-        )
-        if created:
-            with activate(current_scope() or store_scope(entity)):
-                audit.record(
-                    action="leads.create",
-                    summary=f"{entity.code}: kiosk and web form links",
-                    entity_id=entity.pk,
-                    data={"store": entity.pk},
-                )
-    return form, created
-
-
 def lead_form_for(entity: Entity) -> LeadForm:
-    """The store's lead form, made when it is missing (``lead_form_create``): for services and set-up
-    code. A page shown on a GET reads ``lead_form_of`` and writes nothing."""
-    return lead_form_of(entity) or lead_form_create(entity=entity)[0]
+    """The store's lead form (created on first use). ``entity`` was fetched through the caller's scope."""
+    form, _created = LeadForm.unscoped.get_or_create(
+        entity=entity, defaults={"organisation_id": entity.organisation_id}
+    )
+    return form
 
 
 def regenerate_token(*, lead_form: LeadForm, kind: str) -> LeadForm:
@@ -130,7 +128,9 @@ def regenerate_token(*, lead_form: LeadForm, kind: str) -> LeadForm:
         setattr(lead_form, name, new_token())
         lead_form.regenerated_at = timezone.now()
         lead_form.save(update_fields=[name, "regenerated_at"])
-        audit.record(action="leads.regenerate", summary=kind, entity_id=lead_form.entity_id)
+        audit.record(
+            action="leads.regenerate", summary=kind, entity_id=lead_form.entity_id, data={"kind": kind}
+        )
     return lead_form
 
 
@@ -346,7 +346,7 @@ def submit_lead(*, lead_form: LeadForm, kind: str, data: dict[str, Any], ip: str
             action="leads.submit",
             summary=f"{kind}: contact #{contact.pk}{' (new)' if result.created else ''}",
             entity_id=_trail(contact, store),
-            data={"store": store.pk},
+            data={"store": store.pk, "kind": kind, "contact": contact.pk, "created": result.created},
         )
     return result
 

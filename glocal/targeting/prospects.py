@@ -221,6 +221,7 @@ def upload_list(
             action="prospect_list.upload",
             summary=f"list #{plist.pk}: {len(parsed.rows)} rows, {parsed.excluded} excluded",
             entity_id=entity.pk,
+            data={"list": plist.pk, "rows": len(parsed.rows), "excluded": parsed.excluded},
         )
     return plist, parsed
 
@@ -262,6 +263,7 @@ def purge_list(*, prospect_list: ProspectList, reason: str = "manual") -> Prospe
             action="prospect_list.purge",
             summary=f"list #{locked.pk}: {deleted} rows ({reason})",
             entity_id=locked.entity_id,
+            data={"list": locked.pk, "rows": deleted, "reason": reason},
         )
     prospect_list.refresh_from_db()
     return purge

@@ -35,6 +35,7 @@ from django.db.models.lookups import (
     LessThanOrEqual,
 )
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -240,13 +241,21 @@ def _attribute(definition: AttributeDefinition) -> Callable[[str, Any, dict[str,
     return build
 
 
+def _consent_text(channel: Any) -> str:
+    return _("Consent: %(channel)s") % {"channel": channel}
+
+
+# Lazy: the field list is built once, its labels are read in each reader's language.
+_consent_label = lazy(_consent_text, str)
+
+
 def _static_fields() -> dict[str, FieldSpec]:
     fields = [
         FieldSpec("kind", gettext_lazy("Kind"), ("eq", "ne"), "choice", _kind, tuple(Contact.Kind.choices)),
         *[
             FieldSpec(
                 f"consent_{c.value}",
-                gettext_lazy("Consent: %(channel)s") % {"channel": c.label},
+                _consent_label(c.label),
                 ("eq", "ne"),
                 "choice",
                 _consent(c.value),
@@ -368,6 +377,7 @@ def policy_update(
         audit.record(
             action="segment.policy",
             summary=f"{len(allowed_fields)} fields, {len(allowed_operators)} operators, max {max_criteria}",
+            data={"fields": len(allowed_fields), "operators": len(allowed_operators), "max": max_criteria},
         )
     return policy
 
@@ -635,6 +645,7 @@ def segment_save(*, name: str, criteria: Any, channel: str = "", segment: Segmen
             action="segment.save",
             summary=f"segment #{segment.pk}: {segment.name}",
             entity_id=segment.entity_id,
+            data={"segment": segment.pk, "name": segment.name},
         )
     return segment
 

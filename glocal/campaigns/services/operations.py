@@ -87,7 +87,10 @@ def wave_add(
         zone_defaults=defaults,
     )
     audit.record(
-        action="operation.wave", summary=f"{operation.name}: {wave.name}", entity_id=operation.owner_id
+        action="operation.wave",
+        summary=f"{operation.name}: {wave.name}",
+        entity_id=operation.owner_id,
+        data={"operation": operation.name, "wave": wave.name},
     )
     return wave
 
@@ -114,6 +117,7 @@ def wave_set_defaults(*, wave: OperationWave, values: dict[str, Any]) -> Operati
         action="operation.defaults",
         summary=f"{wave.operation.name}: {wave.name}",
         entity_id=wave.operation.owner_id,
+        data={"operation": wave.operation.name, "wave": wave.name},
     )
     return wave
 

@@ -28,7 +28,12 @@ def slot_create(*, fields: dict[str, Any]) -> CalendarSlot:
     if slot.end < slot.start:
         raise ValidationError({"end": _("The window ends before it starts.")})
     slot.save()
-    audit.record(action="calendar.slot", summary=f"{slot.kind} {slot.name}", entity_id=entity.pk)
+    audit.record(
+        action="calendar.slot",
+        summary=f"{slot.kind} {slot.name}",
+        entity_id=entity.pk,
+        data={"kind": slot.kind, "name": slot.name},
+    )
     return slot
 
 
@@ -52,5 +57,10 @@ def budget_save(*, fields: dict[str, Any], budget: Budget | None = None) -> Budg
     if overlapping.exists():
         raise ValidationError(_("This entity already has a budget for an overlapping period."))
     budget.save()
-    audit.record(action="budget.save", summary=f"{entity.name} {budget.amount}", entity_id=entity.pk)
+    audit.record(
+        action="budget.save",
+        summary=f"{entity.name} {budget.amount}",
+        entity_id=entity.pk,
+        data={"entity": entity.name, "amount": str(budget.amount)},
+    )
     return budget

@@ -41,4 +41,8 @@ def template_policy_set(*, template: ChannelTemplate, policy: str) -> None:
     TemplatePolicy.objects.update_or_create(
         template=template, defaults={"organisation_id": template.organisation_id, "policy": policy}
     )
-    audit.record(action="campaign.template_policy", summary=f"{template.name}: {policy}")
+    audit.record(
+        action="campaign.template_policy",
+        summary=f"{template.name}: {policy}",
+        data={"template": template.name, "policy": policy},
+    )

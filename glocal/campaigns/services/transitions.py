@@ -64,6 +64,7 @@ def campaign_transition(
             action=f"campaign.{event}",
             summary=f"{locked.name}: {before} → {target}",
             entity_id=locked.entity_id,
+            data={"campaign": locked.pk, "name": locked.name, "from": str(before), "to": str(target)},
         )
     campaign.state = locked.state
     return locked

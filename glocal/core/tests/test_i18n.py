@@ -83,11 +83,18 @@ def test_committed_mo_file_matches_the_po_file() -> None:
         catalogue = gettext.GNUTranslations(handle)
     for entry in _entries()[1:]:
         fields = entry["fields"]
+        context = fields.get("msgctxt")
         if "msgid_plural" in fields:
-            got = [catalogue.ngettext(fields["msgid"], fields["msgid_plural"], n) for n in (1, 2)]
+            singular, plural = fields["msgid"], fields["msgid_plural"]
+            if context:
+                got = [catalogue.npgettext(context, singular, plural, n) for n in (1, 2)]
+            else:
+                got = [catalogue.ngettext(singular, plural, n) for n in (1, 2)]
             assert got == [fields["msgstr[0]"], fields["msgstr[1]"]], "stale .mo: run compilemessages"
         else:
-            assert catalogue.gettext(fields["msgid"]) == fields["msgstr"], "stale .mo: run compilemessages"
+            msgid = fields["msgid"]
+            got_one = catalogue.pgettext(context, msgid) if context else catalogue.gettext(msgid)
+            assert got_one == fields["msgstr"], "stale .mo: run compilemessages"
 
 
 @pytest.mark.parametrize(

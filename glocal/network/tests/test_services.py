@@ -131,4 +131,4 @@ def test_editing_an_entity_through_the_web_form_saves_the_change(network, login)
     assert network.store_a.phone == "+33320000077"
     with activate(network.scope("store_a")):
         event = AuditEvent.objects.get(action="entity.update", entity_id=network.store_a.pk)
-    assert event.data == {"fields": ["phone"]}
+    assert event.data == {"code": "S-A", "fields": ["phone"]}

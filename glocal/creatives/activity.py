@@ -1,0 +1,44 @@
+"""Templates' actions in the activity feed (glocal.core.activity)."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from glocal.core.activity import choice_label, details, labels, no_details
+from glocal.core.models import AuditEvent
+
+from .models import Channel, Personalisation
+
+labels(
+    {
+        "template.create": gettext_lazy("created a template"),
+        "template.save": gettext_lazy("saved a template"),
+        "template.publish": gettext_lazy("published a template"),
+        "template.archive": gettext_lazy("archived a template"),
+        "template.personalise": gettext_lazy("personalised a template"),
+        "template.settings": gettext_lazy("changed the templates' settings"),
+    }
+)
+no_details("template.settings")
+
+
+@details("template.create")
+def _create(event: AuditEvent) -> str | None:
+    if "channel" not in event.data:
+        return None
+    return _("%(name)s (%(channel)s)") % {
+        "name": event.data["name"],
+        "channel": choice_label(Channel, event.data["channel"]),
+    }
+
+
+@details("template.personalise")
+def _personalise(event: AuditEvent) -> str | None:
+    if "status" not in event.data:
+        return None
+    return _("%(name)s v%(version)s (%(status)s)") % {
+        "name": event.data["name"],
+        "version": event.data["version"],
+        "status": str(choice_label(Personalisation.Status, event.data["status"])).lower(),
+    }
