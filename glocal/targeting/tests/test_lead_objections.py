@@ -7,7 +7,6 @@ on confirmation messages count the client behind declared proxies only (``accoun
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from django.core.cache import cache
@@ -20,25 +19,14 @@ from glocal.core.models import AuditEvent
 from glocal.core.scope import activate
 from glocal.delivery import feedback
 from glocal.targeting import leads
-from glocal.targeting.models import LeadForm, PendingOptIn
-from glocal.targeting.tests.test_leads import _post, _shape, gateway, kiosk_url, texted_code
+from glocal.targeting.models import PendingOptIn
 
-__all__ = ["gateway"]  # the local SMS gateway fixture (a real HTTP server on 127.0.0.1)
+from .helpers import answer_shape, kiosk_url, post_entry, texted_code
+
+pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 EMAIL_OPT_IN = {"channel": "email", "status": "opt_in", "wording": "Offres par email", "form_version": "v1"}
 SMS_OPT_IN = {"channel": "sms", "status": "opt_in", "wording": "Offres par SMS", "form_version": "v1"}
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache(db):
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def store_form(network) -> LeadForm:
-    return leads.lead_form_for(network.store_a)
 
 
 def customer(network, persona: str, **fields) -> Contact:
@@ -62,15 +50,6 @@ def stop_reply(contact: Contact) -> None:
         reason=Suppression.Reason.OPT_OUT,
     )
     assert feedback._opt_out(contact, "sms", source=ConsentSource.FORM, wording=feedback.STOP_WORDING)
-
-
-def post_via(client, url: str, meta: dict[str, str], **data: str):
-    """``_post`` with request headers (``meta``: X-Forwarded-For…)."""
-    payload = {
-        "first_name": "Léa", "last_name": "Martin", "email": "", "mobile": "", "postcode": "59000",
-        "website": "", "rendered": leads.render_stamp(time.time() - 30), **data,
-    }  # fmt: skip
-    return client.post(url, payload, **meta)
 
 
 def confirmation_link(smtp_server, address: str) -> str:
@@ -99,9 +78,9 @@ def test_an_unsubscriber_who_confirms_by_link_is_opted_in_again(client, network,
     assert Contact.unscoped.get(pk=anne.pk).consent_email == "opt_out"
     assert suppressed(network, "email", email="anne@example.test")
     # when she fills in the store's form: the answer is a new person's, and she gets the link
-    answer = _post(client, kiosk_url(store_form), email="Anne@Example.test", consent_email="on")
-    new = _post(client, kiosk_url(store_form), email="new@example.test", consent_email="on")
-    assert _shape(answer) == _shape(new) and answer.status_code == 302
+    answer = post_entry(client, kiosk_url(store_form), email="Anne@Example.test", consent_email="on")
+    new = post_entry(client, kiosk_url(store_form), email="new@example.test", consent_email="on")
+    assert answer_shape(answer) == answer_shape(new) and answer.status_code == 302
     link = confirmation_link(smtp_server, "anne@example.test")
     # a mail scanner prefetching the link changes nothing
     assert client.get(link).status_code == 200
@@ -134,7 +113,7 @@ def test_a_stop_is_lifted_by_the_code_the_person_types(client, network, store_fo
     one_click_unsubscribe(paul)
     assert suppressed(network, "sms", mobile="+33612121212")
     # when he fills in the form for text messages only, he gets a code like anyone
-    answer = _post(client, kiosk_url(store_form), mobile="06 12 12 12 12", consent_sms="on")
+    answer = post_entry(client, kiosk_url(store_form), mobile="06 12 12 12 12", consent_sms="on")
     assert answer.status_code == 302 and answer["Location"].startswith("/l/sms/")
     code = texted_code(gateway, "+33612121212")
     wrong = f"{(int(code) + 1) % 10**6:06d}"
@@ -170,7 +149,7 @@ def test_an_opposed_person_who_does_not_confirm_stays_suppressed(
             hashes=[audience.hash_value("gone@example.test")], reason=Suppression.Reason.ERASURE,
         )  # fmt: skip
     # when someone types them on the form: the confirmations go to the person (they alone can act)
-    answer = _post(
+    answer = post_entry(
         client, kiosk_url(store_form), mobile="0622222222", email="gone@example.test",
         consent_sms="on", consent_email="on",
     )  # fmt: skip
@@ -198,7 +177,9 @@ def test_another_stores_unsubscriber_lifts_it_on_their_own_contact_unseen_by_the
     jean = customer(network, "store_b", email="jean@example.test", first_name="Jean")
     one_click_unsubscribe(jean)
     # when he fills in store A's form (with another name) and confirms by the link
-    _post(client, kiosk_url(store_form), last_name="Autre", email="jean@example.test", consent_email="on")
+    post_entry(
+        client, kiosk_url(store_form), last_name="Autre", email="jean@example.test", consent_email="on"
+    )
     assert client.post(confirmation_link(smtp_server, "jean@example.test")).status_code == 200
     # then the consent is his, recorded on his contact: not duplicated, not moved, not renamed
     assert Contact.unscoped.filter(email="jean@example.test").count() == 1
@@ -221,10 +202,10 @@ def test_a_number_that_is_not_the_known_contacts_is_never_texted(client, network
     # given a customer known by email, with another number
     customer(network, "store_a", email="known@example.test", mobile="0613131313")
     # when someone types that email with a stranger's number: nothing is sent to the stranger
-    answer = _post(
+    answer = post_entry(
         client, kiosk_url(store_form), email="known@example.test", mobile="0614141414", consent_sms="on"
     )
-    assert _shape(answer)[0] == 302 and answer["Location"].startswith("/l/sms/")
+    assert answer_shape(answer)[0] == 302 and answer["Location"].startswith("/l/sms/")
     assert gateway.requests == []
     assert PendingOptIn.unscoped.get(mobile="+33614141414").sendable is False
 
@@ -242,7 +223,7 @@ def test_without_a_declared_proxy_a_forged_x_forwarded_for_does_not_escape_the_c
     config.save()
     client = Client(REMOTE_ADDR="198.51.100.20")
     statuses = [
-        post_via(
+        post_entry(
             client, kiosk_url(store_form), {"HTTP_X_FORWARDED_FOR": f"203.0.113.{n}"}, mobile=f"067000000{n}"
         ).status_code
         for n in range(5)
@@ -252,7 +233,7 @@ def test_without_a_declared_proxy_a_forged_x_forwarded_for_does_not_escape_the_c
     cache.clear()
     settings.GLOCAL_LEAD_SENDS_PER_IP = 2
     for n in range(4):
-        post_via(
+        post_entry(
             client, kiosk_url(store_form), {"HTTP_X_FORWARDED_FOR": f"203.0.113.{n}"},
             mobile=f"067100000{n}", consent_sms="on",
         )  # fmt: skip
@@ -268,15 +249,15 @@ def test_behind_a_declared_proxy_each_client_has_its_own_limits(network, store_f
     proxy = Client(REMOTE_ADDR="10.0.0.2")
     first = {"HTTP_X_FORWARDED_FOR": "198.51.100.9, 203.0.113.5"}  # a forged entry, then the real client
     statuses = [
-        post_via(proxy, kiosk_url(store_form), first, mobile=f"067200000{n}").status_code for n in range(3)
+        post_entry(proxy, kiosk_url(store_form), first, mobile=f"067200000{n}").status_code for n in range(3)
     ]
     assert statuses == [302, 302, 429]
     # another client behind the same proxy is not held by the first one's entries
-    other = post_via(
+    other = post_entry(
         proxy, kiosk_url(store_form), {"HTTP_X_FORWARDED_FOR": "203.0.113.6"}, mobile="0672000009"
     )
     assert other.status_code == 302
     # and the proof keeps the client's address, not the proxy's
-    post_via(proxy, kiosk_url(store_form), {"HTTP_X_FORWARDED_FOR": "203.0.113.7"}, mobile="0672000008",
+    post_entry(proxy, kiosk_url(store_form), {"HTTP_X_FORWARDED_FOR": "203.0.113.7"}, mobile="0672000008",
              consent_sms="on")  # fmt: skip
     assert PendingOptIn.unscoped.get(mobile="+33672000008").ip == "203.0.113.7"

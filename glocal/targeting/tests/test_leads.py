@@ -15,54 +15,12 @@ from glocal.audience import services as audience
 from glocal.audience.models import Channel, ConsentEvent, ConsentSource, Contact, Suppression
 from glocal.core.models import AuditEvent
 from glocal.core.scope import activate
-from glocal.delivery.tests import test_providers
 from glocal.targeting import leads
 from glocal.targeting.models import LeadForm, PendingOptIn
 
-gateway = test_providers.gateway  # the local SMS gateway (a real HTTP server on 127.0.0.1)
+from .helpers import answer_shape, embed_url, kiosk_url, post_entry, texted_code
 
-
-@pytest.fixture(autouse=True)
-def _clear_cache(db):
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def store_form(network) -> LeadForm:
-    return leads.lead_form_for(network.store_a)
-
-
-def _post(client, url: str, **data):
-    payload = {
-        "first_name": "Léa",
-        "last_name": "Martin",
-        "email": "",
-        "mobile": "",
-        "postcode": "59000",
-        "website": "",
-        "rendered": leads.render_stamp(time.time() - 30),
-        **data,
-    }
-    return client.post(url, payload)
-
-
-def kiosk_url(form: LeadForm) -> str:
-    return reverse("targeting:kiosk", kwargs={"token": form.kiosk_token})
-
-
-def embed_url(form: LeadForm) -> str:
-    return reverse("targeting:embed", kwargs={"token": form.embed_token})
-
-
-def texted_code(gateway, number: str) -> str:
-    """The code in the last SMS the local gateway received for ``number``."""
-    texts = [r["payload"]["text"] for r in gateway.requests if r["payload"]["to"] == number]
-    assert texts, f"no SMS to {number}"
-    found = re.search(r"\b(\d{6})\b", texts[-1])
-    assert found is not None
-    return found.group(1)
+pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 
 def test_kiosk_creates_a_prospect_of_the_store_with_sms_consent_proof(client, network, store_form, gateway):
@@ -72,7 +30,7 @@ def test_kiosk_creates_a_prospect_of_the_store_with_sms_consent_proof(client, ne
     wording = leads.capture_settings(network.org.pk).sms_wording
     assert wording in html
     assert 'name="consent_sms"' in html and "checked" not in html  # unticked
-    response = _post(client, kiosk_url(store_form), mobile="06 12 34 56 78", consent_sms="on")
+    response = post_entry(client, kiosk_url(store_form), mobile="06 12 34 56 78", consent_sms="on")
     # the consent waits for the code texted to the number (through the SMS transport)
     assert response.status_code == 302 and response["Location"].startswith("/l/sms/")
     contact = Contact.unscoped.get(mobile="+33612345678")
@@ -97,7 +55,7 @@ def test_kiosk_creates_a_prospect_of_the_store_with_sms_consent_proof(client, ne
 
 
 def test_email_consent_waits_for_the_double_opt_in(client, network, store_form, smtp_server):
-    response = _post(client, kiosk_url(store_form), email="Lea@Example.test", consent_email="on")
+    response = post_entry(client, kiosk_url(store_form), email="Lea@Example.test", consent_email="on")
     assert response.status_code == 302
     contact = Contact.unscoped.get(email="lea@example.test")
     assert contact.consent_email == "" and not ConsentEvent.unscoped.filter(contact=contact).exists()
@@ -131,7 +89,7 @@ def test_existing_contact_is_not_duplicated_nor_moved(client, network, store_for
     with activate(network.scope("store_b")):
         existing = audience.contact_create(fields={"last_name": "Dupont", "mobile": "0611111111"}).contact
     assert existing is not None
-    response = _post(
+    response = post_entry(
         client, kiosk_url(store_form), last_name="Intrus", mobile="+33611111111", consent_sms="on"
     )
     assert response.status_code == 302
@@ -155,7 +113,7 @@ def test_a_form_alone_never_re_enables_an_opposed_person(client, network, store_
             hashes=[audience.hash_value("gone@example.test")],
             reason=Suppression.Reason.ERASURE,
         )
-    _post(
+    post_entry(
         client,
         kiosk_url(store_form),
         mobile="0622222222",
@@ -173,22 +131,22 @@ def test_a_form_alone_never_re_enables_an_opposed_person(client, network, store_
 
 
 def test_bad_input_is_refused_and_kept(client, store_form):
-    response = _post(client, kiosk_url(store_form), email="not-an-email", consent_sms="on")
+    response = post_entry(client, kiosk_url(store_form), email="not-an-email", consent_sms="on")
     assert response.status_code == 200
     html = response.content.decode()
     assert "not a valid email address" in html and 'value="Martin"' in html
     assert not Contact.unscoped.exists()
-    response = _post(client, kiosk_url(store_form), email="a@example.test", consent_sms="on")
+    response = post_entry(client, kiosk_url(store_form), email="a@example.test", consent_sms="on")
     assert "Give your mobile number to receive text messages." in response.content.decode()
     assert not Contact.unscoped.exists()
 
 
 def test_honeypot_and_fill_time(client, store_form):
-    bot = _post(client, kiosk_url(store_form), mobile="0633333333", website="http://spam.example")
+    bot = post_entry(client, kiosk_url(store_form), mobile="0633333333", website="http://spam.example")
     assert bot.status_code == 302 and not Contact.unscoped.exists()  # answered like a success
-    fast = _post(client, kiosk_url(store_form), mobile="0633333333", rendered=leads.render_stamp())
+    fast = post_entry(client, kiosk_url(store_form), mobile="0633333333", rendered=leads.render_stamp())
     assert fast.status_code == 200 and b"too quickly" in fast.content and not Contact.unscoped.exists()
-    forged = _post(client, kiosk_url(store_form), mobile="0633333333", rendered="123")
+    forged = post_entry(client, kiosk_url(store_form), mobile="0633333333", rendered="123")
     assert forged.status_code == 400 and not Contact.unscoped.exists()
 
 
@@ -197,15 +155,15 @@ def test_rate_limits_per_ip_and_per_token(client, network, store_form):
     config.ip_limit_per_hour = 2
     config.save()
     for n in range(2):
-        assert _post(client, embed_url(store_form), mobile=f"064444444{n}").status_code == 302
-    limited = _post(client, embed_url(store_form), mobile="0644444449")
+        assert post_entry(client, embed_url(store_form), mobile=f"064444444{n}").status_code == 302
+    limited = post_entry(client, embed_url(store_form), mobile="0644444449")
     assert limited.status_code == 429 and b"Too many entries" in limited.content
     assert Contact.unscoped.count() == 2
     cache.clear()
     config.ip_limit_per_hour, config.token_limit_per_hour = 100, 1
     config.save()
-    assert _post(client, embed_url(store_form), mobile="0655555550").status_code == 302
-    assert _post(client, embed_url(store_form), mobile="0655555551").status_code == 429
+    assert post_entry(client, embed_url(store_form), mobile="0655555550").status_code == 302
+    assert post_entry(client, embed_url(store_form), mobile="0655555551").status_code == 429
 
 
 def test_embed_is_frameable_only_by_allowed_sites(client, network, store_form):
@@ -226,7 +184,7 @@ def test_embed_accepts_posts_without_csrf_cookie(network, store_form):
     from django.test import Client
 
     c = Client(enforce_csrf_checks=True)
-    assert _post(c, embed_url(store_form), mobile="0666666666").status_code == 302
+    assert post_entry(c, embed_url(store_form), mobile="0666666666").status_code == 302
     contact = Contact.unscoped.get(mobile="+33666666666")
     assert contact.owner_id == network.store_a.pk
 
@@ -302,7 +260,7 @@ def test_hq_sets_the_wording_and_the_form_shows_it(login, network, store_form, g
     assert response.status_code == 302
     client.logout()
     assert "Oui aux SMS." in client.get(kiosk_url(store_form)).content.decode()
-    response = _post(client, kiosk_url(store_form), mobile="0677777777", consent_sms="on")
+    response = post_entry(client, kiosk_url(store_form), mobile="0677777777", consent_sms="on")
     client.post(response["Location"], {"code": texted_code(gateway, "+33677777777")})
     event = ConsentEvent.unscoped.get(contact__mobile="+33677777777")
     assert (event.wording, event.form_version) == ("Oui aux SMS.", "v2 (kiosk), SMS code confirmed")
@@ -317,11 +275,6 @@ def _state(contact: Contact) -> tuple:
         contact.owner_id, contact.last_name, contact.first_name, contact.consent_sms, contact.consent_email,
         contact.last_activity_at, ConsentEvent.unscoped.filter(contact=contact).count(),
     )  # fmt: skip
-
-
-def _shape(response) -> tuple[int, str]:
-    """What a visitor sees of an answer: its status and where it goes, without the signed token."""
-    return response.status_code, re.sub(r"/l/sms/[^/]+/", "/l/sms/TOKEN/", response.get("Location", ""))
 
 
 def test_another_stores_customer_is_neither_revealed_nor_changed(
@@ -354,13 +307,13 @@ def test_another_stores_customer_is_neither_revealed_nor_changed(
     before = _state(known)
     # when someone types their details on store A's kiosk, then a new number, then the opposed one
     answers = [
-        _post(client, kiosk_url(store_form), last_name="Intrus", mobile=number, email=email, consent_sms="on",
-              consent_email="on")
+        post_entry(client, kiosk_url(store_form), last_name="Intrus", mobile=number, email=email,
+                   consent_sms="on", consent_email="on")
         for number, email in (("0611111111", "jd@example.test"), ("0633333333", "new@example.test"),
                               ("0622222222", "opp@example.test"))
     ]  # fmt: skip
     # then the three answers look alike (nothing tells a known, a new and an opposed person apart)
-    assert len({_shape(answer) for answer in answers}) == 1
+    assert len({answer_shape(answer) for answer in answers}) == 1
     pages = [client.get(answer["Location"]) for answer in answers]
     assert (
         len({(page.status_code, re.sub(rb"csrfmiddlewaretoken[^>]*", b"", page.content)) for page in pages})
@@ -389,7 +342,7 @@ def test_a_texted_code_dies_after_five_wrong_entries_and_after_its_time(
     store_form,
     gateway,
 ):
-    response = _post(client, kiosk_url(store_form), mobile="0644444444", consent_sms="on")
+    response = post_entry(client, kiosk_url(store_form), mobile="0644444444", consent_sms="on")
     code = texted_code(gateway, "+33644444444")
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     for _ in range(leads.SMS_CODE_ATTEMPTS):
@@ -398,7 +351,7 @@ def test_a_texted_code_dies_after_five_wrong_entries_and_after_its_time(
     assert Contact.unscoped.get(mobile="+33644444444").consent_sms == ""
     # a fresh code, but entered after its 15 minutes
     cache.clear()
-    response = _post(client, kiosk_url(store_form), mobile="0655555555", consent_sms="on")
+    response = post_entry(client, kiosk_url(store_form), mobile="0655555555", consent_sms="on")
     code = texted_code(gateway, "+33655555555")
     PendingOptIn.unscoped.filter(mobile="+33655555555").update(
         code_sent_at=timezone.now() - dt.timedelta(seconds=leads.SMS_CODE_MAX_AGE + 1)
@@ -412,7 +365,7 @@ def test_a_form_stamp_is_single_use_and_expires(client, network, store_form):
     # one rendered stamp posted 130 times (the replay measured against the old form): one entry only
     stamp = leads.render_stamp(time.time() - 30)
     statuses = [
-        _post(client, embed_url(store_form), mobile=f"06{n:08d}", rendered=stamp).status_code
+        post_entry(client, embed_url(store_form), mobile=f"06{n:08d}", rendered=stamp).status_code
         for n in range(130)
     ]
     assert statuses.count(302) == 1 and statuses.count(400) == 59  # replays refused
@@ -421,11 +374,13 @@ def test_a_form_stamp_is_single_use_and_expires(client, network, store_form):
     assert Contact.unscoped.count() == 1
     # a stamp older than GLOCAL_LEAD_STAMP_MAX_AGE is refused, and so is one never issued here
     old = leads.render_stamp(time.time() - leads.stamp_max_age() - 1)
-    assert _post(client, embed_url(store_form), mobile="0677777770", rendered=old).status_code == 400
+    assert post_entry(client, embed_url(store_form), mobile="0677777770", rendered=old).status_code == 400
     from django.core import signing
 
     unissued = signing.dumps(["made-up-nonce", time.time() - 30], salt=leads.RENDER_SALT)
-    assert _post(client, embed_url(store_form), mobile="0677777771", rendered=unissued).status_code == 400
+    assert (
+        post_entry(client, embed_url(store_form), mobile="0677777771", rendered=unissued).status_code == 400
+    )
     assert Contact.unscoped.count() == 1
     # the form a visitor gets carries a stamp that works once, after the minimum fill time
     page = client.get(embed_url(store_form)).content.decode()
@@ -446,20 +401,20 @@ def test_confirmation_messages_are_limited_per_address_and_per_client(
 ):
     settings.GLOCAL_LEAD_SENDS_PER_ADDRESS = 2
     for _ in range(4):
-        _post(client, kiosk_url(store_form), mobile="0688888888", consent_sms="on")
-        _post(client, kiosk_url(store_form), email="victim@example.test", consent_email="on")
+        post_entry(client, kiosk_url(store_form), mobile="0688888888", consent_sms="on")
+        post_entry(client, kiosk_url(store_form), email="victim@example.test", consent_email="on")
     assert len([r for r in gateway.requests if r["payload"]["to"] == "+33688888888"]) == 2
     assert len(smtp_server.messages) == 2
     cache.clear()
     settings.GLOCAL_LEAD_SENDS_PER_ADDRESS, settings.GLOCAL_LEAD_SENDS_PER_IP = 5, 3
     before = len(gateway.requests)
     for n in range(5):
-        _post(client, kiosk_url(store_form), mobile=f"069999999{n}", consent_sms="on")
+        post_entry(client, kiosk_url(store_form), mobile=f"069999999{n}", consent_sms="on")
     assert len(gateway.requests) - before == 3
     from django.test import Client
 
     other = Client(REMOTE_ADDR="203.0.113.9")  # another client still gets its code
-    _post(other, kiosk_url(store_form), mobile="0690000009", consent_sms="on")
+    post_entry(other, kiosk_url(store_form), mobile="0690000009", consent_sms="on")
     assert len(gateway.requests) - before == 4
 
 

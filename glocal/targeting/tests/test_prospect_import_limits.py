@@ -7,35 +7,24 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from glocal.core.scope import activate
 from glocal.core.tests import hostile_files
 from glocal.targeting import prospects
 from glocal.targeting.models import ProspectList, ProspectRecord
 
+from .helpers import upload_prospects
+
 MEMORY_BOUND = 100 * 1024 * 1024
-
-
-def _upload(network, data, **kw):
-    with activate(network.scope("store_b")):
-        return prospects.upload_list(
-            entity=network.store_b,
-            name="Rented",
-            campaign_ref="spring-2027",
-            purge_after=timezone.localdate() + datetime.timedelta(days=30),
-            data=data,
-            **kw,
-        )
 
 
 def test_a_windows_1252_list_is_read_and_reported(network):
     data = "email;prénom;nom\nzoe@example.test;Zoé;Lefèvre\n".encode("cp1252")
-    plist, report = _upload(network, data)
+    plist, report = upload_prospects(network, data)
     assert plist is not None and report.encoding == "Windows-1252"
     assert ProspectRecord.unscoped.get().first_name == "Zoé"
 
 
 def test_an_undecodable_list_is_refused_in_one_error(network):
-    plist, report = _upload(network, b"email;nom\nx@example.test;Bad\x81name\n")
+    plist, report = upload_prospects(network, b"email;nom\nx@example.test;Bad\x81name\n")
     assert plist is None and len(report.errors) == 1 and "UTF-8" in report.errors[0].reason
     assert not ProspectList.unscoped.exists()
 
@@ -44,7 +33,7 @@ def test_a_list_with_100000_columns_is_refused_within_bounded_memory(network):
     data = hostile_files.wide_csv(100_000)
     tracemalloc.start()
     try:
-        plist, report = _upload(network, data)
+        plist, report = upload_prospects(network, data)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -56,7 +45,7 @@ def test_a_list_with_100000_columns_is_refused_within_bounded_memory(network):
 def test_the_row_limit_keeps_earlier_row_errors_and_writes_nothing(network, monkeypatch):
     monkeypatch.setattr(prospects, "MAX_ROWS", 3)
     data = b"email\nbroken\na@example.test\nb@example.test\nc@example.test\n"
-    plist, report = _upload(network, data)
+    plist, report = upload_prospects(network, data)
     assert plist is None
     assert [e.row for e in report.errors] == [2, 5]
     assert "more than 3 rows" in report.errors[1].reason

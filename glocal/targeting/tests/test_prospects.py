@@ -18,23 +18,13 @@ from glocal.core.scope import activate
 from glocal.targeting import prospects
 from glocal.targeting.models import ProspectList, ProspectListPurge, ProspectRecord
 
+from .helpers import upload_prospects
+
 GOOD = b"email;mobile;first_name;nom;cp\nann@example.test;;Ann;Lee;06000\n;0612345678;Bob;Roe;06100\n"
 
 
-def _upload(network, persona="store_b", data=GOOD, store=None, **kw):
-    with activate(network.scope(persona)):
-        return prospects.upload_list(
-            entity=store or network.store_b,
-            name="Rented Nice",
-            campaign_ref="spring-2027",
-            purge_after=kw.pop("purge_after", timezone.localdate() + datetime.timedelta(days=30)),
-            data=data,
-            **kw,
-        )
-
-
 def test_upload_keeps_people_apart_from_contacts(network):
-    plist, report = _upload(network)
+    plist, report = upload_prospects(network, GOOD)
     assert plist is not None and plist.row_count == 2 and not report.errors
     assert ProspectRecord.unscoped.filter(prospect_list=plist).count() == 2
     assert not Contact.unscoped.exists()  # never contacts
@@ -45,7 +35,7 @@ def test_upload_keeps_people_apart_from_contacts(network):
 
 def test_bad_rows_are_all_reported_and_nothing_is_written(network):
     data = b"email,mobile,first_name\nok@example.test,,\nbroken,,\n,,Bob\nok@example.test,,\n,12,\n\n"
-    plist, report = _upload(network, data=data)
+    plist, report = upload_prospects(network, data)
     assert plist is None
     assert [e.row for e in report.errors] == [3, 4, 5, 6]
     assert not ProspectList.unscoped.exists() and not ProspectRecord.unscoped.exists()
@@ -58,13 +48,13 @@ def test_opposition_list_is_excluded_at_upload(network):
         hashes=[audience.hash_value("ann@example.test")],
         reason=Suppression.Reason.OPT_OUT,
     )
-    plist, _report = _upload(network)
+    plist, _report = upload_prospects(network, GOOD)
     assert plist.row_count == 1 and plist.excluded_count == 1
     assert not ProspectRecord.unscoped.filter(email="ann@example.test").exists()
 
 
 def test_only_its_campaign_may_use_the_list(network):
-    plist, _ = _upload(network)
+    plist, _ = upload_prospects(network, GOOD)
     with activate(network.scope("store_b")):
         assert prospects.records_for_campaign(prospect_list=plist, campaign_ref="spring-2027").count() == 2
         with pytest.raises(ValidationError, match="only be used by the campaign"):
@@ -75,7 +65,7 @@ def test_only_its_campaign_may_use_the_list(network):
 
 
 def test_purge_deletes_rows_and_records_who_when_how_many(network):
-    plist, _ = _upload(network)
+    plist, _ = upload_prospects(network, GOOD)
     with activate(network.scope("store_b")):
         purge = prospects.purge_list(prospect_list=plist)
         assert purge.rows_deleted == 2 and purge.purged_by_id == network.users["store_b"].pk
@@ -95,8 +85,8 @@ def test_purge_deletes_rows_and_records_who_when_how_many(network):
 
 
 def test_scheduled_purge_by_job_and_command(network):
-    due, _ = _upload(network)
-    later, _ = _upload(network)
+    due, _ = upload_prospects(network, GOOD)
+    later, _ = upload_prospects(network, GOOD)
     ProspectList.unscoped.filter(pk=due.pk).update(
         purge_after=timezone.localdate() - datetime.timedelta(days=1)
     )
@@ -138,7 +128,7 @@ def test_upload_page_reports_rows_and_store_b_cannot_reach_store_a_lists(login, 
         },
     )
     assert response.status_code == 200 and not ProspectList.unscoped.exists()
-    plist, _ = _upload(network, persona="store_a", store=network.store_a)
+    plist, _ = upload_prospects(network, GOOD, persona="store_a", store=network.store_a)
     other = login(network, "store_b")
     assert other.get(reverse("targeting:prospect_list", kwargs={"pk": plist.pk})).status_code == 404
     assert other.post(reverse("targeting:prospect_purge", kwargs={"pk": plist.pk})).status_code == 404
@@ -171,8 +161,8 @@ def _campaign(entity, state: str = "draft"):
 def test_a_list_bound_to_a_campaign_serves_that_campaign_only(network):
     spring, other = _campaign(network.store_b), _campaign(network.store_b)
     with pytest.raises(ValidationError, match="not this store"):
-        _upload(network, campaign=_campaign(network.store_a))
-    plist, _ = _upload(network, campaign=spring)
+        upload_prospects(network, GOOD, campaign=_campaign(network.store_a))
+    plist, _ = upload_prospects(network, GOOD, campaign=spring)
     assert plist.campaign_id == spring.pk
     with activate(network.scope("store_b")):
         assert prospects.records_for_campaign(prospect_list=plist, campaign=spring).count() == 2
