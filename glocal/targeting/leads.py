@@ -51,7 +51,7 @@ from django.utils.translation import gettext_lazy
 from glocal.audience import services as audience
 from glocal.audience.models import Channel, ConsentSource, ConsentStatus, Contact
 from glocal.core import audit
-from glocal.core.scope import Scope, activate, get_scope
+from glocal.core.scope import Scope, activate, current_scope, get_scope
 from glocal.network.models import Entity
 from glocal.network.roles import Role
 
@@ -111,12 +111,36 @@ def capture_settings_update(*, changes: dict[str, Any]) -> LeadCaptureSettings:
     return obj
 
 
+def lead_form_of(entity: Entity) -> LeadForm | None:
+    """The store's lead form (its kiosk and web form links), or None before they were made: reading
+    never writes (``lead_form_create`` makes them). ``entity`` was fetched through the caller's scope."""
+    return LeadForm.unscoped.filter(entity=entity).first()
+
+
+def lead_form_create(*, entity: Entity) -> tuple[LeadForm, bool]:
+    """Make the store's kiosk and web form links (its lead form): the "create" button of the store's
+    lead capture page. Returns ``(form, created)``: a second click, or two managers at once, get the
+    links already made. Audited on the store, in the active scope (the store's own when none is active:
+    set-up code). ``entity`` was fetched through the caller's scope."""
+    with transaction.atomic():
+        form, created = LeadForm.unscoped.get_or_create(
+            entity=entity, defaults={"organisation_id": entity.organisation_id}
+        )
+        if created:
+            with activate(current_scope() or store_scope(entity)):
+                audit.record(
+                    action="leads.create",
+                    summary=f"{entity.code}: kiosk and web form links",
+                    entity_id=entity.pk,
+                    data={"store": entity.pk},
+                )
+    return form, created
+
+
 def lead_form_for(entity: Entity) -> LeadForm:
-    """The store's lead form (created on first use). ``entity`` was fetched through the caller's scope."""
-    form, _created = LeadForm.unscoped.get_or_create(
-        entity=entity, defaults={"organisation_id": entity.organisation_id}
-    )
-    return form
+    """The store's lead form, made when it is missing (``lead_form_create``): for services and set-up
+    code. A page shown on a GET reads ``lead_form_of`` and writes nothing."""
+    return lead_form_of(entity) or lead_form_create(entity=entity)[0]
 
 
 def regenerate_token(*, lead_form: LeadForm, kind: str) -> LeadForm:
