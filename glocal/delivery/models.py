@@ -13,6 +13,8 @@ A message row is written at launch, in the same transaction as every other messa
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -164,7 +166,10 @@ class MessageEvent(TenantModel):
 
 
 class Exclusion(TenantModel):
-    """A contact the campaign's criteria matched but who was not addressed, and why."""
+    """A contact the campaign's criteria matched but who was not addressed, and why: ``reason`` (the
+    kind), and for a reason with details ``detail_code`` and its ``params`` (data, never a sentence: the
+    launch runs in no reader's language), written in the reader's by :meth:`explanation`. ``detail`` is
+    the sentence older launches stored (their language), kept for the rows without a code."""
 
     class Reason(models.TextChoices):
         NO_CONSENT = "no_consent", _("No consent on this channel")
@@ -180,7 +185,9 @@ class Exclusion(TenantModel):
         "audience.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     reason = models.CharField(max_length=12, choices=Reason.choices)
-    detail = models.CharField(max_length=300, blank=True)
+    detail_code = models.CharField(max_length=40, blank=True)  # glocal.delivery.reasons
+    params = models.JSONField(default=dict, blank=True)
+    detail = models.CharField(max_length=300, blank=True)  # legacy: a sentence in the launch's language
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -189,6 +196,24 @@ class Exclusion(TenantModel):
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
         return _store_q(scope)
+
+    def explanation(self) -> str:
+        """Why, in the active language (the reader's)."""
+        return explain(self.reason, self.detail_code, self.params, self.detail)
+
+
+def explain(reason: str, detail_code: str = "", params: Any = None, detail: str = "") -> str:
+    """An exclusion's reason in the active language: the sentence of its code and parameters, else the
+    sentence an older launch stored, else the reason's label (for rows and ``values()`` alike)."""
+    from .reasons import sentence
+
+    if detail_code:
+        text = sentence(detail_code, params or {})
+        if text is not None:
+            return text
+    if detail:
+        return detail
+    return str(Exclusion.Reason(reason).label) if reason in Exclusion.Reason.values else reason
 
 
 class SendingWindow(TenantModel):

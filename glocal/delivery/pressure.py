@@ -38,8 +38,8 @@ from enum import StrEnum
 from typing import Any
 
 import polars as pl
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+
+from . import reasons
 
 UNKNOWN_CAMPAIGN = "every candidate's campaign must be in the campaigns table"
 NO_LIMIT = 1 << 40
@@ -363,45 +363,33 @@ def as_oracle_result(result: Arbitration) -> tuple[set[tuple], dict[tuple, tuple
     return selected, excluded
 
 
-def _excluded_sentence(channel: str | None, count: int) -> str:
-    # Whole sentences per channel: translators get no noun glued into a sentence.
-    if channel == "email":
-        return ngettext(
-            "Excluded: %(count)s email already in the last %(days)s days (limit %(limit)s)",
-            "Excluded: %(count)s emails already in the last %(days)s days (limit %(limit)s)",
-            count,
-        )
-    if channel == "sms":
-        return ngettext(
-            "Excluded: %(count)s SMS already in the last %(days)s days (limit %(limit)s)",
-            "Excluded: %(count)s SMS already in the last %(days)s days (limit %(limit)s)",
-            count,
-        )
-    return ngettext(
-        "Excluded: %(count)s message already in the last %(days)s days (limit %(limit)s)",
-        "Excluded: %(count)s messages already in the last %(days)s days (limit %(limit)s)",
-        count,
-    )
+def explanation(
+    exclusion: Mapping[str, Any], rules: PressureRules, campaigns: Mapping[Any, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """An exclusion's reason as data (:data:`glocal.delivery.reasons.PRESSURE_CAP`'s parameters): stored
+    by the launch, written in the reader's language by :func:`glocal.delivery.reasons.sentence`.
+    ``campaigns`` maps campaign id → {"name", "owner"} (owner optional)."""
+    cap = rules.caps[exclusion["rule"]]
+    return {
+        "channel": cap.channel or "",
+        "count": exclusion["already"] + exclusion["in_this_run"],
+        "days": cap.period.days,
+        "limit": cap.limit,
+        "campaigns": [
+            {
+                "id": cid,
+                "name": str(campaigns.get(cid, {}).get("name") or ""),
+                "owner": str(campaigns.get(cid, {}).get("owner") or ""),
+            }
+            for cid in exclusion["used_by"][:3]
+        ],
+    }
 
 
 def explain(
     exclusion: Mapping[str, Any], rules: PressureRules, campaigns: Mapping[Any, Mapping[str, Any]]
 ) -> str:
-    """The sentence shown to the store, e.g. "Excluded: 3 emails already in the last 7 days (limit 3),
-    including HQ's Wine fair." ``campaigns`` maps campaign id → {"name", "owner"} (owner optional)."""
-    cap = rules.caps[exclusion["rule"]]
-    count = exclusion["already"] + exclusion["in_this_run"]
-    names = []
-    for cid in exclusion["used_by"][:3]:
-        info = campaigns.get(cid, {})
-        name = info.get("name") or _("campaign %(id)s") % {"id": cid}
-        owner = info.get("owner")
-        names.append(_("%(owner)s's %(name)s") % {"owner": owner, "name": name} if owner else name)
-    text = _excluded_sentence(cap.channel, count) % {
-        "count": count,
-        "days": cap.period.days,
-        "limit": cap.limit,
-    }
-    if names:
-        text += _(", including %(campaigns)s") % {"campaigns": ", ".join(names)}
-    return text + "."
+    """The sentence shown to the store, in the active language, e.g. "Excluded: 3 emails already in the
+    last 7 days (limit 3), including HQ's Wine fair." ``campaigns`` maps campaign id → {"name", "owner"}
+    (owner optional)."""
+    return reasons.pressure_sentence(explanation(exclusion, rules, campaigns))

@@ -27,11 +27,13 @@ from django.views.decorators.http import require_http_methods
 
 from glocal.accounts.client_ip import client_ip
 from glocal.campaigns.models import Campaign
+from glocal.core.language import recipient_language, speaking
 from glocal.core.views_base import scoped
 from glocal.network.roles import Action, sees_personal_data
 
 from . import services, tokens
 from .models import DeliverySettings, Exclusion, Message, MessageEvent, SendingWindow
+from .models import explain as explain_exclusion
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
@@ -52,18 +54,21 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     contact = services.contact_for_claim(claim)
     if contact is None:
         raise Http404
-    if request.method == "POST":
-        services.unsubscribe(claim, contact, ip=client_ip(request))  # the proof: declared proxies only
-        return render(request, "delivery/unsubscribed.html", {"channel": claim.channel}, status=200)
-    return render(
-        request,
-        "delivery/preferences.html",
-        {
-            "channel": claim.channel,
-            "subscribed": services.is_subscribed(contact, claim.channel),
-            "token": token,
-        },
-    )
+    # The recipient's pages, in the language their messages are written in (not their browser's).
+    language = recipient_language(contact, contact.owner, contact.organisation)
+    with speaking(language):
+        if request.method == "POST":
+            services.unsubscribe(claim, contact, ip=client_ip(request))  # the proof: declared proxies only
+            response = render(request, "delivery/unsubscribed.html", {"channel": claim.channel}, status=200)
+        else:
+            context = {
+                "channel": claim.channel,
+                "subscribed": services.is_subscribed(contact, claim.channel),
+                "token": token,
+            }
+            response = render(request, "delivery/preferences.html", context)
+    response["Content-Language"] = language
+    return response
 
 
 @never_cache
@@ -180,13 +185,12 @@ def campaign_report(request: Any, pk: int) -> HttpResponse:
     )
     reasons = list(
         Exclusion.objects.filter(campaign=campaign)
-        .values("reason", "detail")
+        .values("reason", "detail_code", "params", "detail")
         .annotate(n=Count("id"))
         .order_by("-n")[:20]
     )
-    labels = dict(Exclusion.Reason.choices)
-    for row in reasons:
-        row["label"] = row["detail"] or labels.get(row["reason"], row["reason"])
+    for row in reasons:  # written now, in the reader's language (the launch stored codes)
+        row["label"] = explain_exclusion(row["reason"], row["detail_code"], row["params"], row["detail"])
     exclusions = (
         Exclusion.objects.filter(campaign=campaign).select_related("contact").order_by("reason", "id")
     )

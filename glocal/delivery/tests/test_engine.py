@@ -273,9 +273,7 @@ def test_pressure_keeps_local_first_and_explains_each_exclusion(network, templat
     # then the local campaign wins (the default priority), the central one is excluded with the reason
     assert Message.unscoped.filter(campaign=local).count() == len(people)
     assert Message.unscoped.filter(campaign=central).count() == 0
-    reasons = set(
-        Exclusion.unscoped.filter(campaign=central, reason="pressure").values_list("detail", flat=True)
-    )
+    reasons = {x.explanation() for x in Exclusion.unscoped.filter(campaign=central, reason="pressure")}
     assert len(reasons) == 1
     (reason,) = reasons
     assert "1 email" in reason and "Week-end ensoleillé" in reason
