@@ -9,8 +9,9 @@ launched together, so that the arbitration sees them all:
    candidate;
 2. :func:`glocal.delivery.pressure.arbitrate` decides, over the candidates of every due campaign and the
    organisation's recent (and, when HQ says so, scheduled) messages, who receives what; each exclusion
-   keeps the sentence the store reads ("Excluded: 3 emails already in the last 7 days (limit 3),
-   including HQ's Wine fair.");
+   keeps its reason as data (a code and its parameters, :mod:`glocal.delivery.reasons`), which the store
+   reads in its own language ("Excluded: 3 emails already in the last 7 days (limit 3), including HQ's
+   Wine fair."): the launch runs in a worker, whose language is nobody's;
 3. the messages (with ``not_before`` = the next lawful instant in the recipient's time zone), the
    exclusions and the campaign's move to "sending" are written in ONE transaction: a launch that dies
    half-way leaves nothing, and the next tick launches again.
@@ -46,7 +47,7 @@ from glocal.core.scope import activate, system_scope
 from glocal.creatives.models import ancestor_ids_of_path
 from glocal.network.models import Entity
 
-from . import pressure, windows
+from . import pressure, reasons, windows
 from .models import DeliverySettings, Exclusion, Message, SendingWindow
 
 log = logging.getLogger(__name__)
@@ -366,8 +367,9 @@ def history_frame(
 
 def arbitrate(
     audiences: list[Audience], rules: pressure.PressureRules, now: dt.datetime
-) -> tuple[dict[int, set[int]], dict[int, list[tuple[int, str]]]]:
-    """Selected contact ids per campaign, and the pressure exclusions (contact id, sentence) per campaign."""
+) -> tuple[dict[int, set[int]], dict[int, list[tuple[int, dict[str, Any]]]]]:
+    """Selected contact ids per campaign, and the pressure exclusions (contact id, the reason's parameters:
+    ``pressure.explanation``) per campaign."""
     contact_ids: set[int] = set()
     cand: dict[str, list[Any]] = {"contact_id": [], "campaign_id": [], "channel": []}
     for aud in audiences:
@@ -402,13 +404,13 @@ def arbitrate(
     selected: dict[int, set[int]] = defaultdict(set)
     for contact_id, campaign_id in result.selected.select("contact_id", "campaign_id").iter_rows():
         selected[campaign_id].add(contact_id)
-    excluded: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    sentences: dict[tuple, str] = {}
+    excluded: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    explained: dict[tuple, dict[str, Any]] = {}
     for row in result.excluded.iter_rows(named=True):
         key = (row["rule"], row["already"], row["in_this_run"], tuple(row["used_by"]))
-        if key not in sentences:
-            sentences[key] = pressure.explain(row, rules, names)
-        excluded[row["campaign_id"]].append((row["contact_id"], sentences[key]))
+        if key not in explained:
+            explained[key] = pressure.explanation(row, rules, names)
+        excluded[row["campaign_id"]].append((row["contact_id"], explained[key]))
     return {a.campaign.pk: selected.get(a.campaign.pk, set()) for a in audiences}, excluded
 
 
@@ -460,7 +462,10 @@ MESSAGE_COLUMNS = (
     "stable_id", "status", "not_before", "attempts", "claimed_by", "sent_at", "last_error", "enhanced_code",
     "provider_id", "possible_duplicate", "body", "created_at",
 )  # fmt: skip
-EXCLUSION_COLUMNS = ("organisation_id", "entity_path", "campaign_id", "contact_id", "reason", "detail", "at")
+EXCLUSION_COLUMNS = (
+    "organisation_id", "entity_path", "campaign_id", "contact_id", "reason", "detail_code", "params",
+    "detail", "at",
+)  # fmt: skip
 
 
 def insert_rows(model: Any, columns: tuple[str, ...], rows: Iterable[tuple]) -> int:
@@ -486,10 +491,15 @@ def insert_rows(model: Any, columns: tuple[str, ...], rows: Iterable[tuple]) -> 
     return count
 
 
+def _json_param(value: dict[str, Any]) -> Any:
+    """A JSON value ready for a plain INSERT into ``Exclusion.params`` on this database."""
+    return Exclusion._meta.get_field("params").get_db_prep_save(value, connection)
+
+
 def _write(
     aud: Audience,
     selected: set[int],
-    pressure_excluded: list[tuple[int, str]],
+    pressure_excluded: list[tuple[int, dict[str, Any]]],
     now: dt.datetime,
     settings: DeliverySettings,
 ) -> LaunchReport:
@@ -512,21 +522,21 @@ def _write(
         for contact_id in sorted(selected)
     )  # fmt: skip
     report.queued = insert_rows(Message, MESSAGE_COLUMNS, messages)
+    no_params = _json_param({})
+    as_json: dict[int, Any] = {}  # one adapted value per distinct reason (id of its params dict)
+    for _contact_id, params in pressure_excluded:
+        if id(params) not in as_json:
+            as_json[id(params)] = _json_param(params)
     exclusions = [
-        (campaign.organisation_id, entity.path, campaign.pk, contact_id, reason, "", at)
+        (campaign.organisation_id, entity.path, campaign.pk, contact_id, reason, "", no_params, "", at)
         for contact_id, reason in aud.excluded
     ] + [
         (
-            campaign.organisation_id,
-            entity.path,
-            campaign.pk,
-            contact_id,
-            Exclusion.Reason.PRESSURE,
-            sentence[:300],
-            at,
+            campaign.organisation_id, entity.path, campaign.pk, contact_id, Exclusion.Reason.PRESSURE,
+            reasons.PRESSURE_CAP, as_json[id(params)], "", at,
         )
-        for contact_id, sentence in pressure_excluded
-    ]
+        for contact_id, params in pressure_excluded
+    ]  # fmt: skip
     insert_rows(Exclusion, EXCLUSION_COLUMNS, exclusions)
     for row in exclusions:
         report.excluded[row[4]] = report.excluded.get(row[4], 0) + 1
