@@ -1352,8 +1352,8 @@ def build_matrix_network() -> MatrixNetwork:
     }
     pending, checked = _checked_import(n)
     letter = brand_factories.publish_template(n, n.hq, "print", LETTER_SOURCE, LETTER_ZONES)
-    step = _pending_approval(n, letter)  # before the letter's recipient exists: nothing to budget
     batch = _direct_mail_batch(n, letter)
+    step = _pending_approval(n, letter)  # once the letter has a recipient: an empty audience is refused
     built = Built(folders, pending, checked, step, batch)
     return MatrixNetwork(**{f.name: getattr(n, f.name) for f in fields(Network)}, objects=built)
 

@@ -14,7 +14,7 @@ from glocal.audience.models import Contact
 from glocal.creatives.models import Channel, ChannelTemplate
 from glocal.network.models import Entity, EntityGroup
 
-from . import audience
+from . import audience, selectors
 from .models import Budget, CalendarSlot, CampaignSettings, Operation
 
 
@@ -74,8 +74,20 @@ class CriteriaFields(forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if k in audience.CRITERIA_KEYS and v}
 
 
+class WizardTemplateField(TemplateChoiceField):
+    """The wizard's choice of template, each saying what it produces (a print kit, a direct-mail
+    batch, messages)."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        version = obj.published_version()
+        if version is None:
+            return super().label_from_instance(obj)
+        produces = selectors.DELIVERABLE_LABELS[selectors.deliverable(version)]
+        return f"{super().label_from_instance(obj)} — {produces}"
+
+
 class NewCampaignForm(forms.Form):
-    template = TemplateChoiceField(
+    template = WizardTemplateField(
         label=_("Template"),
         queryset=ChannelTemplate.unscoped.none(),
         widget=forms.RadioSelect,

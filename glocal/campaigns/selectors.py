@@ -13,20 +13,26 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
 
 from glocal.audience.selectors import address_q, consent_q, suppressed_q
+from glocal.brand import printing
 from glocal.core.scope import get_scope
 from glocal.creatives import selectors as creative_selectors
-from glocal.creatives.models import ChannelTemplate
-from glocal.network.models import Entity
+from glocal.creatives.models import ChannelTemplate, TemplateVersion, ancestor_ids_of_path
+from glocal.network.models import Entity, Membership
+from glocal.network.roles import Role
 
 from . import audience
 from .models import (
+    ApprovalPolicy,
     ApprovalStep,
     Budget,
     CalendarSlot,
     Campaign,
     CampaignSettings,
+    CampaignTransition,
     LedgerEntry,
     Operation,
     OperationWave,
@@ -34,7 +40,7 @@ from .models import (
     Proof,
     TemplatePolicy,
 )
-from .states import State
+from .states import Event, State
 
 CENTS = Decimal("0.01")
 ACTIVE_STATES = (State.SUBMITTED, State.APPROVED, State.SCHEDULED, State.SENDING, State.SENT)
@@ -50,6 +56,33 @@ def template_policy(template: ChannelTemplate) -> str:
     """The approval policy of local campaigns from ``template``: HQ's override, else the template's."""
     found = TemplatePolicy.objects.filter(template=template).values_list("policy", flat=True).first()
     return found or template.approval_policy
+
+
+# -- what a template produces -------------------------------------------------------------------------
+
+# A campaign's deliverable, by its template: messages sent to contacts (email, SMS), a direct-mail batch
+# (print letters, one per recipient, merged for the printer) or a print kit (posters, flyers and
+# point-of-sale cards: PDFs the store downloads and prints in store; nobody is addressed).
+EMAIL, SMS, DIRECT_MAIL, PRINT_KIT = "email", "sms", "direct_mail", "print_kit"
+DELIVERABLE_LABELS = {
+    EMAIL: _lazy("An email sent to your contacts"),
+    SMS: _lazy("An SMS sent to your contacts"),
+    DIRECT_MAIL: _lazy("A direct-mail batch: one letter per contact, in one PDF for the printer"),
+    PRINT_KIT: _lazy("A print kit: posters or flyers to download and print in store (nobody is addressed)"),
+}
+
+
+def deliverable(version: TemplateVersion) -> str:
+    """What a campaign from ``version`` produces (``EMAIL``, ``SMS``, ``DIRECT_MAIL``, ``PRINT_KIT``)."""
+    channel = version.template.channel
+    if channel == "print":
+        return DIRECT_MAIL if printing.parse_options(version.source).page.letter else PRINT_KIT
+    return channel
+
+
+def addresses_contacts(campaign: Campaign) -> bool:
+    """Does the campaign go to contacts (its audience matters)? Not a print kit's posters."""
+    return deliverable(campaign.version) != PRINT_KIT
 
 
 # -- operations -------------------------------------------------------------------------------------
@@ -142,6 +175,52 @@ def participation_overview(operation: Operation) -> dict[str, Any]:
     return {"rows": rows, "counts": counts, "total": len(rows)}
 
 
+@dataclass(frozen=True)
+class ParticipationCounts:
+    eligible: int = 0  # the stores asked (a participation row each, made at publication)
+    answered: int = 0  # taking part or opted out
+    subscribed: int = 0  # taking part
+    personalised: int = 0  # taking part, every wave submitted by the store (not HQ's defaults)
+
+
+def participation_counts(operation_ids: list[int]) -> dict[int, ParticipationCounts]:
+    """``participation_overview``'s figures for many operations at once, in two queries."""
+    if not operation_ids:
+        return {}
+    parts = (
+        Participation.objects.filter(operation_id__in=operation_ids)
+        .values("operation_id")
+        .annotate(
+            eligible=Count("id"),
+            answered=Count(
+                "id",
+                filter=Q(status__in=[Participation.Status.SUBSCRIBED, Participation.Status.OPTED_OUT]),
+            ),
+            subscribed=Count("id", filter=Q(status=Participation.Status.SUBSCRIBED)),
+            defaults=Count("id", filter=Q(status=Participation.Status.SUBSCRIBED, defaults_applied=True)),
+        )
+        .order_by()
+    )
+    late = dict(  # stores with a wave still to submit (in draft, or sent back for changes)
+        Campaign.objects.filter(
+            operation_id__in=operation_ids, state__in=[State.DRAFT, State.CHANGES_REQUESTED]
+        )
+        .values("operation_id")
+        .annotate(n=Count("entity_id", distinct=True))
+        .order_by()
+        .values_list("operation_id", "n")
+    )
+    return {
+        row["operation_id"]: ParticipationCounts(
+            eligible=row["eligible"],
+            answered=row["answered"],
+            subscribed=row["subscribed"],
+            personalised=max(0, row["subscribed"] - row["defaults"] - late.get(row["operation_id"], 0)),
+        )
+        for row in parts
+    }
+
+
 # -- simulation -------------------------------------------------------------------------------------
 
 
@@ -225,7 +304,7 @@ def simulate(campaign: Campaign, *, with_pressure: bool = True) -> Simulation:
     channel = campaign.channel
     achannel = audience.AUDIENCE_CHANNEL.get(channel)
     settings = settings_for(campaign.organisation_id)
-    if achannel is not None:
+    if achannel is not None and addresses_contacts(campaign):  # a print kit's posters address nobody
         base = audience.matching(campaign.entity.path, campaign.audience_criteria)
         excluded = [int(i) for i in campaign.excluded_contacts]
         reachable = consent_q(achannel) & address_q(achannel) & ~suppressed_q(achannel)
@@ -260,6 +339,65 @@ def simulate(campaign: Campaign, *, with_pressure: bool = True) -> Simulation:
     return sim
 
 
+def empty_audience_reasons(sim: Simulation) -> list[str]:
+    """Why nobody would receive the campaign, and what to change, one sentence per cause (the
+    simulation's final count is 0). Empty when somebody would."""
+    if sim.recipients:
+        return []
+    if not sim.matching:
+        return [
+            _(
+                "None of your contacts matches the audience criteria: widen them (customers or prospects, "
+                "tags, postcodes)."
+            )
+        ]
+    causes = [
+        (
+            sim.pressure,
+            ngettext(
+                "The marketing-pressure cap excluded %(n)s contact: choose another send date, further "
+                "from the other messages they receive.",
+                "The marketing-pressure cap excluded %(n)s contacts: choose another send date, further "
+                "from the other messages they receive.",
+                sim.pressure,
+            ),
+        ),
+        (
+            sim.no_consent,
+            ngettext(
+                "%(n)s contact has not consented to this channel: widen the criteria.",
+                "%(n)s contacts have not consented to this channel: widen the criteria.",
+                sim.no_consent,
+            ),
+        ),
+        (
+            sim.no_address,
+            ngettext(
+                "%(n)s contact has no address for this channel.",
+                "%(n)s contacts have no address for this channel.",
+                sim.no_address,
+            ),
+        ),
+        (
+            sim.suppressed,
+            ngettext(
+                "%(n)s contact is on the opposition list.",
+                "%(n)s contacts are on the opposition list.",
+                sim.suppressed,
+            ),
+        ),
+        (
+            sim.removed,
+            ngettext(
+                "You removed %(n)s contact from the audience: put some back.",
+                "You removed %(n)s contacts from the audience: put some back.",
+                sim.removed,
+            ),
+        ),
+    ]
+    return [text % {"n": n} for n, text in causes if n]
+
+
 def _audience_ids(c: Campaign, limit: int) -> list[int]:
     qs = audience.recipients(
         c.entity.path, c.audience_criteria, c.channel, [int(i) for i in c.excluded_contacts]
@@ -287,47 +425,119 @@ def pressure_exclusions(campaign: Campaign) -> tuple[int, list[tuple[str, int]]]
 
 @dataclass
 class Conflict:
-    kind: str  # "operation" or "blackout"
-    text: str
+    kind: str  # "operation", "campaign" (another of the store's campaigns that day) or "blackout"
+    text: str  # the sentence (the simulation, the campaign page)
+    name: str = ""  # what it conflicts with, in a few words (the calendar: "Conflicts with: …")
 
 
 def conflicts(campaign: Campaign) -> list[Conflict]:
-    """A local campaign overlapping an operation aimed at the same customers (same store, same channel,
-    inside the in-market window) or a blackout window."""
-    if campaign.scheduled_at is None:
-        return []
-    day = timezone.localtime(campaign.scheduled_at).date()
-    found: list[Conflict] = []
-    if campaign.kind == Campaign.Kind.LOCAL:
-        ops = (
-            Campaign.objects.filter(
-                entity=campaign.entity,
-                kind=Campaign.Kind.OPERATION,
-                version__template__channel=campaign.channel,
-                operation__in_market_start__lte=day,
-                operation__in_market_end__gte=day,
-                operation__status=Operation.Status.PUBLISHED,
+    """A campaign overlapping an operation aimed at the same customers (same store, same channel,
+    inside the in-market window), another campaign of the same store the same day, or a blackout."""
+    return conflicts_for([campaign]).get(campaign.pk, [])
+
+
+def _day_of(campaign: Campaign) -> dt.date | None:
+    return timezone.localtime(campaign.scheduled_at).date() if campaign.scheduled_at else None
+
+
+def conflicts_for(campaigns: list[Campaign]) -> dict[int | None, list[Conflict]]:
+    """:func:`conflicts` of many campaigns in three queries, whatever their number (the calendar)."""
+    dated = [(c, day) for c in campaigns if (day := _day_of(c)) is not None]
+    found: dict[int | None, list[Conflict]] = {c.pk: [] for c in campaigns}
+    if not dated:
+        return found
+    lo, hi = min(d for _c, d in dated), max(d for _c, d in dated)
+    stores = {c.entity_id for c, _d in dated}
+    ops = _operation_windows(stores, lo, hi)
+    same_day = _local_days(stores, lo, hi)
+    blackouts = list(
+        CalendarSlot.objects.filter(
+            kind=CalendarSlot.Kind.BLACKOUT, start__lte=hi, end__gte=lo
+        ).select_related("entity")
+    )
+    for campaign, day in dated:
+        found[campaign.pk] = _local_conflicts(campaign, day, ops, same_day) + [
+            Conflict(
+                "blackout",
+                _("Falls in the blackout window “%(name)s”.") % {"name": slot.name},
+                _("the blackout “%(name)s”") % {"name": slot.name},
             )
-            .exclude(state=State.CANCELLED)
-            .select_related("operation")
-        )
-        for name in sorted({c.operation.name for c in ops if c.operation}):
-            found.append(
-                Conflict(
-                    "operation",
-                    _("Overlaps the operation “%(name)s”, aimed at the same customers on the same channel.")
-                    % {"name": name},
-                )
-            )
-    blackouts = CalendarSlot.objects.filter(
-        kind=CalendarSlot.Kind.BLACKOUT, start__lte=day, end__gte=day
-    ).filter(Q(channel="") | Q(channel=campaign.channel))
-    for slot in blackouts:
-        if campaign.entity.path.startswith(slot.entity.path):
-            found.append(
-                Conflict("blackout", _("Falls in the blackout window “%(name)s”.") % {"name": slot.name})
-            )
+            for slot in blackouts
+            if slot.start <= day <= slot.end
+            and slot.channel in ("", campaign.channel)
+            and campaign.entity.path.startswith(slot.entity.path)
+        ]
     return found
+
+
+def _local_conflicts(
+    campaign: Campaign,
+    day: dt.date,
+    ops: list[tuple[int, str, str, dt.date, dt.date]],
+    same_day: dict[tuple[int, dt.date], list[tuple[int, str]]],
+) -> list[Conflict]:
+    """A local campaign's operations on the same channel that day, and the store's other campaigns."""
+    if campaign.kind != Campaign.Kind.LOCAL:
+        return []
+    found = []
+    names = {
+        n for (e, ch, n, a, b) in ops if e == campaign.entity_id and ch == campaign.channel and a <= day <= b
+    }
+    for name in sorted(names):
+        text = _("Overlaps the operation “%(name)s”, aimed at the same customers on the same channel.")
+        found.append(
+            Conflict("operation", text % {"name": name}, _("the operation “%(name)s”") % {"name": name})
+        )
+    for pk, name in same_day.get((campaign.entity_id, day), []):
+        if pk != campaign.pk:
+            text = _("The same day as “%(name)s”, another campaign of this store.") % {"name": name}
+            found.append(Conflict("campaign", text, f"“{name}”"))
+    return found
+
+
+def _operation_windows(
+    stores: set[int], lo: dt.date, hi: dt.date
+) -> list[tuple[int, str, str, dt.date, dt.date]]:
+    """(store, channel, operation name, in market from, until) of the stores' operation campaigns."""
+    rows = (
+        Campaign.objects.filter(
+            entity_id__in=stores,
+            kind=Campaign.Kind.OPERATION,
+            operation__in_market_start__lte=hi,
+            operation__in_market_end__gte=lo,
+            operation__status=Operation.Status.PUBLISHED,
+        )
+        .exclude(state=State.CANCELLED)
+        .values_list(
+            "entity_id",
+            "version__template__channel",
+            "operation__name",
+            "operation__in_market_start",
+            "operation__in_market_end",
+        )
+    )
+    return list(rows)
+
+
+def _local_days(
+    stores: set[int], lo: dt.date, hi: dt.date
+) -> dict[tuple[int, dt.date], list[tuple[int, str]]]:
+    """The stores' local campaigns (not cancelled) per (store, send day): [(id, name)]."""
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(lo, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(hi + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    rows = (
+        Campaign.objects.filter(
+            entity_id__in=stores, kind=Campaign.Kind.LOCAL, scheduled_at__gte=start, scheduled_at__lt=end
+        )
+        .exclude(state=State.CANCELLED)
+        .order_by("scheduled_at", "pk")
+        .values_list("pk", "entity_id", "name", "scheduled_at")
+    )
+    days: dict[tuple[int, dt.date], list[tuple[int, str]]] = {}
+    for pk, store, name, at in rows:
+        days.setdefault((store, timezone.localtime(at).date()), []).append((pk, name))
+    return days
 
 
 @dataclass
@@ -338,7 +548,19 @@ class CalendarItem:
     end: dt.date
     url: str = ""
     channel: str = ""
-    conflict: bool = False
+    conflicts: list[Conflict] = field(default_factory=list)
+    store: str = ""  # a local campaign's store, in full
+
+    @property
+    def conflict(self) -> bool:
+        return bool(self.conflicts)
+
+    @property
+    def conflicts_text(self) -> str:
+        """“Conflicts with: the operation “Foire”; “Soldes”.” (empty without conflict)."""
+        if not self.conflicts:
+            return ""
+        return _("Conflicts with: %(what)s.") % {"what": "; ".join(c.name for c in self.conflicts)}
 
 
 @dataclass
@@ -393,18 +615,21 @@ def calendar_items(
         campaigns = campaigns.filter(entity__path__startswith=entity.path)
     if channel:
         campaigns = campaigns.filter(version__template__channel=channel)
-    for c in campaigns[:500]:
+    shown = list(campaigns.order_by("scheduled_at", "pk")[:500])
+    found = conflicts_for(shown)
+    for c in shown:
         assert c.scheduled_at is not None
         day = timezone.localtime(c.scheduled_at).date()
         items.append(
             CalendarItem(
                 "campaign",
-                f"{c.entity.name}: {c.name}",
+                c.name,
                 day,
                 day,
                 reverse("campaigns:detail", args=[c.pk]),
                 c.channel,
-                conflict=bool(conflicts(c)),
+                conflicts=found.get(c.pk, []),
+                store=c.entity.name,
             )
         )
     slots = CalendarSlot.objects.filter(start__lte=end, end__gte=start).select_related("entity")
@@ -425,6 +650,63 @@ def month_grid(year: int, month: int, items: list[CalendarItem]) -> list[list[Ca
         [CalendarDay(d, d.month == month, [i for i in items if i.start <= d <= i.end]) for d in week]
         for week in weeks
     ]
+
+
+KIND_ORDER = {"blackout": 0, "operation": 1, "reserved": 2, "campaign": 3}
+
+
+@dataclass
+class CalendarBar:
+    """An item laid out in one week: from column ``column`` (1–7) over ``span`` days, on line ``lane``
+    (0 first); ``before`` / ``after``: it goes on in the previous / next week."""
+
+    item: CalendarItem
+    column: int
+    span: int
+    lane: int
+    before: bool
+    after: bool
+
+    @property
+    def row(self) -> int:
+        return self.lane + 2  # the grid's first row holds the day numbers
+
+
+@dataclass
+class CalendarWeek:
+    days: list[CalendarDay]
+    bars: list[CalendarBar]
+
+    @property
+    def lanes(self) -> int:
+        return max((b.lane + 1 for b in self.bars), default=0)
+
+    @property
+    def rows(self) -> int:
+        return self.lanes + 1
+
+
+def week_rows(weeks: list[list[CalendarDay]], items: list[CalendarItem]) -> list[CalendarWeek]:
+    """Each week's items as bars across its days (one bar per item and week, not one chip per day),
+    packed on as few lines as possible: the longest first, each on the first line free on its days."""
+    rows = []
+    for days in weeks:
+        first, last = days[0].day, days[-1].day
+        inside = [i for i in items if i.start <= last and i.end >= first]
+        inside.sort(key=lambda i: (max(i.start, first), -(i.end - i.start).days, KIND_ORDER.get(i.kind, 9)))
+        taken: list[set[int]] = []
+        bars = []
+        for item in inside:
+            start, end = max(item.start, first), min(item.end, last)
+            column = (start - first).days + 1
+            cols = set(range(column, (end - first).days + 2))
+            lane = next((n for n, used in enumerate(taken) if not used & cols), len(taken))
+            if lane == len(taken):
+                taken.append(set())
+            taken[lane] |= cols
+            bars.append(CalendarBar(item, column, len(cols), lane, item.start < first, item.end > last))
+        rows.append(CalendarWeek(days, bars))
+    return rows
 
 
 # -- approvals --------------------------------------------------------------------------------------
@@ -489,6 +771,54 @@ def approval_queue(
             continue
         result.append(step)
     return result
+
+
+@dataclass
+class ApprovedWithoutStep:
+    """A campaign approved at its submission, no approval step being needed: who submitted it (with
+    the role they acted in), when, and the policy that let their role approve it."""
+
+    by: str  # the author's name ("" for head office's defaults applied at the deadline)
+    role: str  # the author's role, in words ("" when unknown)
+    at: dt.datetime
+    policy: str  # the approval policy, in words
+
+
+def approval_without_step(campaign: Campaign) -> ApprovedWithoutStep | None:
+    """The campaign's last approval when it had no approval step (policy "no approval", or head
+    office's defaults at the deadline); None when it was never approved that way."""
+    approved = (
+        CampaignTransition.objects.filter(campaign=campaign, event=Event.APPROVE)
+        .select_related("actor")
+        .order_by("-at", "-pk")
+        .first()
+    )
+    if approved is None:
+        return None
+    policy = campaign.approval_policy
+    if campaign.kind == Campaign.Kind.OPERATION and campaign.operation is not None:
+        policy = campaign.operation.approval_policy
+    role = ""
+    if approved.actor_id:
+        # The author's role over this store: read unscoped because a store's user may not see a head
+        # office membership; only the role's name is shown, of a person the page already names.
+        found = (
+            Membership.unscoped.filter(
+                user_id=approved.actor_id,
+                organisation_id=campaign.organisation_id,
+                entity_id__in=ancestor_ids_of_path(campaign.entity.path),
+            )
+            .order_by("-entity__path")
+            .values_list("role", flat=True)
+            .first()
+        )
+        role = str(Role(found).label) if found in Role.values else ""
+    return ApprovedWithoutStep(
+        by=approved.actor.full_name if approved.actor else "",
+        role=role,
+        at=approved.at,
+        policy=str(ApprovalPolicy(policy).label) if policy in ApprovalPolicy.values else policy,
+    )
 
 
 def waves_of(operation: Operation) -> QuerySet[OperationWave]:

@@ -67,6 +67,30 @@ def _add_errors(form: Any, exc: ValidationError) -> None:
         form.add_error(None, exc)
 
 
+DATE_ERRORS = ("send_date", "send_time", "scheduled_at")
+
+
+def _add_edit_errors(exc: ValidationError, zones_form: Any, schedule: Any, is_local: bool) -> list[str]:
+    """The edit page's errors, each where it belongs: the send date at the date field, the content's
+    at their zones (else above the content). Returns the audience's (shown in the audience section)."""
+    if not hasattr(exc, "error_dict"):
+        _add_errors(zones_form, exc)
+        return []
+    audience_errors: list[str] = []
+    rest: dict[str, Any] = {}
+    for where, errors in exc.error_dict.items():
+        if where == "audience":
+            audience_errors += [m for e in errors for m in e.messages]
+        elif where in DATE_ERRORS and is_local:
+            for error in errors:
+                schedule.add_error("send_date", error)
+        else:
+            rest[where] = errors
+    if rest:
+        _add_errors(zones_form, ValidationError(rest))
+    return audience_errors
+
+
 def _flash(request: ScopedRequest, exc: ValidationError | PermissionDenied) -> None:
     for message in getattr(exc, "messages", None) or [_("You may not do that.")]:
         messages.error(request, message)
@@ -170,6 +194,7 @@ def edit(request: ScopedRequest, pk: int) -> HttpResponse:
     criteria_form = CriteriaFields(
         data, initial=CriteriaFields.initial_for(campaign.audience_criteria), allowed=allowed
     )
+    audience_errors: list[str] = []
     if request.method == "POST":
         forms_ok = all([zones_form.is_valid(), schedule.is_valid(), criteria_form.is_valid()])
         if forms_ok:
@@ -183,7 +208,7 @@ def edit(request: ScopedRequest, pk: int) -> HttpResponse:
                     submit=request.POST.get("action") == "submit",
                 )
             except ValidationError as exc:
-                _add_errors(zones_form, exc)
+                audience_errors = _add_edit_errors(exc, zones_form, schedule, is_local)
             except PermissionDenied:
                 zones_form.add_error(None, _("Your role may not submit: your manager will."))
             else:
@@ -211,6 +236,9 @@ def edit(request: ScopedRequest, pk: int) -> HttpResponse:
         "step": 2,
         "widths": PREVIEW_WIDTHS,
         "closing_pending": _closing_pending(campaign),
+        "audience_errors": audience_errors,
+        "date_conflicts": [c.text for c in selectors.conflicts(campaign)],
+        **_deliverable_links(campaign),
     }
     return render(request, "campaigns/edit.html", context)
 
@@ -238,8 +266,25 @@ def simulate(request: ScopedRequest, pk: int) -> HttpResponse:
         zones_form = _zones_form(request, campaign, request.POST)
         if zones_form.is_valid():
             campaign.values = {**campaign.values, **zones_form.cleaned_data["values"]}
-    context = {"sim": selectors.simulate(campaign), "campaign": campaign, "problems": problems}
+    sim = selectors.simulate(campaign)
+    context = {
+        "sim": sim,
+        "campaign": campaign,
+        "problems": problems,
+        "deliverable": selectors.deliverable(campaign.version),
+        "empty_reasons": _empty_reasons(campaign, sim),
+        # The editor's date field shows the conflicts of the date being chosen (an out-of-band swap).
+        "oob": request.method == "POST",
+        "date_conflicts": sim.warnings,
+    }
     return render(request, "campaigns/_simulation.html", context)
+
+
+def _empty_reasons(campaign: Campaign, sim: selectors.Simulation) -> list[str]:
+    """Why nobody would receive the campaign (empty: somebody would, or it addresses nobody)."""
+    if campaign.is_final or not selectors.addresses_contacts(campaign):
+        return []
+    return selectors.empty_audience_reasons(sim)
 
 
 @scoped(Action.CAMPAIGN_CREATE)
@@ -302,7 +347,28 @@ def detail(request: ScopedRequest, pk: int) -> HttpResponse:
     context["can_decide"] = (
         bool(step) and role_allows(role, Action.CAMPAIGN_APPROVE) and selectors.can_decide(step, role)
     )
+    context.update(_deliverable_links(campaign))
+    if campaign.state in (State.DRAFT, State.CHANGES_REQUESTED):
+        context["empty_reasons"] = _empty_reasons(campaign, selectors.simulate(campaign))
+    if not context["steps"]:
+        context["approved_without_step"] = selectors.approval_without_step(campaign)
     return render(request, "campaigns/detail.html", context)
+
+
+PRINTABLE = (State.APPROVED, State.SCHEDULED, State.SENDING, State.SENT)
+
+
+def _deliverable_links(campaign: Campaign) -> dict[str, Any]:
+    """What the campaign produces, and the link to it: a print kit (posters, flyers) to download once
+    approved, a direct-mail batch (letters) for the printer."""
+    kind = selectors.deliverable(campaign.version)
+    links: dict[str, Any] = {"deliverable": kind}
+    if kind == selectors.PRINT_KIT and campaign.state in PRINTABLE:
+        kit = reverse("print:print_kit_zip", args=[campaign.entity_id])
+        links["kit_url"] = f"{kit}?campaign={campaign.pk}"
+    elif kind == selectors.DIRECT_MAIL:
+        links["direct_mail_url"] = reverse("print:direct_mail", args=[campaign.pk])
+    return links
 
 
 @require_POST
@@ -641,6 +707,7 @@ def calendar(request: ScopedRequest) -> HttpResponse:
     context = {
         "form": form,
         "grid": grid,
+        "weeks": selectors.week_rows(grid, items),
         "view": view,
         "title": title,
         "prev": prev_day.isoformat(),

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from glocal.core.scope import Scope, get_scope
 from glocal.creatives import selectors as creative_selectors
@@ -77,6 +78,8 @@ def campaign_submit(*, campaign: Campaign, system: bool = False, comment: str = 
         send_time_set=campaign.scheduled_at is not None,
     )
     _check_submittable(campaign, facts, findings)
+    if not system:
+        _check_audience(campaign, sim)
     levels, reasons = _approval_levels(campaign, system=system, route_hq=route_hq)
     with transaction.atomic():
         campaign.estimated_recipients = sim.recipients
@@ -111,7 +114,21 @@ def _check_submittable(campaign: Campaign, facts: Facts, findings: list[Finding]
     except TransitionRefused as exc:
         if exc.guard == "content_ok":
             raise ValidationError([f.text for f in findings if f.severity == ERROR] or [exc.reason]) from None
+        if exc.guard == "send_time_set":  # said at the date field
+            raise ValidationError({"send_date": refused(exc)}) from None
         raise refused(exc) from None
+
+
+EMPTY_AUDIENCE = _lazy("Nobody would receive this campaign: its final audience is 0.")
+
+
+def _check_audience(campaign: Campaign, sim: selectors.Simulation) -> None:
+    """A campaign addressed to contacts whose final audience is empty (e.g. the pressure cap took
+    everyone) is refused, saying why and what to change. A print kit addresses nobody: never refused."""
+    if sim.recipients or not selectors.addresses_contacts(campaign):
+        return
+    reasons = [str(EMPTY_AUDIENCE), *selectors.empty_audience_reasons(sim)]
+    raise ValidationError({"audience": [ValidationError(r, code="empty_audience") for r in reasons]})
 
 
 def _approval_levels(campaign: Campaign, *, system: bool, route_hq: bool) -> tuple[list[str], list[str]]:

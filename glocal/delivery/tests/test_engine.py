@@ -260,14 +260,16 @@ def test_sms_go_out_through_the_capture_provider_with_their_text_kept(network, t
 
 
 def test_pressure_keeps_local_first_and_explains_each_exclusion(network, templates, smtp_settings):
-    # given HQ's rule "at most 1 email per 7 days", and two campaigns of store A due together
-    DeliverySettings.unscoped.create(
-        organisation=network.org, caps=[{"limit": 1, "days": 7, "channel": "email"}]
-    )
+    # given two campaigns of store A due together, a third one due later, and HQ's rule "at most 1 email
+    # per 7 days" (set once they are scheduled: a submission the cap would leave empty is refused)
     people = add_contacts(network.store_a, 3)
     local = scheduled_campaign(network, templates.email, name="Week-end ensoleillé")
     central = scheduled_campaign(network, templates.email, name="Foire aux vins")
     Campaign.unscoped.filter(pk=central.pk).update(kind=Campaign.Kind.OPERATION)
+    later = scheduled_campaign(network, templates.email, name="Rentrée", when=in_days(2))
+    DeliverySettings.unscoped.create(
+        organisation=network.org, caps=[{"limit": 1, "days": 7, "channel": "email"}]
+    )
     # when they launch
     launch.launch_due()
     # then the local campaign wins (the default priority), the central one is excluded with the reason
@@ -278,7 +280,7 @@ def test_pressure_keeps_local_first_and_explains_each_exclusion(network, templat
     (reason,) = reasons
     assert "1 email" in reason and "Week-end ensoleillé" in reason
     # and a later campaign the same week is excluded by the history
-    later = scheduled_campaign(network, templates.email, name="Rentrée")
+    Campaign.unscoped.filter(pk=later.pk).update(scheduled_at=timezone.now() - dt.timedelta(minutes=1))
     launch.launch_due()
     assert Message.unscoped.filter(campaign=later).count() == 0
     assert Exclusion.unscoped.filter(campaign=later, reason="pressure").count() == len(people)
