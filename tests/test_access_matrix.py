@@ -235,6 +235,29 @@ def make_contact_import_job(entity_attr: str) -> Callable[[Network], dict]:
     return build
 
 
+def make_refused_contact_import(entity_attr: str) -> Callable[[Network], dict]:
+    """A check of a node's contact file that found a bad row (the file stored behind the job)."""
+
+    def build(n: Network) -> dict:
+        from glocal.audience import importer
+        from glocal.core.uploads import save_upload
+
+        entity = getattr(n, entity_attr)
+        name = save_upload(importer.csv_bytes([["email"], ["not-an-email"]]), suffix=".csv")
+        job = Job.unscoped.create(
+            organisation=entity.organisation,
+            entity=entity,
+            role="local_manager",
+            kind="audience.import",
+            status=Job.Status.DONE,
+            params={"upload": name, "filename": "x.csv", "mapping": ["email"], "dry_run": True},
+            result={"ok": False, "error_count": 1, "errors": [{"row": 2, "code": "", "messages": ["bad"]}]},
+        )
+        return {"pk": job.pk}
+
+    return build
+
+
 CONTACT_FOREIGN = [make_contact("store_b"), make_contact("other_store")]
 
 
@@ -541,6 +564,12 @@ ROUTES: dict[str, Row] = {
         post=Post(writes="core.Job"),
         obj=lambda n: {"pk": n.objects.checked_import},
         owner="store_a",
+    ),
+    "audience:import_rows_to_fix": Row(  # a refused check's bad rows, read from its stored file
+        Action.CONTACT_IMPORT,
+        obj=make_refused_contact_import("store_a"),
+        owner="store_a",
+        foreign=[make_refused_contact_import("store_b"), make_refused_contact_import("other_store")],
     ),
     "audience:settings": Row(
         Action.AUDIENCE_SETTINGS,

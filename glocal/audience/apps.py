@@ -9,7 +9,7 @@ class AudienceConfig(AppConfig):
     def ready(self) -> None:
         from glocal.network import services
 
-        from . import importer, retention  # noqa: F401  (register job handlers)
+        from . import importer, mappings, retention  # noqa: F401  (job handlers, audit labels)
         from .services import on_entity_move
 
         if on_entity_move not in services.ENTITY_MOVE_HOOKS:

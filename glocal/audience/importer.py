@@ -16,10 +16,12 @@ customers exist, and otherwise silently left unchanged (the importer learns noth
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
 import pickle
+import re
 import tempfile
 import unicodedata
 from array import array
@@ -35,7 +37,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from glocal.core import audit, tabular
 from glocal.core.jobs import Report, job_handler
@@ -66,29 +68,73 @@ DEFAULT_MAX_ROWS = 1_000_000  # data rows per file; the setting GLOCAL_CONTACT_I
 TARGETS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "email": (
         gettext_lazy("Email"),
-        ("email", "e-mail", "mail", "courriel", "adresse email", "adresse mail"),
+        (
+            "email",
+            "e-mail",
+            "mail",
+            "courriel",
+            "adresse email",
+            "adresse mail",
+            "adresse courriel",
+            "adresse electronique",
+            "email address",
+            "mail address",
+        ),
     ),
     "mobile": (
         gettext_lazy("Mobile"),
-        ("mobile", "phone", "telephone", "tel", "portable", "gsm", "numero", "cell", "mobile phone"),
+        (
+            "mobile",
+            "phone",
+            "telephone",
+            "tel",
+            "portable",
+            "gsm",
+            "numero",
+            "cell",
+            "mobile phone",
+            "phone number",
+            "mobile number",
+            "cell phone",
+            "telephone portable",
+            "telephone mobile",
+            "tel portable",
+            "numero de telephone",
+            "numero de portable",
+            "n de telephone",
+            "n telephone",
+            "n portable",
+        ),
     ),
-    "first_name": (gettext_lazy("First name"), ("first name", "firstname", "prenom", "given name")),
+    "first_name": (
+        gettext_lazy("First name"),
+        ("first name", "firstname", "prenom", "given name", "forename"),
+    ),
     "last_name": (
         gettext_lazy("Last name"),
-        ("last name", "lastname", "nom", "surname", "family name", "name"),
+        ("last name", "lastname", "nom", "nom de famille", "surname", "family name", "name"),
     ),
     "address_line1": (gettext_lazy("Address"), ("address", "adresse", "address line1", "address1", "rue")),
     "address_line2": (gettext_lazy("Address (line 2)"), ("address line2", "address2", "complement")),
     "postcode": (
         gettext_lazy("Postcode"),
-        ("postcode", "postal code", "zip", "zip code", "code postal", "cp"),
+        ("postcode", "postal code", "post code", "zip", "zip code", "code postal", "cp"),
     ),
-    "city": (gettext_lazy("City"), ("city", "ville", "town", "commune")),
+    "city": (gettext_lazy("City"), ("city", "ville", "town", "commune", "localite")),
     "country": (gettext_lazy("Country"), ("country", "pays")),
     "language": (gettext_lazy("Language"), ("language", "langue", "lang")),
     "birth_date": (
         gettext_lazy("Birth date"),
-        ("birth date", "birthdate", "date of birth", "dob", "date de naissance", "naissance", "birthday"),
+        (
+            "birth date",
+            "birthdate",
+            "date of birth",
+            "dob",
+            "date de naissance",
+            "date naissance",
+            "naissance",
+            "birthday",
+        ),
     ),
     "kind": (gettext_lazy("Kind (customer / prospect)"), ("kind", "type", "statut")),
     "tags": (gettext_lazy("Tags"), ("tags", "tag", "etiquettes")),
@@ -98,11 +144,31 @@ TARGETS: dict[str, tuple[Any, tuple[str, ...]]] = {
     ),
     "consent_email": (
         gettext_lazy("Email consent"),
-        ("consent email", "email consent", "optin email", "email optin", "consentement email"),
+        (
+            "consent email",
+            "email consent",
+            "optin email",
+            "email optin",
+            "optin mail",
+            "consentement email",
+            "consentement mail",
+            "accepte email",
+            "accepte mail",
+            "accepte les emails",
+            "accepte les mails",
+        ),
     ),
     "consent_sms": (
         gettext_lazy("SMS consent"),
-        ("consent sms", "sms consent", "optin sms", "sms optin", "consentement sms"),
+        (
+            "consent sms",
+            "sms consent",
+            "optin sms",
+            "sms optin",
+            "consentement sms",
+            "accepte sms",
+            "accepte les sms",
+        ),
     ),
     "consent_postal": (
         gettext_lazy("Postal mail consent"),
@@ -142,6 +208,12 @@ def normalise_header(text: str) -> str:
     return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
 
 
+def compact_header(text: str) -> str:
+    """A header as compared for the guess: accents, case, spaces and punctuation ignored ("Opt-in
+    e-mail" and "optin email" are one header)."""
+    return normalise_header(text).replace(" ", "")
+
+
 def target_choices(attributes: list[AttributeDefinition]) -> list[tuple[str, str]]:
     return [
         ("", _("— ignore this column —")),
@@ -154,17 +226,17 @@ def guess_mapping(header: list[str], attributes: list[AttributeDefinition]) -> l
     """A target per column (or "" to ignore), each target used once."""
     lookup: dict[str, str] = {}
     for key, (_label, synonyms) in TARGETS.items():
-        lookup[normalise_header(key)] = key
+        lookup[compact_header(key)] = key
         for synonym in synonyms:
-            lookup.setdefault(normalise_header(synonym), key)
+            lookup.setdefault(compact_header(synonym), key)
     for a in attributes:
-        lookup.setdefault(normalise_header(a.key), f"attr:{a.key}")
-        lookup.setdefault(normalise_header(a.label), f"attr:{a.key}")
-        lookup[normalise_header(f"attr:{a.key}")] = f"attr:{a.key}"
+        lookup.setdefault(compact_header(a.key), f"attr:{a.key}")
+        lookup.setdefault(compact_header(a.label), f"attr:{a.key}")
+        lookup[compact_header(f"attr:{a.key}")] = f"attr:{a.key}"
     used: set[str] = set()
     mapping = []
     for column in header:
-        target = lookup.get(normalise_header(column), "")
+        target = lookup.get(compact_header(column), "")
         if target in used:
             target = ""
         used.add(target)
@@ -895,3 +967,70 @@ def csv_bytes(rows: list[list[Any]]) -> bytes:
     out = io.StringIO()
     csv.writer(out).writerows(rows)
     return out.getvalue().encode()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The rows to fix: a checked file's bad rows as the user wrote them, each with what is wrong
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
+NUMBER_LIKE = re.compile(r"[+-]?[\d .()/-]*\Z")  # "+33 6 12 34 56 78", "-12.5": not formulas
+FLUSH_ROWS = 500
+
+
+def _safe_cell(value: str) -> str:
+    """A cell a spreadsheet will not run: a leading = + - @ (a number or a phone number aside), tab, CR
+    or NUL gets a quote before it."""
+    if value.startswith(FORMULA_START) and not NUMBER_LIKE.match(value):
+        return "'" + value
+    return value
+
+
+def fix_format(source: str, filename: str, language: str) -> tuple[str, str]:
+    """(codec, separator) of the rows-to-fix file: the upload's own for a CSV (a BOM kept, Windows-1252
+    kept); for a workbook, UTF-8 with a BOM and the separator a spreadsheet of the reader's language
+    opens directly (";" in French, "," otherwise)."""
+    with open_table(source, filename) as table:
+        if table.xlsx:
+            return "utf-8-sig", ";" if language.startswith("fr") else ","
+        return table.encoding, table.delimiter
+
+
+def rows_to_fix(
+    source: str, filename: str, errors: list[dict[str, Any]], *, codec: str, delimiter: str
+) -> Iterator[bytes]:
+    """The header and only the rows listed in ``errors`` (a check's report: row numbers as in the
+    spreadsheet, messages), their cells as read, plus an "error" column in the active language. Streams:
+    the file is read once, up to its last bad row."""
+    problems = {int(e["row"]): e.get("messages") or [] for e in errors}
+    encoder = codecs.getincrementalencoder(codec)(errors="replace")
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter or ",")
+
+    def flush(final: bool = False) -> bytes:
+        text = out.getvalue()
+        out.seek(0)
+        out.truncate()
+        return encoder.encode(text, final=final)
+
+    last, written = max(problems, default=1), 0
+    with open_table(source, filename) as table:
+        rows = table.rows()
+        try:
+            header = next(rows, [])
+            writer.writerow([*map(_safe_cell, header), pgettext("rows-to-fix file column", "error")])
+            for number, cells in enumerate(rows, start=2):
+                if number > last:
+                    break
+                if number in problems:
+                    padded = cells + [""] * (len(header) - len(cells))
+                    message = _("Row %(row)s: %(problems)s") % {
+                        "row": number,
+                        "problems": "; ".join(problems[number]),
+                    }
+                    writer.writerow([*map(_safe_cell, padded), _safe_cell(message)])
+                    written += 1
+                    if written % FLUSH_ROWS == 0:
+                        yield flush()
+        finally:
+            rows.close()  # type: ignore[attr-defined]
+    yield flush(final=True)

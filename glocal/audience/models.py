@@ -393,3 +393,29 @@ class OwnershipTransfer(TenantModel):
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
         return Q(organisation_id=scope.organisation_id, contact__owner_path__startswith=scope.entity_path)
+
+
+class ImportMapping(EntityOwned):
+    """The columns a node (a store, usually) last matched for contact files with one set of headers,
+    and the consent wording it gave: the next file with the same headers starts from them."""
+
+    organisation = models.ForeignKey("network.Organisation", on_delete=models.CASCADE, related_name="+")
+    entity = models.ForeignKey("network.Entity", on_delete=models.CASCADE, related_name="+")
+    header_key = models.CharField(max_length=64)  # sha256 of the sorted normalised headers
+    header = models.JSONField(default=list)  # the normalised headers, in the file's order
+    mapping = models.JSONField(default=list)  # a target per header ("" = ignored)
+    wording = models.TextField(blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("remembered import columns")
+        verbose_name_plural = _("remembered import columns")
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "header_key"], name="import_mapping_entity_headers")
+        ]
+
+    def __str__(self) -> str:
+        return f"import columns #{self.pk} ({len(self.header)} columns)"

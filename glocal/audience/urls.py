@@ -18,5 +18,6 @@ urlpatterns = [
     path("import/<str:key>/mapping/", views.import_mapping, name="import_mapping"),
     path("import/jobs/<int:pk>/", views.import_job, name="import_job"),
     path("import/jobs/<int:pk>/run/", views.import_run, name="import_run"),
+    path("import/jobs/<int:pk>/rows-to-fix.csv", views.import_rows_to_fix, name="import_rows_to_fix"),
     path("settings/", views.audience_settings, name="settings"),
 ]

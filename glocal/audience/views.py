@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -26,7 +27,7 @@ from glocal.core.views_base import scoped
 from glocal.network.models import Entity
 from glocal.network.roles import Action
 
-from . import importer, selectors, services
+from . import importer, mappings, selectors, services
 from .forms import (
     AssignForm,
     AttributeForm,
@@ -49,6 +50,7 @@ from .models import (
 )
 
 SESSION_KEY = "audience_imports"
+CHARSETS = {"utf-8-sig": "utf-8", "cp1252": "windows-1252"}  # codec → the charset a browser knows
 
 
 def _owner_choices(request: ScopedRequest) -> list[tuple[str, str]]:
@@ -290,8 +292,26 @@ def import_upload(request: ScopedRequest) -> HttpResponse:
                     "encoding": found.encoding,
                 }
                 request.session[SESSION_KEY] = dict(list(pending.items())[-5:])
-                return redirect("audience:import_mapping", key=key)
+                return _after_upload(request, key, pending[key])
     return render(request, "audience/import.html", {"form": form})
+
+
+def _after_upload(request: ScopedRequest, key: str, pending: dict[str, Any]) -> HttpResponse:
+    """A file whose headers this node has matched before goes straight to the check with the same
+    columns and wording (its page offers to change them); any other to the mapping page."""
+    remembered = mappings.recall(pending["header"], _attributes())
+    if remembered is None or not remembered.complete:
+        return redirect("audience:import_mapping", key=key)
+    job = mappings.start_check(
+        pending=pending,
+        key=key,
+        mapping=remembered.mapping,
+        wording=remembered.wording,
+        language=translation.get_language(),
+        remember=False,
+        remembered=True,
+    )
+    return redirect("audience:import_job", pk=job.pk)
 
 
 @scoped(Action.CONTACT_IMPORT)
@@ -300,29 +320,28 @@ def import_mapping(request: ScopedRequest, key: str) -> HttpResponse:
     if pending is None:
         raise Http404
     attributes = _attributes()
+    remembered = mappings.recall(pending["header"], attributes)
     form = MappingForm(
         request.POST or None,
         header=pending["header"],
         samples=pending["samples"],
         attributes=attributes,
-        initial_mapping=importer.guess_mapping(pending["header"], attributes),
+        initial_mapping=(
+            remembered.mapping if remembered else importer.guess_mapping(pending["header"], attributes)
+        ),
+        initial={"wording": remembered.wording} if remembered else None,
     )
     if request.method == "POST" and form.is_valid():
-        job = jobs.enqueue(
-            importer.JOB_KIND,
-            scope=request.scope,
-            params={
-                "upload": pending["upload"],
-                "filename": pending["filename"],
-                "mapping": form.mapping(),
-                "wording": form.cleaned_data["wording"],
-                "dry_run": True,
-                "language": translation.get_language(),
-            },
-            by_user_id=request.user.pk,
+        job = mappings.start_check(
+            pending=pending,
+            key=key,
+            mapping=form.mapping(),
+            wording=form.cleaned_data["wording"],
+            language=translation.get_language(),
         )
         return redirect("audience:import_job", pk=job.pk)
-    return render(request, "audience/import_mapping.html", {"form": form, "pending": pending})
+    context = {"form": form, "pending": pending, "remembered": remembered is not None}
+    return render(request, "audience/import_mapping.html", context)
 
 
 @scoped(Action.CONTACT_IMPORT)
@@ -345,6 +364,29 @@ def import_run(request: ScopedRequest, pk: int) -> HttpResponse:
         by_user_id=request.user.pk,
     )
     return redirect("audience:import_job", pk=job.pk)
+
+
+@scoped(Action.CONTACT_IMPORT)
+def import_rows_to_fix(request: ScopedRequest, pk: int) -> HttpResponse:
+    """The bad rows of a refused check, as a CSV to correct from (reads only)."""
+    checked = get_object_or_404(Job, pk=pk, kind=importer.JOB_KIND, status=Job.Status.DONE)
+    upload, filename = checked.params.get("upload", ""), checked.params.get("filename", "")
+    errors = (checked.result or {}).get("errors") or []
+    if not upload or not errors or not default_storage.exists(upload):
+        raise Http404
+    try:
+        codec, delimiter = importer.fix_format(upload, filename, translation.get_language() or "")
+    except importer.FileError:
+        raise Http404 from None
+    stem = (filename.rsplit(".", 1)[0] or "contacts")[:80]
+    response = StreamingHttpResponse(
+        importer.rows_to_fix(upload, filename, errors, codec=codec, delimiter=delimiter),
+        content_type=f"text/csv; charset={CHARSETS.get(codec, codec)}",
+    )
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"{stem} - {_('rows to fix')}.csv"
+    )
+    return cast(HttpResponse, response)  # streamed: scoped() passes it through untouched
 
 
 # ---------------------------------------------------------------------------------------------------

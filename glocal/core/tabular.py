@@ -217,6 +217,16 @@ class Table:
     def encoding_label(self) -> str:
         return ENCODING_LABELS.get(self.encoding, self.encoding)
 
+    @property
+    def delimiter(self) -> str:
+        """The separator a CSV is read with (that of its header line); "" for a workbook."""
+        if self.xlsx:
+            return ""
+        self.handle.seek(0)
+        first = next(iter(_Lines(self.handle, self.encoding, self.limits)), "")
+        self.handle.seek(0)
+        return detect_delimiter(first)
+
     def rows(self) -> Iterator[list[str]]:
         if self._workbook is not None:
             return self._workbook.rows()
