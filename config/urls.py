@@ -4,11 +4,11 @@ from django.urls import include, path
 from glocal.accounts.urls import people_patterns
 from glocal.core import views as core_views
 from glocal.delivery.hooks_views import PostmarkTracking
-from glocal.network import views as network_views
+from glocal.web import views as web_views
 
 core_patterns = (
     [
-        path("", network_views.home, name="home"),
+        path("", web_views.home, name="home"),
         path("switch/", core_views.switch_membership, name="switch"),
         path("jobs/<int:pk>/", core_views.job_detail, name="job"),
     ],

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "glocal.campaigns",
     "glocal.targeting",
     "glocal.brand",
+    "glocal.web",  # the pages shell (home pages): above every business app
     "glocal.demo",  # the demo network (`glocal seed`): the top layer, last
 ]
 

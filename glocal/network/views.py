@@ -1,10 +1,9 @@
-"""Home dashboards (HQ, region, store) and network pages: tree, entity profile, moves, groups, settings,
-import. Thin: forms + services."""
+"""Network pages: tree, entity profile, moves, groups, settings, import. Thin: forms + services. (The
+home pages are the pages shell's: ``glocal.web``.)"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
@@ -23,40 +22,7 @@ from glocal.core.views_base import scoped
 from . import selectors, services
 from .forms import DAY_LABELS, CustomFieldForm, EntityForm, GroupForm, ImportForm, LocalFieldsForm, MoveForm
 from .models import DAYS, CustomFieldDefinition, Entity, EntityGroup, Membership, Organisation
-from .roles import Action, is_hq, role_allows
-
-
-@scoped()
-def home(request: ScopedRequest) -> HttpResponse:
-    """HQ, regional and store homes: one view, the scope decides what it covers."""
-    membership = request.membership
-    entity = membership.entity
-    role = membership.role
-    if is_hq(role) and entity.parent_id is None:
-        kind = "hq"
-    elif entity.entity_type.is_local:
-        kind = "store"
-    else:
-        kind = "region"
-    context: dict = {"kind": kind, "entity": entity, "stats": selectors.network_stats()}
-    if kind in {"hq", "region"}:
-        # Direct children with the number of active local entities below each (one query).
-        children = Entity.objects.filter(parent=entity, is_active=True).order_by("name")
-        nodes = {node.entity.pk: node for root in selectors.entity_tree() for node in _walk(root)}
-        context["children"] = [
-            (child, nodes[child.pk].local_count if child.pk in nodes else 0) for child in children
-        ]
-        context["people"] = Membership.objects.filter(is_active=True).count()
-    else:
-        context["team"] = Membership.objects.filter(entity=entity, is_active=True).select_related("user")
-    context["recent"] = AuditEvent.objects.select_related("actor", "entity")[:8]
-    return render(request, "core/home.html", context)
-
-
-def _walk(node: selectors.TreeNode) -> Iterator[selectors.TreeNode]:
-    yield node
-    for child in node.children:
-        yield from _walk(child)
+from .roles import Action, role_allows
 
 
 @scoped(Action.NETWORK_VIEW)
