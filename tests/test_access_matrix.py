@@ -652,7 +652,7 @@ ROUTES: dict[str, Row] = {
             )
         ),
     ),
-    "targeting:segment_policy": Row(Action.AUDIENCE_SETTINGS, post=Post(body(max_criteria="3"))),
+    "targeting:segment_policy": Row(Action.MARKETING_RULES, post=Post(body(max_criteria="3"))),
     "targeting:segment_rows": Row(Action.SEGMENT_MANAGE, get=None, post=Post(ok=200)),
     "targeting:segment_count": Row(Action.SEGMENT_MANAGE, get=None, post=Post(ok=200)),
     "targeting:segment": Row(
@@ -1031,7 +1031,7 @@ ROUTES: dict[str, Row] = {
         foreign=CAMPAIGN_FOREIGN,
     ),
     "delivery:settings": Row(
-        Action.BUDGET_MANAGE,
+        Action.MARKETING_RULES,
         post=Post(
             body(priority="central_first", sms_start="09:00", sms_end="19:00", caps_text="3, 7, email"),
             writes="delivery.DeliverySettings",

@@ -66,6 +66,10 @@ class Action(StrEnum):
     CONTACT_ASSIGN = "contact.assign"  # manual ownership override
     CONTACT_ERASE = "contact.erase"  # right to erasure
     AUDIENCE_SETTINGS = "audience.settings"  # ownership rule, visibility, retention, attributes
+    # HQ's marketing rules: segment guardrails (fields, operators, required criteria) and delivery rules
+    # (pressure caps, priority, SMS hours). HQ marketers set them as well as HQ admins; people, network
+    # settings and integrations (sender domain, lead forms' embedding and anti-abuse) stay HQ admins'.
+    MARKETING_RULES = "marketing.rules"
     # campaigns
     CAMPAIGN_VIEW = "campaign.view"  # campaigns, operations open to the entity, calendar
     CAMPAIGN_CREATE = "campaign.create"  # prepare a local campaign, personalise an operation's waves
@@ -119,6 +123,7 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.CONTACT_ASSIGN: _HQ,
     Action.CONTACT_ERASE: _HQ,
     Action.AUDIENCE_SETTINGS: _HQ,
+    Action.MARKETING_RULES: frozenset(HQ_ROLES),
     # campaigns
     Action.CAMPAIGN_VIEW: _ALL,
     Action.CAMPAIGN_CREATE: frozenset(

@@ -165,8 +165,10 @@ def parse_caps(text: str) -> list[dict[str, Any]]:
 def settings_save(*, form: Any) -> DeliverySettings:
     """HQ's delivery rules (pressure caps, priority, SMS window — which only ever narrows the legal one)."""
     scope = get_scope()
-    if not role_allows(scope.role, Action.BUDGET_MANAGE):
+    if not role_allows(scope.role, Action.MARKETING_RULES):
         raise ValidationError(_("Only head office sets the delivery rules."))
+    if "sender_domain" in form.changed_data and not role_allows(scope.role, Action.NETWORK_SETTINGS):
+        raise ValidationError(_("Only head office administrators change the sender domain."))
     obj: DeliverySettings = form.save(commit=False)
     obj.organisation_id = scope.organisation_id
     obj.caps = form.cleaned_data.get("caps_text") or []

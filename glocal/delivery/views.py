@@ -29,7 +29,7 @@ from glocal.accounts.client_ip import client_ip
 from glocal.campaigns.models import Campaign
 from glocal.core.language import recipient_language, speaking
 from glocal.core.views_base import scoped
-from glocal.network.roles import Action, sees_personal_data
+from glocal.network.roles import Action, role_allows, sees_personal_data
 
 from . import services, tokens
 from .models import DeliverySettings, Exclusion, Message, MessageEvent, SendingWindow
@@ -249,11 +249,13 @@ class DeliverySettingsForm(forms.ModelForm):
         return services.parse_caps(self.cleaned_data.get("caps_text", ""))
 
 
-@scoped(Action.BUDGET_MANAGE)
+@scoped(Action.MARKETING_RULES)
 def delivery_settings(request: Any) -> HttpResponse:
     instance = DeliverySettings.objects.filter(organisation_id=request.scope.organisation_id).first()
     instance = instance or DeliverySettings(organisation_id=request.scope.organisation_id)
     form = DeliverySettingsForm(request.POST or None, instance=instance)
+    if not role_allows(request.scope.role, Action.NETWORK_SETTINGS):
+        del form.fields["sender_domain"]  # an integration (DNS, DKIM): HQ admins'
     if request.method == "POST" and form.is_valid():
         try:
             services.settings_save(form=form)

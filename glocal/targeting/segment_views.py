@@ -184,7 +184,7 @@ def segment_count(request: ScopedRequest) -> HttpResponse:
     return render(request, "targeting/segments/_count.html", context)
 
 
-@scoped(Action.AUDIENCE_SETTINGS)
+@scoped(Action.MARKETING_RULES)
 def segment_policy(request: ScopedRequest) -> HttpResponse:
     org_id = request.scope.organisation_id
     policy = segments.policy_for(org_id)

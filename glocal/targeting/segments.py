@@ -50,7 +50,7 @@ from glocal.audience.models import (
     consent_field,
 )
 from glocal.core import audit
-from glocal.core.roles import is_hq
+from glocal.core.roles import Action, is_hq, role_allows
 from glocal.core.scope import Scope, get_scope
 
 from .models import Segment, SegmentPolicy
@@ -360,6 +360,8 @@ def policy_update(
     *, allowed_fields: list[str], allowed_operators: list[str], max_criteria: int
 ) -> SegmentPolicy:
     scope = get_scope()
+    if not role_allows(scope.role, Action.MARKETING_RULES):
+        raise ValidationError(_("Only head office sets the segment guardrails."))
     known = available_fields(scope.organisation_id)
     bad = [f for f in allowed_fields if f not in known] + [o for o in allowed_operators if o not in OPERATORS]
     if bad:
