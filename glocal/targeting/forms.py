@@ -7,8 +7,9 @@ import re
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.urls import reverse_lazy
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
@@ -60,10 +61,15 @@ class LeadCaptureForm(forms.Form):
     )
     rendered = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, config: LeadCaptureSettings, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, config: LeadCaptureSettings, language: str | None = None, **kwargs: Any
+    ) -> None:
+        """``language``: the one the form is written in (its store's: ``leads.form_language``), of the
+        consent wording too; default: the active one."""
         super().__init__(*args, **kwargs)
-        self.fields["consent_email"].label = config.email_wording
-        self.fields["consent_sms"].label = config.sms_wording
+        language = language or translation.get_language()
+        self.fields["consent_email"].label = config.wording("email", language)
+        self.fields["consent_sms"].label = config.wording("sms", language)
 
     def visible_profile_fields(self) -> list[Any]:
         return [self[name] for name in ("first_name", "last_name", "email", "mobile", "postcode")]
@@ -72,7 +78,17 @@ class LeadCaptureForm(forms.Form):
         return [self["consent_email"], self["consent_sms"]]
 
 
+WORDING_LABELS = {
+    "email": _("Email consent wording (%(language)s)"),
+    "sms": _("SMS consent wording (%(language)s)"),
+}
+
+
 class CaptureSettingsForm(forms.ModelForm):
+    """HQ's lead capture settings. The consent wording per language (the organisation's first, then the
+    others): each box shows the text a reader of that language sees; emptied (or left as the default
+    word for word), it follows the default wording's translation (``leads.capture_settings_update``)."""
+
     class Meta:
         model = LeadCaptureSettings
         fields = [
@@ -88,6 +104,26 @@ class CaptureSettingsForm(forms.ModelForm):
             "email_wording": forms.Textarea(attrs={"rows": 3}),
             "sms_wording": forms.Textarea(attrs={"rows": 3}),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        config = self.instance
+        names = dict(settings.LANGUAGES)
+        own = config.language  # the organisation's: the model's own two fields, shown first
+        languages = [own] + [code for code, _name in settings.LANGUAGES if code != own]
+        order = ["form_version"]
+        for channel in ("email", "sms"):
+            for language in languages:
+                name = f"{channel}_wording" if language == own else f"{channel}_wording_{language}"
+                field = self.fields.get(name) or forms.CharField(required=False)
+                field.required = False
+                field.widget = forms.Textarea(attrs={"rows": 3, "lang": language})
+                field.label = WORDING_LABELS[channel] % {"language": names.get(language, language)}
+                field.help_text = _("Empty: the default wording, in this language.")
+                self.fields[name] = field
+                self.initial[name] = config.wording(channel, language)  # what readers of it see
+                order.append(name)
+        self.order_fields(order)
 
     def clean_frame_ancestors(self) -> str:
         origins = (self.cleaned_data.get("frame_ancestors") or "").split()

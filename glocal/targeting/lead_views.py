@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from glocal.accounts.client_ip import client_ip
 from glocal.core.http import ScopedRequest
+from glocal.core.language import recipient_language, speaking
 from glocal.core.views_base import scoped
 from glocal.network.models import Entity
 from glocal.network.roles import Action
@@ -41,11 +42,20 @@ def _client_ip(request: HttpRequest) -> str | None:
 
 
 def _capture(request: HttpRequest, token: str, kind: str) -> HttpResponse:
-    """The public form: shown on a GET; a POST is screened (limits, validation, honeypot, render stamp),
-    then recorded, then answered the same whoever the person is."""
+    """The public form, in its store's language (``leads.form_language``: not the visitor's browser's,
+    not the server's), its consent wording too: shown on a GET; a POST is screened (limits, validation,
+    honeypot, render stamp), then recorded, then answered the same whoever the person is."""
     lead_form = leads.form_by_token(token, kind)
     if lead_form is None:
         raise Http404
+    language = leads.form_language(lead_form.entity)
+    with speaking(language):
+        response = _capture_form(request, token, kind, lead_form)
+    response["Content-Language"] = language
+    return response
+
+
+def _capture_form(request: HttpRequest, token: str, kind: str, lead_form: LeadForm) -> HttpResponse:
     config = leads.capture_settings(lead_form.organisation_id)
     if request.method != "POST":
         return _capture_page(request, kind, lead_form, LeadCaptureForm(config=config), config)
@@ -177,6 +187,14 @@ def confirm_sms(request: HttpRequest, token: str) -> HttpResponse:
     if found is None:
         raise Http404
     pending, kind = found
+    language = leads.form_language(pending.entity)  # the next page of the form, in the form's language
+    with speaking(language):
+        response = _confirm_sms(request, pending, kind)
+    response["Content-Language"] = language
+    return response
+
+
+def _confirm_sms(request: HttpRequest, pending: Any, kind: str) -> HttpResponse:
     config = leads.capture_settings(pending.organisation_id)
     error = None
     status = 200
@@ -203,12 +221,15 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     pending = leads.pending_by_token(token)
     if pending is None:
         raise Http404
-    confirmed = None
-    if request.method == "POST":
-        confirmed = leads.confirm_optin(pending=pending, ip=_client_ip(request))
-    context = {"pending": pending, "store": pending.entity, "confirmed": confirmed}
-    response = render(request, "targeting/leads/confirm.html", context)
+    language = recipient_language(pending.contact, pending.entity)  # the person's, as their email was
+    with speaking(language):
+        confirmed = None
+        if request.method == "POST":
+            confirmed = leads.confirm_optin(pending=pending, ip=_client_ip(request))
+        context = {"pending": pending, "store": pending.entity, "confirmed": confirmed}
+        response = render(request, "targeting/leads/confirm.html", context)
     response["X-Robots-Tag"] = "noindex"
+    response["Content-Language"] = language
     return response
 
 
@@ -242,7 +263,15 @@ def lead_store(request: ScopedRequest, pk: int) -> HttpResponse:
         return redirect("targeting:lead_store", pk=store.pk)
     lead_form = leads.lead_form_of(store)
     config = leads.capture_settings(store.organisation_id)
-    context: dict[str, Any] = {"store": store, "lead_form": lead_form, "config": config}
+    language = leads.form_language(store)
+    context: dict[str, Any] = {
+        "store": store,
+        "lead_form": lead_form,
+        "config": config,
+        "form_language": language,
+        # what the store's kiosk and web form show (and the ledger records): in the store's language
+        "wording": {channel: config.wording(channel, language) for channel in ("email", "sms")},
+    }
     if lead_form is not None:
         context.update(_links(store, lead_form))
     return render(request, "targeting/leads/store.html", context)

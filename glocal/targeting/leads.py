@@ -32,6 +32,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -46,16 +47,16 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from glocal.audience import services as audience
 from glocal.audience.models import Channel, ConsentSource, ConsentStatus, Contact
 from glocal.core import audit
+from glocal.core.language import for_recipient, recipient_language, supported
 from glocal.core.scope import Scope, activate, current_scope, get_scope
 from glocal.network.models import Entity
 from glocal.network.roles import Role
 
-from .models import LeadCaptureSettings, LeadForm, PendingOptIn, new_token
+from .models import LeadCaptureSettings, LeadForm, PendingOptIn, default_wording, new_token
 
 log = logging.getLogger(__name__)
 
@@ -70,39 +71,58 @@ RATE_WINDOW = 3600
 SEND_ADDRESS_WINDOW = 24 * 3600
 
 
-# The consent wording until HQ writes its own, in the reader's language: the public forms show it in
-# the visitor's, the ledger records the text shown. The English ones are the model's defaults.
-DEFAULT_WORDING = {
-    Channel.EMAIL: gettext_lazy(
-        "I agree to receive news and offers from this store by email. "
-        "I can unsubscribe at any time with the link in each email."
-    ),
-    Channel.SMS: gettext_lazy(
-        "I agree to receive news and offers from this store by SMS. "
-        "I can reply STOP at any time to stop them."
-    ),
-}
+# The consent wording per language: HQ's own (``LeadCaptureSettings.wording``), else the default
+# (``models.DEFAULT_WORDING``) translated. A public form is written in its store's language (else the
+# organisation's: :func:`form_language`) whatever the visitor's browser or the server's language, and the
+# ledger records the text shown. Keys of ``capture_settings_update``: ``email_wording`` / ``sms_wording``
+# (the organisation's language) and ``email_wording_<language>`` / ``sms_wording_<language>``.
+WORDING_KEY = re.compile(r"^(email|sms)_wording(?:_([a-z]{2,3}))?$")
 
 
 def capture_settings(organisation_id: int) -> LeadCaptureSettings:
-    """The organisation's lead capture settings; the defaults (unsaved, their wording in the active
-    language) until HQ first saves them: reading never writes (``capture_settings_update`` creates
-    the row)."""
+    """The organisation's lead capture settings; the defaults (unsaved: the default wording in every
+    language) until HQ first saves them: reading never writes (``capture_settings_update`` creates the
+    row)."""
     found = LeadCaptureSettings.unscoped.filter(organisation_id=organisation_id).first()
-    return found or LeadCaptureSettings(
-        organisation_id=organisation_id,
-        email_wording=str(DEFAULT_WORDING[Channel.EMAIL]),
-        sms_wording=str(DEFAULT_WORDING[Channel.SMS]),
-    )
+    return found or LeadCaptureSettings(organisation_id=organisation_id)
+
+
+def form_language(store: Entity) -> str:
+    """The language a store's public forms are written in: the store's, else the organisation's (a
+    visitor is nobody the organisation knows yet)."""
+    return recipient_language(None, store)
+
+
+def set_wording(config: LeadCaptureSettings, channel: str, language: str, text: str) -> None:
+    """HQ's consent wording for ``channel`` in ``language`` (not saved); empty, or the default word for
+    word, means the default: it then follows the default's translation."""
+    text = str(text or "").strip()
+    if text == default_wording(channel, language):
+        text = ""
+    if language == config.language:
+        setattr(config, f"{channel}_wording", text)
+        return
+    wordings = {k: dict(v) for k, v in (config.wordings or {}).items() if isinstance(v, dict)}
+    own = wordings.setdefault(language, {})
+    if text:
+        own[channel] = text
+    else:
+        own.pop(channel, None)
+    config.wordings = {k: v for k, v in wordings.items() if v}
 
 
 def capture_settings_update(*, changes: dict[str, Any]) -> LeadCaptureSettings:
-    """HQ changes the wording, form version, embedding policy or anti-abuse thresholds."""
+    """HQ changes the wording (per language: see :data:`WORDING_KEY`), form version, embedding policy or
+    anti-abuse thresholds."""
     scope = get_scope()
     obj = capture_settings(scope.organisation_id)
     with transaction.atomic():
         for name, value in changes.items():
-            setattr(obj, name, value)
+            wording = WORDING_KEY.match(name)
+            if wording is not None:
+                set_wording(obj, wording.group(1), supported(wording.group(2)) or obj.language, value)
+            else:
+                setattr(obj, name, value)
         obj.full_clean()
         obj.save()
         audit.record(
@@ -306,11 +326,16 @@ def _clean(data: dict[str, Any]) -> tuple[dict[str, str], dict[str, bool]]:
     return fields, consents
 
 
-def submit_lead(*, lead_form: LeadForm, kind: str, data: dict[str, Any], ip: str | None) -> LeadResult:
+def submit_lead(
+    *, lead_form: LeadForm, kind: str, data: dict[str, Any], ip: str | None, language: str | None = None
+) -> LeadResult:
     """Record a submission of the store's public form (the caller checked token, honeypot, fill time
-    and rate limits). Raises ValidationError (per field) on bad input; nothing is written then."""
+    and rate limits). ``language``: the one the form was shown in (default: :func:`form_language`) —
+    the consent wording recorded is the one shown in it, and a new contact reads that language. Raises
+    ValidationError (per field) on bad input; nothing is written then."""
     store = lead_form.entity
     config = capture_settings(store.organisation_id)
+    language = supported(language) or form_language(store)
     fields, consents = _clean(data)
     email, mobile = fields["email"], fields["mobile"]
     org_id = store.organisation_id
@@ -320,7 +345,7 @@ def submit_lead(*, lead_form: LeadForm, kind: str, data: dict[str, Any], ip: str
         existing = audience.find_duplicate(org_id, email, mobile)
         if existing is None:
             created = audience.contact_create(
-                fields={"kind": Contact.Kind.PROSPECT, **fields},
+                fields={"kind": Contact.Kind.PROSPECT, "language": language, **fields},
                 owner=store,
                 source=ConsentSource.FORM,
                 ip=ip,
@@ -350,7 +375,7 @@ def submit_lead(*, lead_form: LeadForm, kind: str, data: dict[str, Any], ip: str
                 **common,
                 channel=PendingOptIn.Channel.SMS,
                 mobile=mobile,
-                wording=config.sms_wording,
+                wording=config.wording("sms", language),
                 ip=ip or None,
                 sendable=sendable,
             )
@@ -362,7 +387,7 @@ def submit_lead(*, lead_form: LeadForm, kind: str, data: dict[str, Any], ip: str
                 **common,
                 channel=PendingOptIn.Channel.EMAIL,
                 email=email,
-                wording=config.email_wording,
+                wording=config.wording("email", language),
                 ip=ip or None,
                 sendable=sendable,
             )
@@ -399,12 +424,13 @@ def send_confirmation(pending: PendingOptIn, confirm_url: str, *, ip: str | None
     if not pending.sendable or not may_send_confirmation(address=pending.email, ip=ip):
         return False
     store = pending.entity
-    subject = _("Please confirm your subscription to %(store)s") % {"store": store.name}
-    body = _(
-        "Hello,\n\nYou asked to receive emails from %(store)s with this consent:\n\n“%(wording)s”\n\n"
-        "To confirm, open this link:\n%(url)s\n\nIf you did not ask for it, ignore this email: "
-        "nothing will be sent to you."
-    ) % {"store": store.name, "wording": pending.wording, "url": confirm_url}
+    with for_recipient(pending.contact, store):  # the person's language, not the server's
+        subject = _("Please confirm your subscription to %(store)s") % {"store": store.name}
+        body = _(
+            "Hello,\n\nYou asked to receive emails from %(store)s with this consent:\n\n“%(wording)s”\n\n"
+            "To confirm, open this link:\n%(url)s\n\nIf you did not ask for it, ignore this email: "
+            "nothing will be sent to you."
+        ) % {"store": store.name, "wording": pending.wording, "url": confirm_url}
     try:
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [pending.email])
     except Exception:  # an SMTP outage must not lose the lead
@@ -460,9 +486,10 @@ def _code_hash(pending_id: int, code: str) -> str:
 
 
 def send_sms_code(pending: PendingOptIn, *, ip: str | None = None) -> bool:
-    """Text a 6-digit code to the number through the configured SMS transport (in the active language:
-    the one the person used on the form). Only its HMAC is kept. False when nothing was sent (the number
-    may not be texted, a sending limit is reached, or the provider refused)."""
+    """Text a 6-digit code to the number through the configured SMS transport (in the person's language,
+    else the store's: :func:`glocal.core.language.recipient_language`). Only its HMAC is kept. False
+    when nothing was sent (the number may not be texted, a sending limit is reached, or the provider
+    refused)."""
     from glocal.delivery.dispatch import sms_transport
     from glocal.delivery.transports.base import TransportError
     from glocal.delivery.transports.sms_http import Sms
@@ -470,12 +497,10 @@ def send_sms_code(pending: PendingOptIn, *, ip: str | None = None) -> bool:
     if not pending.sendable or not may_send_confirmation(address=pending.mobile, ip=ip):
         return False
     code = f"{secrets.randbelow(10**6):06d}"
-    text = _(
-        "%(code)s is your code to confirm text messages from %(store)s. Not you? Ignore this message."
-    ) % {
-        "code": code,
-        "store": pending.entity.name,
-    }
+    with for_recipient(pending.contact, pending.entity):
+        text = _(
+            "%(code)s is your code to confirm text messages from %(store)s. Not you? Ignore this message."
+        ) % {"code": code, "store": pending.entity.name}
     PendingOptIn.unscoped.filter(pk=pending.pk).update(
         code_hash=_code_hash(pending.pk, code), code_sent_at=timezone.now(), attempts=0
     )

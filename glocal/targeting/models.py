@@ -17,18 +17,24 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from glocal.core.language import organisation_language, supported
 from glocal.core.scope import EntityOwned, OrganisationOwned, Scope, TenantModel
 
-DEFAULT_EMAIL_WORDING = (
-    "I agree to receive news and offers from this store by email. "
-    "I can unsubscribe at any time with the link in each email."
-)
-DEFAULT_SMS_WORDING = (
-    "I agree to receive news and offers from this store by SMS. I can reply STOP at any time to stop them."
-)
+# The consent wording until HQ writes its own, in the language of the form's reader (the store's, else the
+# organisation's: ``glocal.core.language``); the ledger records the text shown.
+DEFAULT_WORDING = {
+    "email": _(
+        "I agree to receive news and offers from this store by email. "
+        "I can unsubscribe at any time with the link in each email."
+    ),
+    "sms": _(
+        "I agree to receive news and offers from this store by SMS. "
+        "I can reply STOP at any time to stop them."
+    ),
+}
 
 
 def new_token() -> str:
@@ -36,14 +42,19 @@ def new_token() -> str:
 
 
 class LeadCaptureSettings(OrganisationOwned):
-    """The organisation's lead-capture rules, chosen by HQ."""
+    """The organisation's lead-capture rules, chosen by HQ.
+
+    The consent wording is per language (:meth:`wording`): HQ's own for that language — ``email_wording``
+    and ``sms_wording`` in the organisation's language, ``wordings`` (``{language: {channel: text}}``) in
+    the others — else the default wording (:data:`DEFAULT_WORDING`), translated. Empty: the default."""
 
     organisation = models.OneToOneField(
         "network.Organisation", on_delete=models.CASCADE, related_name="lead_capture_settings"
     )
     form_version = models.CharField(_("form version"), max_length=60, default="v1")
-    email_wording = models.TextField(_("email consent wording"), default=DEFAULT_EMAIL_WORDING)
-    sms_wording = models.TextField(_("SMS consent wording"), default=DEFAULT_SMS_WORDING)
+    email_wording = models.TextField(_("email consent wording"), blank=True)  # the organisation's language
+    sms_wording = models.TextField(_("SMS consent wording"), blank=True)
+    wordings = models.JSONField(_("consent wording in other languages"), default=dict, blank=True)
     frame_ancestors = models.CharField(
         _("sites allowed to embed the web form"),
         max_length=500,
@@ -66,8 +77,31 @@ class LeadCaptureSettings(OrganisationOwned):
     def __str__(self) -> str:
         return f"lead capture settings #{self.organisation_id}"
 
-    def wording(self, channel: str) -> str:
-        return self.email_wording if channel == "email" else self.sms_wording
+    @property
+    def language(self) -> str:
+        """The organisation's language: the one ``email_wording`` and ``sms_wording`` are written in."""
+        if "_language" not in self.__dict__:
+            self.__dict__["_language"] = organisation_language(self.organisation)
+        return self.__dict__["_language"]
+
+    def own_wording(self, channel: str, language: str) -> str:
+        """HQ's wording for ``channel`` in ``language``; "" when HQ kept the default."""
+        if language == self.language:
+            return self.email_wording if channel == "email" else self.sms_wording
+        found = (self.wordings or {}).get(language)
+        return str(found.get(channel) or "") if isinstance(found, dict) else ""
+
+    def wording(self, channel: str, language: str | None = None) -> str:
+        """The consent wording a reader of ``language`` (default: the organisation's) is shown — and the
+        ledger records, word for word: HQ's own in that language, else the default, translated."""
+        language = supported(language) or self.language
+        return self.own_wording(channel, language) or default_wording(channel, language)
+
+
+def default_wording(channel: str, language: str) -> str:
+    """The default consent wording for ``channel`` in ``language``."""
+    with translation.override(language):
+        return str(DEFAULT_WORDING["email" if channel == "email" else "sms"])
 
 
 class LeadForm(EntityOwned):

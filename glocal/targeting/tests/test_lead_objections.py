@@ -96,7 +96,7 @@ def test_an_unsubscriber_who_confirms_by_link_is_opted_in_again(client, network,
     event = ConsentEvent.unscoped.filter(contact=anne).latest("pk")
     assert pending.consent_event_id == event.pk and pending.confirmed_at is not None
     assert (event.status, event.source) == ("opt_in", ConsentSource.FORM)
-    assert event.wording == leads.capture_settings(network.org.pk).email_wording
+    assert event.wording == leads.capture_settings(network.org.pk).wording("email", "fr")
     assert f"double_opt_in: pending opt-in #{pending.pk}" in event.form_version
     assert "double opt-in confirmed" in event.form_version
     [lift] = lifts(anne)

@@ -10,6 +10,7 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from glocal.audience import services as audience
 from glocal.audience.models import Channel, ConsentEvent, ConsentSource, Contact, Suppression
@@ -27,8 +28,10 @@ def test_kiosk_creates_a_prospect_of_the_store_with_sms_consent_proof(client, ne
     page = client.get(kiosk_url(store_form))
     assert page.status_code == 200
     html = page.content.decode()
-    wording = leads.capture_settings(network.org.pk).sms_wording
-    assert wording in html
+    # a French store's kiosk is in French, its consent wording too (the default, translated)
+    wording = leads.capture_settings(network.org.pk).wording("sms", "fr")
+    assert wording.startswith("J'accepte de recevoir") and escape(wording) in html
+    assert '<html lang="fr">' in html and page["Content-Language"] == "fr"
     assert 'name="consent_sms"' in html and "checked" not in html  # unticked
     response = post_entry(client, kiosk_url(store_form), mobile="06 12 34 56 78", consent_sms="on")
     # the consent waits for the code texted to the number (through the SMS transport)
@@ -73,7 +76,7 @@ def test_email_consent_waits_for_the_double_opt_in(client, network, store_form, 
     contact.refresh_from_db()
     assert contact.consent_email == "opt_in"
     event = ConsentEvent.unscoped.get(contact=contact, channel=Channel.EMAIL)
-    assert event.wording == leads.capture_settings(network.org.pk).email_wording
+    assert event.wording == leads.capture_settings(network.org.pk).wording("email", "fr")
     assert "double opt-in" in event.form_version and event.source == ConsentSource.FORM
     assert client.post(link).status_code == 200  # idempotent
     assert ConsentEvent.unscoped.filter(contact=contact).count() == 1
@@ -134,10 +137,10 @@ def test_bad_input_is_refused_and_kept(client, store_form):
     response = post_entry(client, kiosk_url(store_form), email="not-an-email", consent_sms="on")
     assert response.status_code == 200
     html = response.content.decode()
-    assert "not a valid email address" in html and 'value="Martin"' in html
+    assert "pas une adresse e-mail valide" in html and 'value="Martin"' in html  # the store's French
     assert not Contact.unscoped.exists()
     response = post_entry(client, kiosk_url(store_form), email="a@example.test", consent_sms="on")
-    assert "Give your mobile number to receive text messages." in response.content.decode()
+    assert "Indiquez votre numéro de mobile pour recevoir des SMS." in response.content.decode()
     assert not Contact.unscoped.exists()
 
 
@@ -145,7 +148,7 @@ def test_honeypot_and_fill_time(client, store_form):
     bot = post_entry(client, kiosk_url(store_form), mobile="0633333333", website="http://spam.example")
     assert bot.status_code == 302 and not Contact.unscoped.exists()  # answered like a success
     fast = post_entry(client, kiosk_url(store_form), mobile="0633333333", rendered=leads.render_stamp())
-    assert fast.status_code == 200 and b"too quickly" in fast.content and not Contact.unscoped.exists()
+    assert fast.status_code == 200 and "trop vite" in fast.content.decode() and not Contact.unscoped.exists()
     forged = post_entry(client, kiosk_url(store_form), mobile="0633333333", rendered="123")
     assert forged.status_code == 400 and not Contact.unscoped.exists()
 
@@ -157,7 +160,7 @@ def test_rate_limits_per_ip_and_per_token(client, network, store_form):
     for n in range(2):
         assert post_entry(client, embed_url(store_form), mobile=f"064444444{n}").status_code == 302
     limited = post_entry(client, embed_url(store_form), mobile="0644444449")
-    assert limited.status_code == 429 and b"Too many entries" in limited.content
+    assert limited.status_code == 429 and b"pour le moment" in limited.content
     assert Contact.unscoped.count() == 2
     cache.clear()
     config.ip_limit_per_hour, config.token_limit_per_hour = 100, 1
