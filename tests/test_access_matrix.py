@@ -17,6 +17,7 @@ a missing id. The Django admin (``/ops/``) is for platform operators only.
 from __future__ import annotations
 
 import datetime as dt
+import dis
 import inspect
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -1155,6 +1156,20 @@ def view_action(route: str) -> tuple[bool, Action | None]:
     return False, None
 
 
+def _global_names(fn: Callable) -> set[str]:
+    """The global names ``fn`` reads (its comprehensions' and inner functions' too) — not the attribute
+    names it reads on other objects: ``selectors.simulate(…)`` is not the view ``simulate``."""
+    found: set[str] = set()
+    codes = [getattr(fn, "__code__", None)]
+    while codes:
+        code = codes.pop()
+        if code is None:
+            continue
+        found |= {i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"}
+        codes += [c for c in code.co_consts if inspect.iscode(c)]
+    return found
+
+
 def _source_mentions_post(fn: Callable, depth: int = 2) -> bool:
     try:
         source = inspect.getsource(fn)
@@ -1165,7 +1180,7 @@ def _source_mentions_post(fn: Callable, depth: int = 2) -> bool:
     if depth == 0:
         return False
     module = inspect.getmodule(fn)
-    for name in getattr(getattr(fn, "__code__", None), "co_names", ()):  # helpers of the same module
+    for name in _global_names(fn):  # helpers of the same module
         helper = getattr(module, name, None)
         same_module = inspect.isfunction(helper) and helper.__module__ == fn.__module__ and helper is not fn
         if same_module and _source_mentions_post(helper, depth - 1):
