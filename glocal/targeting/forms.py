@@ -163,6 +163,51 @@ class SegmentPolicyForm(forms.Form):
         ]
 
 
+class RequiredCriteriaForm(forms.Form):
+    """HQ's criteria required on every regional and local segment: a few rows of field, condition and
+    value (an empty row is ignored); checked by ``segments.policy_update``."""
+
+    def __init__(
+        self, *args: Any, organisation_id: int, criteria: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("prefix", "required")
+        super().__init__(*args, **kwargs)
+        fields = [
+            ("", _("— none —")),
+            *((k, str(f.label)) for k, f in segments.available_fields(organisation_id).items()),
+        ]
+        operators = [(k, str(label)) for k, label in segments.OPERATORS.items()]
+        for index in range(segments.MAX_REQUIRED):
+            criterion = criteria[index] if index < len(criteria) else {}
+            value = criterion.get("value", "")
+            self.fields[f"field_{index}"] = forms.ChoiceField(
+                label=_("Field"), choices=fields, required=False, initial=criterion.get("field", "")
+            )
+            self.fields[f"op_{index}"] = forms.ChoiceField(
+                label=_("Condition"), choices=operators, required=False, initial=criterion.get("op", "")
+            )
+            self.fields[f"value_{index}"] = forms.CharField(
+                label=_("Value"),
+                required=False,
+                max_length=200,
+                initial=", ".join(str(v) for v in value) if isinstance(value, list) else value,
+            )
+
+    def rows(self) -> list[tuple[int, Any, Any, Any]]:
+        return [
+            (index + 1, self[f"field_{index}"], self[f"op_{index}"], self[f"value_{index}"])
+            for index in range(segments.MAX_REQUIRED)
+        ]
+
+    def criteria(self) -> list[dict[str, Any]]:
+        data = self.cleaned_data
+        return [
+            {"field": data[f"field_{i}"], "op": data[f"op_{i}"], "value": data[f"value_{i}"]}
+            for i in range(segments.MAX_REQUIRED)
+            if data.get(f"field_{i}")
+        ]
+
+
 class SegmentMetaForm(forms.Form):
     name = forms.CharField(label=_("Segment name"), max_length=120, required=False)
     channel = forms.ChoiceField(

@@ -181,6 +181,9 @@ class SegmentPolicy(OrganisationOwned):
     allowed_fields = models.JSONField(_("allowed fields"), default=list, blank=True)
     allowed_operators = models.JSONField(_("allowed operators"), default=list, blank=True)
     max_criteria = models.PositiveSmallIntegerField(_("maximum number of criteria"), default=3)
+    # Criteria every regional and local segment must hold (or a stricter one): ``[{field, op, value}]``,
+    # e.g. age at least 18 (``targeting.segments.missing_requirements``).
+    required_criteria = models.JSONField(_("criteria required on every segment"), default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

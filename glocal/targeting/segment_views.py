@@ -12,7 +12,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from glocal.core.http import ScopedRequest
@@ -21,7 +23,7 @@ from glocal.network.models import Entity
 from glocal.network.roles import Action
 
 from . import segments
-from .forms import SegmentMetaForm, SegmentPolicyForm
+from .forms import RequiredCriteriaForm, SegmentMetaForm, SegmentPolicyForm
 from .models import Segment
 
 
@@ -77,13 +79,31 @@ def _complete(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if r.get("field")]
 
 
+def _left_out_text(reason: str, n: int) -> str:
+    """Why ``n`` contacts are not counted, in words."""
+    shown = number_format(n, force_grouping=True)
+    if reason == "birth_date":
+        return ngettext(
+            "%(n)s contact has no birth date and is not counted.",
+            "%(n)s contacts have no birth date and are not counted.",
+            n,
+        ) % {"n": shown}
+    return ngettext(
+        "%(n)s contact lacks what a criterion needs and is not counted.",
+        "%(n)s contacts lack what a criterion needs and are not counted.",
+        n,
+    ) % {"n": shown}
+
+
 def _count_context(request: ScopedRequest, rows: list[dict[str, Any]], channel: str) -> dict[str, Any]:
     """The live count of the rows filled so far (a row still without a value is left out and
-    flagged, not an error: the person is typing)."""
+    flagged, not an error: the person is typing), and the contacts a criterion could not judge (no
+    birth date for an age…), said rather than silently dropped."""
     ready = [r for r in _complete(rows) if str(r.get("value", "")).strip()]
     pending = len(_complete(rows)) - len(ready)
     try:
         by_store = segments.segment_counts_by_store(ready, channel or None)
+        left_out = segments.segment_left_out(ready, channel or None)
     except ValidationError as exc:
         return {"errors": exc.messages}
     names = dict(Entity.objects.filter(pk__in=list(by_store)).values_list("pk", "name"))
@@ -94,17 +114,23 @@ def _count_context(request: ScopedRequest, rows: list[dict[str, Any]], channel: 
         "stores": len(table),
         "channel": channel,
         "pending": pending,
+        "left_out": [_left_out_text(reason, n) for reason, n in left_out.items()],
     }
 
 
 def _builder_context(request: ScopedRequest, rows: list[dict[str, Any]], channel: str) -> dict[str, Any]:
     scope = request.scope
     policy = segments.policy_for(scope.organisation_id)
+    guarded = segments.is_guarded(scope)
+    fields = segments.fields_for(scope)
     return {
         "rows": _row_context(request, rows),
-        "fields": [(k, f.label) for k, f in segments.fields_for(scope).items()],
-        "guarded": segments.is_guarded(scope),
-        "max_criteria": policy.max_criteria if segments.is_guarded(scope) else segments.MAX_CRITERIA_HARD,
+        "fields": [(k, f.label) for k, f in fields.items()],
+        "guarded": guarded,
+        "required": [segments.describe_criterion(r, fields) for r in policy.required_criteria]
+        if guarded
+        else [],
+        "max_criteria": segments.criterion_limit(policy) if guarded else segments.MAX_CRITERIA_HARD,
         "count": _count_context(request, rows, channel),
     }
 
@@ -141,10 +167,19 @@ def _builder(request: ScopedRequest, segment: Segment | None) -> HttpResponse:
     else:
         initial = {"name": segment.name, "channel": segment.channel} if segment else {}
         meta = SegmentMetaForm(initial=initial)
-        rows = list(segment.criteria) if segment else [{"field": "", "op": "", "value": ""}]
+        rows = list(segment.criteria) if segment else _first_rows(request)
         channel = segment.channel if segment else ""
     context = {"meta": meta, "segment": segment, **_builder_context(request, rows, channel)}
     return render(request, "targeting/segments/builder.html", context)
+
+
+def _first_rows(request: ScopedRequest) -> list[dict[str, Any]]:
+    """A new segment's rows: HQ's required criteria for a guarded user (to keep or make stricter), then
+    an empty one."""
+    required = []
+    if segments.is_guarded(request.scope):
+        required = [dict(r) for r in segments.policy_for(request.scope.organisation_id).required_criteria]
+    return [*required, {"field": "", "op": "", "value": ""}]
 
 
 @scoped(Action.SEGMENT_MANAGE)
@@ -193,13 +228,15 @@ def segment_policy(request: ScopedRequest) -> HttpResponse:
         "allowed_operators": policy.allowed_operators,
         "max_criteria": policy.max_criteria,
     }
-    form = SegmentPolicyForm(request.POST or None, initial=initial, organisation_id=org_id)
-    if request.method == "POST" and form.is_valid():
+    data = request.POST or None
+    form = SegmentPolicyForm(data, initial=initial, organisation_id=org_id)
+    required = RequiredCriteriaForm(data, organisation_id=org_id, criteria=list(policy.required_criteria))
+    if request.method == "POST" and form.is_valid() and required.is_valid():
         try:
-            segments.policy_update(**form.cleaned_data)
+            segments.policy_update(**form.cleaned_data, required_criteria=required.criteria())
         except ValidationError as exc:
             form.add_error(None, exc.messages)
         else:
             messages.success(request, _("Segment guardrails saved."))
             return redirect("targeting:segment_policy")
-    return render(request, "targeting/segments/policy.html", {"form": form})
+    return render(request, "targeting/segments/policy.html", {"form": form, "required": required})

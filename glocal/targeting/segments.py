@@ -7,8 +7,12 @@ a user picks keys of ``FIELDS`` and ``OPERATORS``; values are coerced to the fie
 query parameters. Custom attributes are addressed as ``attr:<key>`` and only for keys HQ defined.
 
 Guardrails (``SegmentPolicy``): regional and local users may use only the fields and operators HQ
-allows, and at most ``max_criteria`` criteria. The service (``validate_criteria``) enforces them, the
-form shows the same messages.
+allows, and at most ``max_criteria`` criteria; every segment of theirs must hold HQ's required criteria
+(``required_criteria``, e.g. "age at least 18"), or a stricter one (an age range inside the required one).
+The service (``validate_criteria``) enforces them, the form shows the same messages.
+
+Age is compared on the birth date (``age`` at least / at most / between, or ``age_band``): a contact
+without a birth date matches no age criterion; :func:`segment_left_out` says how many were left out so.
 
 Counts: :func:`segment_counts_by_store` gives every store's count in ONE GROUP BY over the scope's
 contacts (a store sees only the contacts it owns).
@@ -17,6 +21,7 @@ contacts (a store sees only the contacts it owns).
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -71,7 +76,10 @@ OPERATORS: dict[str, Any] = {
     "after": gettext_lazy("after"),
     "within_days": gettext_lazy("within the last N days"),
     "not_within_days": gettext_lazy("not within the last N days"),
+    "between": gettext_lazy("between"),
 }
+MAX_AGE = 150
+MAX_REQUIRED = 3  # HQ's required criteria
 
 AGE_BANDS = {
     "under_25": (0, 24),
@@ -105,6 +113,9 @@ class FieldSpec:
     build: Callable[[str, Any, dict[str, Any]], Q]
     choices: tuple[tuple[str, Any], ...] = ()
     period: bool = False  # takes a "days" period
+    # What a contact may lack for the criterion to judge it (a key of ``UNKNOWN``): such contacts
+    # match neither way, and the live count says how many were left out for that reason.
+    unknown: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -194,17 +205,41 @@ def _purchase_amount(op: str, value: Any, criterion: dict[str, Any]) -> Q:
     return _compare(total, op, value)
 
 
+def _years_ago(today: datetime.date, n: int) -> datetime.date:
+    """The date ``n`` years before ``today`` (28 February for 29 February): whoever was born on or
+    before it is ``n`` or older today (born on 29 February: of age on 1 March in a common year)."""
+    try:
+        return today.replace(year=today.year - n)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - n, day=28)
+
+
+def _age_between(low: int | None, high: int | None, today: datetime.date) -> Q:
+    """Aged ``low`` or more and ``high`` or less (inclusive; None: no bound): born on or before
+    (today - low years) and after (today - high - 1 years). No birth date: never."""
+    q = Q(birth_date__isnull=False)
+    if low is not None:
+        q &= Q(birth_date__lte=_years_ago(today, low))
+    if high is not None:
+        q &= Q(birth_date__gt=_years_ago(today, high + 1))
+    return q
+
+
 def _birth_range(band: str, today: datetime.date) -> Q:
     low, high = AGE_BANDS[band]
+    return _age_between(low, high, today)
 
-    def years_ago(n: int) -> datetime.date:
-        try:
-            return today.replace(year=today.year - n)
-        except ValueError:  # 29 February
-            return today.replace(year=today.year - n, day=28)
 
-    # aged between low and high (inclusive): born after (today - high - 1 years), on or before (today - low)
-    return Q(birth_date__gt=years_ago(high + 1), birth_date__lte=years_ago(low))
+def _age_bounds(op: str, value: Any) -> tuple[int | None, int | None]:
+    """The ages an ``age`` criterion keeps, as (lowest, highest); None: no bound."""
+    if op == "between":
+        return int(value[0]), int(value[1])
+    return (int(value), None) if op == "gte" else (None, int(value))
+
+
+def _age(op: str, value: Any, _c: dict[str, Any]) -> Q:
+    low, high = _age_bounds(op, value)
+    return _age_between(low, high, timezone.localdate())
 
 
 def _age_band(op: str, value: Any, _c: dict[str, Any]) -> Q:
@@ -296,18 +331,26 @@ def _static_fields() -> dict[str, FieldSpec]:
             period=True,
         ),
         FieldSpec(
+            "age", gettext_lazy("Age"), ("gte", "lte", "between"), "age", _age, unknown=("birth_date",)
+        ),
+        FieldSpec(
             "age_band",
-            gettext_lazy("Age"),
+            gettext_lazy("Age band"),
             ("eq", "ne", "in"),
             "choice",
             _age_band,
             tuple(AGE_BAND_LABELS.items()),
+            unknown=("birth_date",),
         ),
     ]
     return {f.key: f for f in fields}
 
 
 STATIC_FIELDS = _static_fields()
+# What a contact may lack (``FieldSpec.unknown``): the contacts lacking it, as a Q.
+UNKNOWN: dict[str, Callable[[Scope], Q]] = {
+    "birth_date": lambda _scope: Q(birth_date__isnull=True),
+}
 ATTRIBUTE_OPS = {
     AttributeDefinition.FieldType.TEXT: ("eq", "ne"),
     AttributeDefinition.FieldType.CHOICE: ("eq", "ne", "in"),
@@ -356,9 +399,25 @@ def policy_for(organisation_id: int) -> SegmentPolicy:
     )
 
 
+def _clean_required(required: Any, scope: Scope) -> list[dict[str, Any]]:
+    """HQ's required criteria, checked as HQ's own (the allow-list, not the guardrails), normalised."""
+    if not isinstance(required, list):
+        raise ValidationError(_("Criteria must be a list of {field, op, value}."))
+    if len(required) > MAX_REQUIRED:
+        raise ValidationError(
+            _("At most %(n)s criteria can be required on every segment.") % {"n": MAX_REQUIRED}
+        )
+    return _check(required, scope, guarded=False)[0]
+
+
 def policy_update(
-    *, allowed_fields: list[str], allowed_operators: list[str], max_criteria: int
+    *,
+    allowed_fields: list[str],
+    allowed_operators: list[str],
+    max_criteria: int,
+    required_criteria: list[dict[str, Any]] | None = None,
 ) -> SegmentPolicy:
+    """HQ's guardrails; ``required_criteria`` None keeps the current ones."""
     scope = get_scope()
     if not role_allows(scope.role, Action.MARKETING_RULES):
         raise ValidationError(_("Only head office sets the segment guardrails."))
@@ -371,17 +430,55 @@ def policy_update(
             _("The maximum number of criteria must be between 1 and %(n)s.") % {"n": MAX_CRITERIA_HARD}
         )
     policy = policy_for(scope.organisation_id)
+    required = (
+        list(policy.required_criteria)
+        if required_criteria is None
+        else _clean_required(required_criteria, scope)
+    )
     with transaction.atomic():
         policy.allowed_fields = list(allowed_fields)
         policy.allowed_operators = list(allowed_operators)
         policy.max_criteria = max_criteria
+        policy.required_criteria = required
         policy.save()
         audit.record(
             action="segment.policy",
-            summary=f"{len(allowed_fields)} fields, {len(allowed_operators)} operators, max {max_criteria}",
-            data={"fields": len(allowed_fields), "operators": len(allowed_operators), "max": max_criteria},
+            summary=f"{len(allowed_fields)} fields, {len(allowed_operators)} operators, max {max_criteria}, "
+            f"{len(required)} required",
+            data={
+                "fields": len(allowed_fields),
+                "operators": len(allowed_operators),
+                "max": max_criteria,
+                "required": required,
+            },
         )
     return policy
+
+
+def criterion_limit(policy: SegmentPolicy) -> int:
+    """How many criteria a guarded user's segment may hold: HQ's maximum, plus its required ones."""
+    return min(policy.max_criteria + len(policy.required_criteria or []), MAX_CRITERIA_HARD)
+
+
+@dataclass(frozen=True)
+class Allowances:
+    """What a guarded user may use: HQ's allowed fields and operators, and each required criterion's
+    own field with its own operator (a store must be able to write what HQ requires)."""
+
+    fields: frozenset[str]
+    operators: frozenset[str]
+    required: frozenset[tuple[str, str]]
+
+    @classmethod
+    def of(cls, policy: SegmentPolicy) -> Allowances:
+        required = frozenset((str(r.get("field")), str(r.get("op"))) for r in policy.required_criteria or [])
+        return cls(frozenset(policy.allowed_fields), frozenset(policy.allowed_operators), required)
+
+    def field(self, name: str) -> bool:
+        return name in self.fields or any(name == f for f, _op in self.required)
+
+    def operator(self, name: str, op: str) -> bool:
+        return op in self.operators or (name, op) in self.required
 
 
 def is_guarded(scope: Scope) -> bool:
@@ -394,15 +491,15 @@ def fields_for(scope: Scope) -> dict[str, FieldSpec]:
     fields = available_fields(scope.organisation_id)
     if not is_guarded(scope):
         return fields
-    allowed = set(policy_for(scope.organisation_id).allowed_fields)
-    return {k: v for k, v in fields.items() if k in allowed}
+    allowed = Allowances.of(policy_for(scope.organisation_id))
+    return {k: v for k, v in fields.items() if allowed.field(k)}
 
 
 def operators_for(scope: Scope, spec: FieldSpec) -> tuple[str, ...]:
     if not is_guarded(scope):
         return spec.ops
-    allowed = set(policy_for(scope.organisation_id).allowed_operators)
-    return tuple(op for op in spec.ops if op in allowed)
+    allowed = Allowances.of(policy_for(scope.organisation_id))
+    return tuple(op for op in spec.ops if allowed.operator(spec.key, op))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -466,8 +563,32 @@ def _coerce_date(text: str) -> datetime.date:
         raise ValueError(_("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": text}) from None
 
 
+AGE_RE = re.compile(r"\s*(\d{1,3})\s*")
+AGE_RANGE_RE = re.compile(r"\s*(\d{1,3})\s*(?:-|–|—|,|;|/|à|a|to|and|et)\s*(\d{1,3})\s*", re.IGNORECASE)
+
+
+def _coerce_age(op: str, raw: Any) -> Any:
+    """An age (0 to 150) or, for ``between``, two: ``[18, 34]``, or text such as "18-34", "18, 34"."""
+    text = ", ".join(str(v) for v in raw) if isinstance(raw, list) else str(raw if raw is not None else "")
+    match = (AGE_RANGE_RE if op == "between" else AGE_RE).fullmatch(text)
+    if match is None:
+        if op == "between":
+            raise ValueError(_("Give two ages, e.g. 18-34."))
+        raise ValueError(_("Give an age in years, e.g. 18."))
+    ages = [int(n) for n in match.groups()]
+    if any(age > MAX_AGE for age in ages):
+        raise ValueError(_("An age is at most %(n)s.") % {"n": MAX_AGE})
+    if op != "between":
+        return ages[0]
+    if ages[0] > ages[1]:
+        raise ValueError(_("The first age must not be above the second."))
+    return ages
+
+
 def _coerce(spec: FieldSpec, op: str, raw: Any) -> Any:
     """The criterion's value in its type; ValueError with a clear message otherwise."""
+    if spec.kind == "age":
+        return _coerce_age(op, raw)
     if op == "in" or (isinstance(raw, list) and spec.kind in ("choice", "text")):
         return _coerce_list(spec, op, raw)
     text = str(raw if raw is not None else "").strip()
@@ -510,19 +631,17 @@ def validate_criteria(criteria: Any, scope: Scope | None = None) -> list[dict[st
     return _check(criteria, scope or get_scope())[0]
 
 
-def _refusal(
-    name: str, op: str, spec: FieldSpec, guarded: bool, allowed_fields: set[str], allowed_ops: set[str]
-) -> str | None:
-    """Why a known field's criterion is refused (HQ's allow-lists for a guarded scope, an operator
-    the field has not), or None."""
-    if guarded and name not in allowed_fields:
+def _refusal(name: str, op: str, spec: FieldSpec, allowed: Allowances | None) -> str | None:
+    """Why a known field's criterion is refused (HQ's allow-lists for a guarded scope, ``allowed``; an
+    operator the field has not), or None."""
+    if allowed is not None and not allowed.field(name):
         return _("head office does not allow targeting on “%(field)s”.") % {"field": spec.label}
     if op not in spec.ops:
         return _("the operator “%(op)s” does not apply to “%(field)s”.") % {
             "op": OPERATORS.get(op, op[:20]),
             "field": spec.label,
         }
-    if guarded and op not in allowed_ops:
+    if allowed is not None and not allowed.operator(name, op):
         return _("head office does not allow the operator “%(op)s”.") % {"op": OPERATORS[op]}
     return None
 
@@ -539,13 +658,14 @@ def _criterion_values(spec: FieldSpec, op: str, criterion: dict) -> tuple[Any, i
 
 
 def _check(
-    criteria: Any, scope: Scope
+    criteria: Any, scope: Scope, *, guarded: bool | None = None
 ) -> tuple[list[dict[str, Any]], list[tuple[FieldSpec, str, Any, dict]]]:
+    """Normalise and check ``criteria``; ``guarded`` (default: the scope's) applies HQ's guardrails."""
     if not isinstance(criteria, list) or not all(isinstance(c, dict) for c in criteria):
         raise ValidationError(_("Criteria must be a list of {field, op, value}."))
-    guarded = is_guarded(scope)
+    guarded = is_guarded(scope) if guarded is None else guarded
     policy = policy_for(scope.organisation_id)
-    limit = min(policy.max_criteria, MAX_CRITERIA_HARD) if guarded else MAX_CRITERIA_HARD
+    limit = criterion_limit(policy) if guarded else MAX_CRITERIA_HARD
     errors: list[str] = []
     if len(criteria) > limit:
         errors.append(
@@ -553,8 +673,7 @@ def _check(
             % {"n": limit, "count": len(criteria)}
         )
     every = available_fields(scope.organisation_id)
-    allowed_fields = set(policy.allowed_fields)
-    allowed_ops = set(policy.allowed_operators)
+    allowed = Allowances.of(policy) if guarded else None
     normalised: list[dict[str, Any]] = []
     parts: list[tuple[FieldSpec, str, Any, dict]] = []
     for number, criterion in enumerate(criteria, start=1):
@@ -564,7 +683,7 @@ def _check(
         if spec is None:
             errors.append(f"{prefix}: " + _("unknown field “%(field)s”.") % {"field": name[:60]})
             continue
-        refusal = _refusal(name, op, spec, guarded, allowed_fields, allowed_ops)
+        refusal = _refusal(name, op, spec, allowed)
         if refusal is not None:
             errors.append(f"{prefix}: {refusal}")
             continue
@@ -578,9 +697,73 @@ def _check(
             clean["days"] = days
         normalised.append(clean)
         parts.append((spec, op, value, clean))
+    if guarded and not errors:
+        errors = [
+            _("Head office requires “%(criterion)s” on every segment.")
+            % {"criterion": describe_criterion(required, every)}
+            for required in missing_requirements(normalised, policy.required_criteria or [])
+        ]
     if errors:
         raise ValidationError(errors)
     return normalised, parts
+
+
+# ---------------------------------------------------------------------------------------------------
+# HQ's required criteria: met by the same criterion, or (age) by a range inside the required one
+
+
+def _age_range(criteria: list[dict[str, Any]]) -> tuple[int, int] | None:
+    """The ages the segment's age criteria keep at most (their intersection, bands as their bounds), or
+    None when they bound nothing. Unbounded: 0 and MAX_AGE."""
+    low, high, bounded = 0, MAX_AGE, False
+    for c in criteria:
+        if c["field"] == "age":
+            lo, hi = _age_bounds(c["op"], c["value"])
+        elif c["field"] == "age_band" and c["op"] in ("eq", "in"):
+            bands = [AGE_BANDS[b] for b in (c["value"] if isinstance(c["value"], list) else [c["value"]])]
+            lo, hi = min(b[0] for b in bands), max(b[1] for b in bands)
+        else:
+            continue
+        bounded = True
+        low, high = max(low, lo if lo is not None else 0), min(high, hi if hi is not None else MAX_AGE)
+    return (low, high) if bounded else None
+
+
+def _meets(criteria: list[dict[str, Any]], required: dict[str, Any]) -> bool:
+    if any(c == required for c in criteria):
+        return True
+    if required.get("field") != "age":
+        return False
+    ages = _age_range(criteria)
+    if ages is None:
+        return False
+    low, high = _age_bounds(required["op"], required["value"])
+    return (low is None or ages[0] >= low) and (high is None or ages[1] <= high)
+
+
+def missing_requirements(
+    criteria: list[dict[str, Any]], required: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """HQ's required criteria that normalised ``criteria`` do not meet (none: the segment may be used)."""
+    return [r for r in required if not _meets(criteria, r)]
+
+
+def describe_criterion(criterion: dict[str, Any], fields: dict[str, FieldSpec] | None = None) -> str:
+    """A criterion in words, in the reader's language: "Age at least 18"."""
+    spec = (fields or STATIC_FIELDS).get(str(criterion.get("field")))
+    op, value = str(criterion.get("op")), criterion.get("value")
+    if spec is None:
+        return f"{criterion.get('field')} {op} {value}"
+    labels = {str(k): str(label) for k, label in spec.choices}
+    if op == "between" and isinstance(value, list) and len(value) == 2:
+        shown = _("%(low)s and %(high)s") % {"low": value[0], "high": value[1]}
+    elif isinstance(value, list):
+        shown = ", ".join(labels.get(str(v), str(v)) for v in value)
+    elif isinstance(value, bool):
+        shown = _("yes") if value else _("no")
+    else:
+        shown = labels.get(str(value), str(value))
+    return f"{spec.label} {OPERATORS.get(op, op)} {shown}"
 
 
 def compile_criteria(criteria: Any, scope: Scope | None = None) -> Compiled:
@@ -619,6 +802,27 @@ def segment_counts_by_store(criteria: Any, channel: str | None = None) -> dict[i
         .values_list("owner_id", "n")
     )
     return dict(rows)
+
+
+def segment_left_out(criteria: Any, channel: str | None = None) -> dict[str, int]:
+    """Reason (a key of ``UNKNOWN``: "birth_date"…) → how many of the scope's contacts (reachable on
+    ``channel`` when given) the criteria leave out for lack of it: those that match every other
+    criterion but lack what a criterion needs to judge them. One COUNT per reason the criteria have."""
+    scope = get_scope()
+    _normalised, parts = _check(criteria, scope)
+    reasons = dict.fromkeys(reason for spec, *_rest in parts for reason in spec.unknown)
+    left_out: dict[str, int] = {}
+    for reason in reasons:
+        q = UNKNOWN[reason](scope)
+        for spec, op, value, clean in parts:
+            if reason not in spec.unknown:
+                q &= spec.build(op, value, clean)
+        if channel:
+            if channel not in Channel.values:
+                raise ValidationError(_("Unknown channel."))
+            q &= audience_selectors.reachable_q(channel)
+        left_out[reason] = Contact.objects.filter(q).count()
+    return {reason: n for reason, n in left_out.items() if n}
 
 
 # ---------------------------------------------------------------------------------------------------
