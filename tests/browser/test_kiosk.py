@@ -1,12 +1,14 @@
 """The store's kiosk in a real browser: the store's manager makes its links (a click on the store's lead
 page), then at tablet size: fill, tick the SMS consent, send, type the code texted to the number (through
-the local SMS gateway), thank-you, back to a blank form; the consent wording shown is the one the ledger
-stores. Also the segment builder's live count (htmx) for a store manager."""
+the local SMS gateway), thank-you, back to a blank form; the kiosk of a French store is in French whatever
+the tablet's browser asks for, and the consent wording shown is the one the ledger stores. Also the
+segment builder's live count (htmx) for a store manager."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -19,13 +21,16 @@ from glocal.delivery.tests import test_providers
 from glocal.delivery.tests.test_providers import Provider
 from glocal.targeting import leads
 
-from .conftest import field
-
 pytestmark = pytest.mark.browser
 
 TABLET: ViewportSize = {"width": 820, "height": 1180}
 
 gateway = test_providers.gateway  # the local SMS gateway (a real HTTP server on 127.0.0.1)
+
+
+def field(page: Page, label: str) -> Any:
+    """The form control labelled ``label`` (Django's labels end with a colon: " :" in French)."""
+    return page.get_by_label(re.compile(rf"^{re.escape(label)}\s*:?$"))
 
 
 def texted_code(gateway: Provider, number: str) -> str:
@@ -74,43 +79,45 @@ def test_kiosk_on_a_tablet_records_the_wording_shown(
         f"/l/k/{lead_form.kiosk_token}/"
     )
     screenshot(office, "kiosk-links")
-    # the tablet at the counter opens the kiosk link
+    # the tablet at the counter opens the kiosk link: the store is in France, its kiosk in French
     page = new_page(TABLET, is_mobile=True)
     page.goto(urlsplit(link.get_attribute("href") or "").path)
-    expect(page.get_by_role("heading", level=1)).to_have_text("Stay in touch with Magasin A")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Restez en contact avec Magasin A")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
     expect(page.get_by_role("link")).to_have_count(0)  # nowhere to navigate to
-    sms_box = page.get_by_role("checkbox", name=config.sms_wording)
-    email_box = page.get_by_role("checkbox", name=config.email_wording)
+    sms_wording, email_wording = config.wording("sms", "fr"), config.wording("email", "fr")
+    sms_box = page.get_by_role("checkbox", name=sms_wording)
+    email_box = page.get_by_role("checkbox", name=email_wording)
     expect(sms_box).not_to_be_checked()
     expect(email_box).not_to_be_checked()
     shown = page.get_by_test_id("wording-consent_sms").inner_text()
 
-    field(page, "First name").fill("Camille")
-    field(page, "Last name").fill("Durand")
+    field(page, "Prénom").fill("Camille")
+    field(page, "Nom").fill("Durand")
     field(page, "Mobile").fill("06 12 34 56 78")
     sms_box.tap()
     expect(sms_box).to_be_checked()
-    box = page.get_by_role("button", name="Send").bounding_box()
+    box = page.get_by_role("button", name="Envoyer").bounding_box()
     assert box is not None and box["height"] >= 44  # a comfortable touch target
     screenshot(page, "kiosk-filled")
-    page.get_by_role("button", name="Send").tap()
+    page.get_by_role("button", name="Envoyer").tap()
 
     # nothing is recorded until the person types the code texted to the number
     expect(page).to_have_url(re.compile(r"/l/sms/[^/]+/$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Text messages from Magasin A")
+    expect(page.get_by_role("heading", level=1)).to_have_text("SMS de Magasin A")
     contact = Contact.unscoped.get(mobile="+33612345678")
     assert contact.consent_sms == "" and not ConsentEvent.unscoped.filter(contact=contact).exists()
-    code = field(page, "Code received by text message")
+    code = field(page, "Code reçu par SMS")
     expect(code).to_have_attribute("inputmode", "numeric")  # the tablet shows its number pad
     code.fill(texted_code(gateway, "+33612345678"))
     screenshot(page, "kiosk-sms-code")
-    page.get_by_role("button", name="Confirm").tap()
+    page.get_by_role("button", name="Confirmer").tap()
 
-    expect(page.get_by_test_id("thanks")).to_contain_text("Thank you! Your details were recorded.")
+    expect(page.get_by_test_id("thanks")).to_contain_text("Vos coordonnées ont été enregistrées.")
     expect(page.get_by_test_id("sms-confirmed")).to_be_visible()
-    for label in ("First name", "Last name", "Email", "Mobile", "Postcode"):
+    for label in ("Prénom", "Nom", "E-mail", "Mobile", "Code postal"):
         expect(field(page, label)).to_have_value("")
-    expect(page.get_by_role("checkbox", name=config.sms_wording)).not_to_be_checked()
+    expect(page.get_by_role("checkbox", name=sms_wording)).not_to_be_checked()
     screenshot(page, "kiosk-thanks")
 
     contact.refresh_from_db()
@@ -122,7 +129,7 @@ def test_kiosk_on_a_tablet_records_the_wording_shown(
     )
     event = ConsentEvent.unscoped.get(contact=contact)
     assert event.channel == "sms" and event.status == "opt_in" and event.source == "form"
-    assert event.wording == shown == config.sms_wording
+    assert event.wording == shown == sms_wording
 
 
 def test_segment_builder_live_count(
