@@ -88,6 +88,18 @@ def _left_out_text(reason: str, n: int) -> str:
             "%(n)s contacts have no birth date and are not counted.",
             n,
         ) % {"n": shown}
+    if reason == "postcode":
+        return ngettext(
+            "%(n)s contact has no postcode and is not counted.",
+            "%(n)s contacts have no postcode and are not counted.",
+            n,
+        ) % {"n": shown}
+    if reason == "catchment":
+        return ngettext(
+            "%(n)s contact belongs to a store without a catchment area (store profile) and is not counted.",
+            "%(n)s contacts belong to a store without a catchment area (store profile) and are not counted.",
+            n,
+        ) % {"n": shown}
     return ngettext(
         "%(n)s contact lacks what a criterion needs and is not counted.",
         "%(n)s contacts lack what a criterion needs and are not counted.",

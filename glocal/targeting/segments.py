@@ -13,6 +13,9 @@ The service (``validate_criteria``) enforces them, the form shows the same messa
 
 Age is compared on the birth date (``age`` at least / at most / between, or ``age_band``): a contact
 without a birth date matches no age criterion; :func:`segment_left_out` says how many were left out so.
+The catchment criterion compares a contact's postcode with its owner store's catchment postcodes (the
+store profile's list; contacts have no coordinates, so no distance): no postcode, or a store without a
+catchment area, leaves the contact out either way, and that is said too.
 
 Counts: :func:`segment_counts_by_store` gives every store's count in ONE GROUP BY over the scope's
 contacts (a store sees only the contacts it owns).
@@ -31,11 +34,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, DecimalField, Exists, FloatField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, Trim, Upper
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
     GreaterThanOrEqual,
+    In,
     LessThan,
     LessThanOrEqual,
 )
@@ -57,6 +61,7 @@ from glocal.audience.models import (
 from glocal.core import audit
 from glocal.core.roles import Action, is_hq, role_allows
 from glocal.core.scope import Scope, get_scope
+from glocal.network.models import Entity
 
 from .models import Segment, SegmentPolicy
 
@@ -110,12 +115,19 @@ class FieldSpec:
     label: Any
     ops: tuple[str, ...]
     kind: str  # value type: choice, text, list, int, decimal, date
-    build: Callable[[str, Any, dict[str, Any]], Q]
+    # (op, coerced value, criterion) → Q; a ``scoped`` field's builder also takes the scope.
+    build: Callable[..., Q]
     choices: tuple[tuple[str, Any], ...] = ()
     period: bool = False  # takes a "days" period
     # What a contact may lack for the criterion to judge it (a key of ``UNKNOWN``): such contacts
     # match neither way, and the live count says how many were left out for that reason.
     unknown: tuple[str, ...] = ()
+    scoped: bool = False
+
+    def q(self, op: str, value: Any, criterion: dict[str, Any], scope: Scope) -> Q:
+        if self.scoped:
+            return self.build(op, value, criterion, scope)
+        return self.build(op, value, criterion)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -251,6 +263,42 @@ def _age_band(op: str, value: Any, _c: dict[str, Any]) -> Q:
     return q if op in ("eq", "in") else (~q & Q(birth_date__isnull=False))
 
 
+def _postcode() -> Any:
+    """A contact's postcode as catchment lists hold it (trimmed, upper case)."""
+    return Upper(Trim("postcode"))
+
+
+def _has_postcode() -> Q:
+    return ~Q(Exact(Trim("postcode"), ""))
+
+
+def _catchments(scope: Scope) -> dict[tuple[str, ...], list[int]]:
+    """The scope's entities with a catchment area, grouped by their list of postcodes (trimmed, upper
+    case): ``{("59000", "59800"): [store ids]}``. Read in ``scope``'s subtree (the contacts it sees are
+    owned there)."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    rows = Entity.unscoped.filter(Entity.scope_q(scope)).values_list("pk", "catchment_postcodes")
+    for pk, codes in rows:
+        clean = tuple(sorted({str(c).strip().upper() for c in codes or [] if str(c).strip()}))
+        if clean:
+            groups.setdefault(clean, []).append(pk)
+    return groups
+
+
+def _with_catchment(scope: Scope) -> list[int]:
+    return [pk for pks in _catchments(scope).values() for pk in pks]
+
+
+def _catchment(op: str, value: Any, _c: dict[str, Any], scope: Scope) -> Q:
+    """In (``value`` True) or out of (False) its owner's catchment area: the contact's postcode among
+    its owner entity's catchment postcodes. No postcode, or an owner without a catchment area: neither."""
+    q = Q(pk__in=[])
+    for codes, owners in _catchments(scope).items():
+        inside = Q(In(_postcode(), list(codes)))
+        q |= Q(owner_id__in=owners) & (inside if value else (_has_postcode() & ~inside))
+    return q
+
+
 def _attribute(definition: AttributeDefinition) -> Callable[[str, Any, dict[str, Any]], Q]:
     key = definition.key
     types = AttributeDefinition.FieldType
@@ -331,6 +379,15 @@ def _static_fields() -> dict[str, FieldSpec]:
             period=True,
         ),
         FieldSpec(
+            "catchment",
+            gettext_lazy("In its store's catchment area"),
+            ("eq",),
+            "bool",
+            _catchment,
+            unknown=("postcode", "catchment"),
+            scoped=True,
+        ),
+        FieldSpec(
             "age", gettext_lazy("Age"), ("gte", "lte", "between"), "age", _age, unknown=("birth_date",)
         ),
         FieldSpec(
@@ -350,6 +407,9 @@ STATIC_FIELDS = _static_fields()
 # What a contact may lack (``FieldSpec.unknown``): the contacts lacking it, as a Q.
 UNKNOWN: dict[str, Callable[[Scope], Q]] = {
     "birth_date": lambda _scope: Q(birth_date__isnull=True),
+    "postcode": lambda _scope: ~_has_postcode(),
+    # a postcode, but an owner without a catchment area (those without a postcode are counted above)
+    "catchment": lambda scope: _has_postcode() & ~Q(owner_id__in=_with_catchment(scope)),
 }
 ATTRIBUTE_OPS = {
     AttributeDefinition.FieldType.TEXT: ("eq", "ne"),
@@ -385,7 +445,16 @@ def available_fields(organisation_id: int) -> dict[str, FieldSpec]:
 # Guardrails
 
 
-DEFAULT_ALLOWED_FIELDS = ["kind", "consent_email", "consent_sms", "tag", "city", "postcode", "last_purchase"]
+DEFAULT_ALLOWED_FIELDS = [
+    "kind",
+    "consent_email",
+    "consent_sms",
+    "tag",
+    "city",
+    "postcode",
+    "catchment",
+    "last_purchase",
+]
 
 
 def policy_for(organisation_id: int) -> SegmentPolicy:
@@ -769,10 +838,11 @@ def describe_criterion(criterion: dict[str, Any], fields: dict[str, FieldSpec] |
 def compile_criteria(criteria: Any, scope: Scope | None = None) -> Compiled:
     """Validate and compile ``criteria`` (ANDed) to a Q over Contact. Apply it to ``Contact.objects``
     (scoped): the result never reaches beyond the scope's owned contacts."""
-    normalised, parts = _check(criteria, scope or get_scope())
+    scope = scope or get_scope()
+    normalised, parts = _check(criteria, scope)
     q = Q()
     for spec, op, value, clean in parts:
-        q &= spec.build(op, value, clean)
+        q &= spec.q(op, value, clean, scope)
     return Compiled(criteria=normalised, q=q)
 
 
@@ -816,7 +886,7 @@ def segment_left_out(criteria: Any, channel: str | None = None) -> dict[str, int
         q = UNKNOWN[reason](scope)
         for spec, op, value, clean in parts:
             if reason not in spec.unknown:
-                q &= spec.build(op, value, clean)
+                q &= spec.q(op, value, clean, scope)
         if channel:
             if channel not in Channel.values:
                 raise ValidationError(_("Unknown channel."))

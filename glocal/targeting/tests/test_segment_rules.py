@@ -1,6 +1,6 @@
 """HQ's marketing rules on segments: who sets the guardrails (``marketing.rules``), age as a threshold
 (at least, at most, between; the contacts without a birth date said, not dropped silently), HQ's
-required criteria (e.g. age at least 18 on every local segment)."""
+required criteria (e.g. age at least 18 on every local segment), the catchment criterion."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from django.utils import timezone, translation
 from glocal.audience import services as audience
 from glocal.audience.models import Contact
 from glocal.core.scope import activate
+from glocal.network import services as network_services
+from glocal.network.models import Entity
 from glocal.targeting import segments
 from glocal.targeting.models import Segment, SegmentPolicy
 
@@ -298,3 +300,83 @@ def test_the_guardrails_page_sets_required_criteria_and_the_builder_starts_with_
     )
     assert saved.status_code == 302
     assert Segment.unscoped.get().criteria == ADULTS
+
+
+# -- catchment: the contact's postcode among its store's catchment postcodes -------------------------------
+
+IN_AREA = [{"field": "catchment", "op": "eq", "value": True}]
+OUT_OF_AREA = [{"field": "catchment", "op": "eq", "value": False}]
+
+
+@pytest.fixture
+def areas(network):
+    Entity.unscoped.filter(pk=network.store_a.pk).update(catchment_postcodes=["59000", " 59800", "59800"])
+    Entity.unscoped.filter(pk=network.store_b.pk).update(catchment_postcodes=["06000"])
+    for name, store, postcode in (
+        ("AIn", network.store_a, "59000"),
+        ("AInSpaced", network.store_a, " 59800 "),
+        ("AOut", network.store_a, "62000"),
+        ("BIn", network.store_b, "06000"),
+        ("BOut", network.store_b, "59000"),  # store A's area, not its own store's
+        ("A2", network.store_a2, "59000"),  # store A2 has no catchment area
+    ):
+        _contact(network, store, last_name=name, email=f"{name.lower()}@example.test", postcode=postcode)
+    _contact(network, network.store_a, last_name="ANone", email="anone@example.test")
+
+
+def test_in_and_out_of_the_stores_catchment_area(network, areas):
+    assert not SegmentPolicy.unscoped.exists()  # stores may use the catchment by default
+    assert _names(network, "hq_admin", IN_AREA) == {"AIn", "AInSpaced", "BIn"}
+    assert _names(network, "hq_admin", OUT_OF_AREA) == {"AOut", "BOut"}
+    assert _names(network, "regional", IN_AREA) == {"AIn", "AInSpaced"}
+    assert _names(network, "store_b", IN_AREA) == {"BIn"}
+    assert _names(network, "store_a", [{"field": "catchment", "op": "eq", "value": "yes"}]) == {
+        "AIn",
+        "AInSpaced",
+    }
+    with activate(network.scope("hq_admin")):
+        both = IN_AREA + [{"field": "city", "op": "eq", "value": "Nowhere"}]
+        assert segments.segment_contacts(both).count() == 0
+
+
+def test_the_count_and_the_audience_use_the_same_compiled_condition(network, areas):
+    with activate(network.scope("hq_admin")):
+        by_store = segments.segment_counts_by_store(IN_AREA)
+        assert by_store == {network.store_a.pk: 2, network.store_b.pk: 1}
+        assert sum(by_store.values()) == segments.segment_contacts(IN_AREA).count()
+        compiled = segments.compile_criteria(IN_AREA)
+        assert set(Contact.objects.filter(compiled.q)) == set(segments.segment_contacts(IN_AREA))
+
+
+def test_a_store_edits_its_catchment_area_and_the_count_follows(network, areas):
+    with activate(network.scope("hq_admin")):
+        network_services.entity_update(
+            entity=Entity.objects.get(pk=network.store_a2.pk),
+            changes={"catchment_postcodes": ["59000"]},
+            by_role="hq_admin",
+        )
+    assert _names(network, "hq_admin", IN_AREA) == {"AIn", "AInSpaced", "BIn", "A2"}
+
+
+def test_contacts_the_catchment_cannot_judge_are_said(login, network, areas):
+    with activate(network.scope("hq_admin")):
+        assert segments.segment_left_out(IN_AREA) == {"postcode": 1, "catchment": 1}
+        assert segments.segment_left_out(OUT_OF_AREA) == {"postcode": 1, "catchment": 1}
+    with activate(network.scope("store_a")):
+        assert segments.segment_left_out(IN_AREA) == {"postcode": 1}
+    count = login(network, "regional").post(
+        reverse("targeting:segment_count"),
+        {"field": ["catchment"], "op": ["eq"], "value": ["true"], "days": [""]},
+    )
+    text = count.content.decode()
+    assert 'data-testid="segment-total">2<' in text
+    assert "1 contact has no postcode and is not counted." in text
+    assert "1 contact belongs to a store without a catchment area (store profile) and is not counted." in text
+
+
+def test_no_catchment_area_anywhere_matches_nobody(network):
+    _contact(network, network.store_a, last_name="Somebody", postcode="59000")
+    with activate(network.scope("hq_admin")):
+        assert segments.segment_contacts(IN_AREA).count() == 0
+        assert segments.segment_counts_by_store(IN_AREA) == {}
+        assert segments.segment_left_out(IN_AREA) == {"catchment": 1}
