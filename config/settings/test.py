@@ -13,3 +13,5 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": ""}  # shared in-memory database for live-server tests
 AXES_ENABLED = True
 LANGUAGE_CODE = "en"
+# Print renders are not kept from one test to the next (ids and in-memory files are reused between tests).
+GLOCAL_PRINT_RENDER_CACHE = False

@@ -47,6 +47,8 @@ from glocal.creatives import rendering
 from glocal.creatives.findings import ERROR, WARNING, Finding
 from glocal.creatives.sandbox import RenderError, compile_source, render
 
+from . import render_cache
+
 STARTER_SOURCE = """{# print: format=a4 bleed=3 marks=yes qr=store #}
 <div style="padding: 20mm; background: var(--brand-primary); color: var(--brand-secondary)">
   <h1 style="font-size: 36pt">{{ zones.headline }}</h1>
@@ -285,8 +287,6 @@ def render_print(
     bleed: bool | None = None,
 ) -> PrintResult:
     """Render one print variant to PDF. ``bleed=False`` drops bleed and marks (screen preview)."""
-    from weasyprint import HTML
-
     options = options or parse_options(variant.source)
     if bleed is False:
         options = PrintOptions(format=options.format, qr=options.qr)
@@ -331,15 +331,41 @@ def render_print(
         body=body,
         address=address,
     )
+    # The same document for the same renderer and store is laid out once (render_cache: the editor,
+    # the campaign page, the proof and its thumbnail render the same poster).
+    key = render_cache.digest("print", html, options, BASE_URL, *_renderer(variant.store))
+    found = render_cache.cached(
+        render_cache.RENDERS,
+        key,
+        lambda: _lay_out(html, options, variant.store, images or {}),
+        lambda r: len(r.pdf) + 4096,
+    )
+    return dataclasses.replace(found, images=[dict(i) for i in found.images], refused=list(found.refused))
+
+
+def _renderer(store: dict[str, Any]) -> tuple[Any, ...]:
+    """Who renders, for whom: what the image fetcher's rule depends on (render_cache's key)."""
+    from glocal.core.scope import current_scope
+
+    scope = current_scope()
+    if scope is None:
+        return (None, None, store.get("code", ""))
+    return (scope.organisation_id, scope.entity_path, store.get("code", ""))
+
+
+def _lay_out(html: str, options: PrintOptions, store: dict[str, Any], images: dict[str, Any]) -> PrintResult:
+    """WeasyPrint's layout (twice when backgrounds and photos are extended into the bleed) and PDF."""
+    from weasyprint import HTML
+
     result = PrintResult(options=options)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    fetcher = make_fetcher(result.refused, store=variant.store)
+    fetcher = make_fetcher(result.refused, store=store)
     parsed = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher)
     document = parsed.render()
     if options.bleed_mm and extend_into_bleed(document, options.bleed_mm):
         document = parsed.render()  # laid out again with the edge backgrounds and photos extended
     result.page_count = len(document.pages)
-    result.images = measure_images(document, images or {})
+    result.images = measure_images(document, images)
     result.pdf = document.write_pdf()
     return result
 
@@ -527,6 +553,16 @@ def pdf_pages_png(pdf: bytes, *, dpi: int = 50, first_pages: int = 4) -> list[by
     tool = shutil.which("pdftoppm")
     if tool is None:
         return None
+    key = render_cache.digest("pages", pdf, dpi, first_pages)
+    return render_cache.cached(
+        render_cache.PAGE_IMAGES,
+        key,
+        lambda: _rasterise(tool, pdf, dpi, first_pages),
+        lambda pages: sum(len(p) for p in pages) + 1024,
+    )
+
+
+def _rasterise(tool: str, pdf: bytes, dpi: int, first_pages: int) -> list[bytes]:
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "in.pdf"
         source.write_bytes(pdf)
