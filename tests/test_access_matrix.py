@@ -1034,7 +1034,17 @@ ROUTES: dict[str, Row] = {
     "delivery:settings": Row(
         Action.MARKETING_RULES,
         post=Post(
-            body(priority="central_first", sms_start="09:00", sms_end="19:00", caps_text="3, 7, email"),
+            body(
+                priority="central_first",
+                sms_start="09:00",
+                sms_end="19:00",
+                **{
+                    "caps-TOTAL_FORMS": "1",
+                    "caps-INITIAL_FORMS": "0",
+                    "caps-0-limit": "3",
+                    "caps-0-days": "7",
+                },
+            ),
             writes="delivery.DeliverySettings",
         ),
     ),

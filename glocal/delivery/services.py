@@ -28,7 +28,6 @@ from . import tokens, tracking
 from .models import DeliverySettings, Message, MessageEvent, SendingWindow
 
 UNSUBSCRIBE_WORDING = "One-click unsubscribe link (RFC 8058)"
-CAP_LINE = re.compile(r"^\s*(\d+)\s*[,;]\s*(\d+)\s*(?:[,;]\s*(email|sms)?\s*)?$", re.IGNORECASE)
 
 
 def contact_for_claim(claim: tokens.UnsubscribeClaim) -> Contact | None:
@@ -137,33 +136,30 @@ def counts_for(campaign: Campaign, statuses: dict[str, int]) -> dict[str, int]:
     }
 
 
-def parse_caps(text: str) -> list[dict[str, Any]]:
-    caps: list[dict[str, Any]] = []
-    errors: list[str] = []
-    for number, line in enumerate((text or "").splitlines(), start=1):
-        if not line.strip():
-            continue
-        match = CAP_LINE.match(line)
-        if not match or int(match.group(1)) < 1 or not 1 <= int(match.group(2)) <= 365:
-            errors.append(
-                _("Line %(n)s: write a limit, a number of days (1 to 365) and optionally email or sms.")
-                % {"n": number}
-            )
-            continue
-        caps.append(
-            {
-                "limit": int(match.group(1)),
-                "days": int(match.group(2)),
-                "channel": (match.group(3) or "").lower(),
-            }
-        )
-    if errors:
-        raise ValidationError(errors)
-    return caps
+CAP_CHANNELS = ("", "email", "sms", "print")  # "": every channel
 
 
-def settings_save(*, form: Any) -> DeliverySettings:
-    """HQ's delivery rules (pressure caps, priority, SMS window — which only ever narrows the legal one)."""
+def validate_caps(caps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The caps as stored (``{"limit": 3, "days": 7, "channel": "email"}``, "" for all channels), checked:
+    at least one message, 1 to 365 days, a known channel, one cap per channel and period."""
+    clean: list[dict[str, Any]] = []
+    seen: set[tuple[int, str]] = set()
+    for cap in caps:
+        limit, days, channel = int(cap["limit"]), int(cap["days"]), cap.get("channel") or ""
+        if limit < 1 or not 1 <= days <= 365 or channel not in CAP_CHANNELS:
+            raise ValidationError(_("A cap needs at least 1 message, 1 to 365 days and a known channel."))
+        if (days, channel) in seen:
+            raise ValidationError(_("Two caps have the same channel and period: keep one."))
+        seen.add((days, channel))
+        clean.append({"limit": limit, "days": days, "channel": channel})
+    return clean
+
+
+def settings_save(*, form: Any, caps: list[dict[str, Any]] | None = None) -> DeliverySettings:
+    """HQ's delivery rules (pressure caps, priority, SMS window — which only ever narrows the legal one,
+    and must leave some time inside it). ``caps``: None keeps the current ones."""
+    from . import window_summary
+
     scope = get_scope()
     if not role_allows(scope.role, Action.MARKETING_RULES):
         raise ValidationError(_("Only head office sets the delivery rules."))
@@ -171,9 +167,15 @@ def settings_save(*, form: Any) -> DeliverySettings:
         raise ValidationError(_("Only head office administrators change the sender domain."))
     obj: DeliverySettings = form.save(commit=False)
     obj.organisation_id = scope.organisation_id
-    obj.caps = form.cleaned_data.get("caps_text") or []
+    if caps is not None:
+        obj.caps = validate_caps(caps)
     if obj.sms_start and obj.sms_end and obj.sms_start >= obj.sms_end:
         raise ValidationError(_("The SMS window must end after it starts."))
+    hq_node = Entity.objects.filter(pk=scope.entity_id).first()
+    if window_summary.head_office(obj, hq_node.country if hq_node else "FR").effective is None:
+        raise ValidationError(
+            _("This window leaves no time at which SMS may be sent once limited by the law.")
+        )
     obj.save()
     audit.record(action="delivery.settings", summary="delivery rules")
     return obj

@@ -14,6 +14,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages as flash
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
@@ -29,9 +30,11 @@ from glocal.accounts.client_ip import client_ip
 from glocal.campaigns.models import Campaign
 from glocal.core.language import recipient_language, speaking
 from glocal.core.views_base import scoped
+from glocal.network.models import Entity
 from glocal.network.roles import Action, role_allows, sees_personal_data
 
-from . import services, tokens
+from . import selectors as delivery_selectors
+from . import services, tokens, window_summary
 from .models import DeliverySettings, Exclusion, Message, MessageEvent, SendingWindow
 from .models import explain as explain_exclusion
 
@@ -215,21 +218,90 @@ def campaign_report(request: Any, pk: int) -> HttpResponse:
             "reason": reason,
             "reason_choices": Exclusion.Reason.choices,
             "personal": personal,
+            "rented": delivery_selectors.rented_list_line(campaign),
         },
     )
 
 
-class DeliverySettingsForm(forms.ModelForm):
-    caps_text = forms.CharField(
-        label=gettext_lazy("Pressure caps"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=gettext_lazy(
-            "One cap per line: limit, days, channel (email, sms, or empty for all channels). "
-            "Example: 3, 7, email"
-        ),
-    )
+CAP_CHANNEL_CHOICES = [
+    ("", gettext_lazy("All channels")),
+    ("email", gettext_lazy("Email")),
+    ("sms", gettext_lazy("SMS")),
+    ("print", gettext_lazy("Print")),
+]
 
+
+class CapForm(forms.Form):
+    """One marketing-pressure cap: at most ``limit`` messages per contact over ``days`` on ``channel``."""
+
+    limit = forms.IntegerField(
+        label=gettext_lazy("Max messages"),
+        min_value=1,
+        max_value=1000,
+        error_messages={
+            "required": gettext_lazy("How many messages at most?"),
+            "invalid": gettext_lazy("A whole number of messages."),
+            "min_value": gettext_lazy("At least 1 message (remove the row to have no cap)."),
+            "max_value": gettext_lazy("At most 1000 messages."),
+        },
+        widget=forms.NumberInput(attrs={"min": 1, "max": 1000}),
+    )
+    days = forms.IntegerField(
+        label=gettext_lazy("Period (days)"),
+        min_value=1,
+        max_value=365,
+        error_messages={
+            "required": gettext_lazy("Over how many days?"),
+            "invalid": gettext_lazy("A whole number of days."),
+            "min_value": gettext_lazy("A period of 1 to 365 days."),
+            "max_value": gettext_lazy("A period of 1 to 365 days."),
+        },
+        widget=forms.NumberInput(attrs={"min": 1, "max": 365}),
+    )
+    channel = forms.ChoiceField(label=gettext_lazy("Channel"), choices=CAP_CHANNEL_CHOICES, required=False)
+
+
+class BaseCapFormSet(forms.BaseFormSet):
+    def clean(self) -> None:
+        if any(self.errors):
+            return
+        seen: dict[tuple[int, str], int] = {}
+        for number, form in enumerate(self.forms, start=1):
+            if not form.cleaned_data or form.cleaned_data.get("DELETE"):
+                continue
+            key = (form.cleaned_data["days"], form.cleaned_data["channel"])
+            if key in seen:
+                form.add_error(
+                    None,
+                    gettext_lazy("Row %(first)s has the same channel and period: keep one of the two.")
+                    % {"first": seen[key]},
+                )
+            seen.setdefault(key, number)
+
+    def caps(self) -> list[dict[str, Any]]:
+        """The rows kept, in the stored format (``{"limit", "days", "channel"}``)."""
+        return [
+            {k: form.cleaned_data[k] for k in ("limit", "days", "channel")}
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+
+
+CapFormSet = forms.formset_factory(
+    CapForm, formset=BaseCapFormSet, extra=3, can_delete=True, max_num=20, validate_max=True
+)
+CAPS_PREFIX = "caps"
+
+
+def cap_formset(data: Any, caps: list[dict[str, Any]]) -> BaseCapFormSet:
+    initial = [
+        {"limit": c["limit"], "days": c["days"], "channel": c.get("channel") or ""} for c in caps or []
+    ]
+    formset: BaseCapFormSet = CapFormSet(data, initial=initial, prefix=CAPS_PREFIX)  # type: ignore[assignment]
+    return formset
+
+
+class DeliverySettingsForm(forms.ModelForm):
     class Meta:
         model = DeliverySettings
         fields = ["priority", "count_scheduled", "sms_start", "sms_end", "sender_domain"]
@@ -238,32 +310,35 @@ class DeliverySettingsForm(forms.ModelForm):
             "sms_end": forms.TimeInput(attrs={"type": "time"}),
         }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        caps = self.instance.caps or []
-        self.fields["caps_text"].initial = "\n".join(
-            f"{c['limit']}, {c['days']}, {c.get('channel') or ''}".rstrip(", ") for c in caps
-        )
 
-    def clean_caps_text(self) -> list[dict[str, Any]]:
-        return services.parse_caps(self.cleaned_data.get("caps_text", ""))
+def _hq_country(request: Any) -> str:
+    node = Entity.objects.filter(pk=request.scope.entity_id).first()
+    return node.country if node else "FR"
 
 
 @scoped(Action.MARKETING_RULES)
 def delivery_settings(request: Any) -> HttpResponse:
-    instance = DeliverySettings.objects.filter(organisation_id=request.scope.organisation_id).first()
-    instance = instance or DeliverySettings(organisation_id=request.scope.organisation_id)
+    instance = _settings_row(request)
     form = DeliverySettingsForm(request.POST or None, instance=instance)
+    caps = cap_formset(request.POST or None, instance.caps)
     if not role_allows(request.scope.role, Action.NETWORK_SETTINGS):
         del form.fields["sender_domain"]  # an integration (DNS, DKIM): HQ admins'
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and caps.is_valid():
         try:
-            services.settings_save(form=form)
+            saved = services.settings_save(form=form, caps=caps.caps())
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
+            flash.success(request, str(window_summary.head_office(saved, _hq_country(request))))
             return redirect("delivery:settings")
-    return render(request, "delivery/settings.html", {"form": form, "title": _("Delivery rules")})
+    summary = window_summary.head_office(_settings_row(request), _hq_country(request))  # as saved
+    context = {"form": form, "caps": caps, "summary": summary, "title": _("Delivery rules")}
+    return render(request, "delivery/settings.html", context)
+
+
+def _settings_row(request: Any) -> DeliverySettings:
+    row = DeliverySettings.objects.filter(organisation_id=request.scope.organisation_id).first()
+    return row or DeliverySettings(organisation_id=request.scope.organisation_id)
 
 
 WEEKDAYS = [
@@ -306,7 +381,7 @@ def sending_window(request: Any) -> HttpResponse:
     form = SendingWindowForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.sending_window_save(
+            saved = services.sending_window_save(
                 days=form.cleaned_data["sms_days"],
                 start=form.cleaned_data["sms_start"],
                 end=form.cleaned_data["sms_end"],
@@ -314,5 +389,16 @@ def sending_window(request: Any) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
+            flash.success(request, str(_entity_summary(request, saved)))
             return redirect("delivery:window")
-    return render(request, "delivery/window.html", {"form": form, "saved": current is not None})
+    context = {"form": form, "saved": current is not None, "summary": _entity_summary(request, current)}
+    return render(request, "delivery/window.html", context)
+
+
+def _entity_summary(request: Any, row: SendingWindow | None) -> window_summary.WindowSummary:
+    """The acting entity's effective SMS window: its own (``row``) within head office's and the law's."""
+    entity = Entity.objects.get(pk=request.scope.entity_id)
+    settings_row = _settings_row(request)
+    if row is None:
+        return window_summary.for_entity(settings_row, entity, [], None, None)
+    return window_summary.for_entity(settings_row, entity, row.sms_days, row.sms_start, row.sms_end)

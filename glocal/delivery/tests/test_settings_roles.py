@@ -12,7 +12,16 @@ from glocal.delivery import services
 from glocal.delivery.models import DeliverySettings
 from glocal.delivery.views import DeliverySettingsForm
 
-RULES = {"priority": "central_first", "sms_start": "09:00", "sms_end": "19:00", "caps_text": "3, 7, email"}
+RULES = {
+    "priority": "central_first",
+    "sms_start": "09:00",
+    "sms_end": "19:00",
+    "caps-TOTAL_FORMS": "1",
+    "caps-INITIAL_FORMS": "0",
+    "caps-0-limit": "3",
+    "caps-0-days": "7",
+    "caps-0-channel": "email",
+}
 
 
 @pytest.fixture
@@ -23,7 +32,7 @@ def domain(network):
 def test_an_hq_marketer_sets_the_rules_but_not_the_sender_domain(login, network, domain):
     client = login(network, "hq_marketer")
     page = client.get(reverse("delivery:settings"))
-    assert page.status_code == 200 and b'name="caps_text"' in page.content
+    assert page.status_code == 200 and b'name="caps-0-limit"' in page.content
     assert b'name="sender_domain"' not in page.content
     answer = client.post(reverse("delivery:settings"), {**RULES, "sender_domain": "evil.example"})
     assert answer.status_code == 302
