@@ -988,6 +988,31 @@ ROUTES: dict[str, Row] = {
         owner="store_a",
         foreign=[campaign_factories.make_budget("store_b"), campaign_factories.make_budget("other_store")],
     ),
+    "campaigns:budget_edit": Row(
+        Action.BUDGET_MANAGE,
+        obj=campaign_factories.make_budget("store_a"),
+        owner="store_a",
+        post=Post(
+            lambda n, p, kw: {
+                "label": "Printemps",
+                "period_start": today(),
+                "period_end": today(),
+                "amount": "1 000",
+                "coop_share": "0",
+            },
+            writes="campaigns.Budget",
+        ),
+        foreign=[campaign_factories.make_budget("other_store")],  # another organisation's
+        foreign_personas=("hq_admin",),
+    ),
+    "campaigns:budget_close": Row(  # GET: the confirmation page; POST: closes it
+        Action.BUDGET_MANAGE,
+        obj=campaign_factories.make_budget("store_a"),
+        owner="store_a",
+        post=Post(writes="campaigns.Budget"),
+        foreign=[campaign_factories.make_budget("other_store")],  # another organisation's
+        foreign_personas=("hq_admin",),
+    ),
     "campaigns:settings": Row(
         Action.BUDGET_MANAGE,
         post=Post(

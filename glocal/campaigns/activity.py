@@ -68,7 +68,7 @@ def _slot(event: AuditEvent) -> str | None:
     }
 
 
-@details("budget.save")
+@details("budget.save", "budget.close")
 def _budget(event: AuditEvent) -> str | None:
     if "amount" not in event.data:
         return None

@@ -33,6 +33,7 @@ class CampaignsConfig(AppConfig):
                     "operation.subscribe": _("took part in an operation"),
                     "operation.opt_out": _("opted out of an operation"),
                     "budget.save": _("saved a budget"),
+                    "budget.close": _("closed a budget"),
                 },
             )
         )

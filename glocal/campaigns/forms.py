@@ -15,7 +15,7 @@ from glocal.creatives.models import Channel, ChannelTemplate
 from glocal.network.models import Entity, EntityGroup
 
 from . import audience, selectors
-from .models import Budget, CalendarSlot, CampaignSettings, Operation
+from .models import CalendarSlot, CampaignSettings, Operation
 
 
 def _choice(form: forms.BaseForm, name: str) -> forms.ModelChoiceField:
@@ -199,19 +199,6 @@ class SlotForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         _choice(self, "entity").queryset = Entity.objects.filter(is_active=True).order_by("path")
         self.fields["channel"].required = False
-
-
-class BudgetForm(forms.ModelForm):
-    entity = forms.ModelChoiceField(label=_("Entity"), queryset=Entity.unscoped.none())
-
-    class Meta:
-        model = Budget
-        fields = ["entity", "period_start", "period_end", "amount", "coop_share"]
-        widgets = {"period_start": date_widget(), "period_end": date_widget()}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _choice(self, "entity").queryset = Entity.objects.filter(is_active=True).order_by("path")
 
 
 class SettingsForm(forms.ModelForm):

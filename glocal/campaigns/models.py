@@ -255,6 +255,12 @@ class Campaign(EntityOwned):
     estimated_cost = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     sent_count = models.PositiveIntegerField(default=0)
     actual_cost = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    budget_line = models.CharField(
+        _("budget line"),
+        max_length=80,
+        blank=True,
+        help_text=_("The budget line its cost goes to; empty: the budget covering the send date."),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -398,8 +404,16 @@ class CalendarSlot(TenantModel):
         return _owned_or_ancestor("entity__", scope)
 
 
+def line_key(label: str) -> str:
+    """A budget line's label as compared: trimmed, spaces collapsed, case-insensitive."""
+    return " ".join((label or "").split()).casefold()
+
+
 class Budget(EntityOwned):
-    """An entity's marketing allocation for a period; HQ pays ``coop_share`` percent (co-op)."""
+    """An entity's marketing allocation for a period on one budget line (the entity + ``label``, a
+    purpose: "" is the entity's general line); HQ pays ``coop_share`` percent (co-op). Two budgets of the
+    same line may not overlap; different lines may. Closed (``closed_at``): it takes no new commitment and
+    what was left of it is released."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+", verbose_name=_("entity"))
@@ -409,6 +423,13 @@ class Budget(EntityOwned):
     coop_share = models.DecimalField(
         _("HQ co-op share (%)"), max_digits=5, decimal_places=2, default=Decimal("0")
     )
+    label = models.CharField(
+        _("budget line"),
+        max_length=80,
+        blank=True,
+        help_text=_("A purpose (“Spring”, “Print”); empty: the entity's general line."),
+    )
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("budget")
@@ -438,6 +459,17 @@ class LedgerEntry(EntityOwned):
     coop_amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     at = models.DateTimeField(default=timezone.now)
     note = models.CharField(max_length=200, blank=True)
+    # Why this budget: the campaign named its line, it covered the send date, or it held the campaign's
+    # commitment (the actual cost of a sent campaign); "": none found.
+    chosen_by = models.CharField(
+        max_length=8,
+        blank=True,
+        choices=[
+            ("line", _("the line the campaign names")),
+            ("date", _("covers the send date")),
+            ("commit", _("the budget it was committed on")),
+        ],
+    )
 
     class Meta:
         ordering = ["at", "pk"]

@@ -39,6 +39,7 @@ from .models import (
     Participation,
     Proof,
     TemplatePolicy,
+    line_key,
 )
 from .states import Event, State
 
@@ -266,12 +267,24 @@ def unit_cost(campaign: Campaign, settings: CampaignSettings) -> tuple[Decimal, 
     return Decimal("0"), 1
 
 
-def budget_for(entity: Entity, day: dt.date) -> Budget | None:
-    return (
-        Budget.objects.filter(entity=entity, period_start__lte=day, period_end__gte=day)
-        .order_by("-period_start", "-pk")
-        .first()
-    )
+def budget_choice(entity: Entity, day: dt.date, line: str = "") -> tuple[Budget | None, str]:
+    """The open budget a campaign of ``entity`` sent on ``day`` draws on, and why: ``"line"`` — the
+    budget of the line the campaign names (``line``) covering the day; else ``"date"`` — one covering
+    the day (the general line first, then the latest started); ``(None, "")``: none. Closed budgets take
+    no new commitment."""
+    covering = Budget.objects.filter(
+        entity=entity, period_start__lte=day, period_end__gte=day, closed_at__isnull=True
+    ).order_by("-period_start", "-pk")
+    budgets = list(covering)
+    if line and (named := [b for b in budgets if line_key(b.label) == line_key(line)]):
+        return named[0], "line"
+    general = [b for b in budgets if not line_key(b.label)]
+    chosen = (general or budgets or [None])[0]
+    return chosen, "date" if chosen else ""
+
+
+def budget_for(entity: Entity, day: dt.date, line: str = "") -> Budget | None:
+    return budget_choice(entity, day, line)[0]
 
 
 @dataclass
@@ -281,8 +294,18 @@ class BudgetStatus:
     spent: Decimal
 
     @property
-    def available(self) -> Decimal:
+    def remaining(self) -> Decimal:
         return self.budget.amount - self.committed - self.spent
+
+    @property
+    def available(self) -> Decimal:
+        """What new commitments may use: nothing once the budget is closed."""
+        return Decimal("0") if self.budget.closed_at else self.remaining
+
+    @property
+    def released(self) -> Decimal:
+        """What closing the budget gave back (what was left of it, never negative)."""
+        return max(self.remaining, Decimal("0")) if self.budget.closed_at else Decimal("0")
 
     @property
     def coop_amount(self) -> Decimal:
@@ -326,7 +349,7 @@ def simulate(campaign: Campaign, *, with_pressure: bool = True) -> Simulation:
     sim.unit_cost = unit
     sim.cost = (unit * sim.recipients).quantize(CENTS, rounding=ROUND_HALF_UP)
     day = (campaign.scheduled_at or timezone.now()).date()
-    budget = budget_for(campaign.entity, day)
+    budget = budget_for(campaign.entity, day, campaign.budget_line)
     if budget is not None:
         status = budget_status(budget)
         own = LedgerEntry.objects.filter(campaign=campaign, budget=budget).exclude(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import budget_views, views
 
 app_name = "campaigns"
 urlpatterns = [
@@ -24,8 +24,10 @@ urlpatterns = [
     path("waves/<int:pk>/defaults/", views.wave_defaults, name="wave_defaults"),
     path("calendar/", views.calendar, name="calendar"),
     path("calendar/new/", views.slot_new, name="slot_new"),
-    path("budgets/", views.budgets, name="budgets"),
-    path("budgets/<int:pk>/", views.budget, name="budget"),
+    path("budgets/", budget_views.budgets, name="budgets"),
+    path("budgets/<int:pk>/", budget_views.budget, name="budget"),
+    path("budgets/<int:pk>/edit/", budget_views.budget_edit, name="budget_edit"),
+    path("budgets/<int:pk>/close/", budget_views.budget_close, name="budget_close"),
     path("settings/", views.campaign_settings, name="settings"),
     path("approval-policies/", views.approval_policies, name="policies"),
 ]

@@ -29,7 +29,6 @@ from glocal.network.roles import Action, role_allows
 
 from . import audience, selectors, services
 from .forms import (
-    BudgetForm,
     CalendarFilter,
     CriteriaFields,
     NewCampaignForm,
@@ -42,7 +41,6 @@ from .forms import (
 from .models import (
     ApprovalPolicy,
     ApprovalStep,
-    Budget,
     Campaign,
     CampaignTransition,
     LedgerEntry,
@@ -734,35 +732,7 @@ def slot_new(request: ScopedRequest) -> HttpResponse:
     )
 
 
-# -- budgets and settings ---------------------------------------------------------------------------
-
-
-@scoped(Action.BUDGET_VIEW)
-def budgets(request: ScopedRequest) -> HttpResponse:
-    can_manage = role_allows(request.scope.role, Action.BUDGET_MANAGE)
-    form = BudgetForm(request.POST or None) if can_manage else None
-    if request.method == "POST":
-        if form is None:
-            raise PermissionDenied
-        if form.is_valid():
-            try:
-                services.budget_save(fields=form.cleaned_data)
-            except ValidationError as exc:
-                _add_errors(form, exc)
-            else:
-                messages.success(request, _("Budget saved."))
-                return redirect("campaigns:budgets")
-    rows = [selectors.budget_status(b) for b in Budget.objects.select_related("entity")[:500]]
-    return render(request, "campaigns/budgets.html", {"rows": rows, "form": form})
-
-
-@scoped(Action.BUDGET_VIEW)
-def budget(request: ScopedRequest, pk: int) -> HttpResponse:
-    found = get_object_or_404(Budget.objects.select_related("entity"), pk=pk)
-    entries = LedgerEntry.objects.filter(budget=found).select_related("campaign")
-    campaigns = _campaigns().filter(ledger__budget=found).distinct().prefetch_related("transitions__actor")
-    context = {"status": selectors.budget_status(found), "entries": entries, "campaigns": campaigns}
-    return render(request, "campaigns/budget.html", context)
+# -- settings (budgets: budget_views.py) -------------------------------------------------------------
 
 
 @scoped(Action.OPERATION_MANAGE)

@@ -37,7 +37,7 @@ from .operations import (
     wave_add,
     wave_set_defaults,
 )
-from .planning import budget_save, slot_create
+from .planning import budget_close, budget_save, slot_create
 from .sending import campaign_mark_sent, campaign_start_sending
 from .settings import settings_save, template_policy_set
 from .transitions import campaign_transition
@@ -82,6 +82,7 @@ __all__ = [
     "close_due_deadlines",
     "send_reminders",
     # calendar and budgets
+    "budget_close",
     "budget_save",
     "slot_create",
 ]

@@ -76,9 +76,19 @@ def _ledger_open(campaign: Campaign) -> Decimal:
     ).aggregate(s=Sum("amount"))["s"] or Decimal("0")
 
 
-def _ledger_entry(campaign: Campaign, kind: str, amount: Decimal, note: str = "") -> LedgerEntry:
-    day = timezone.localtime(campaign.scheduled_at).date() if campaign.scheduled_at else timezone.localdate()
-    budget = selectors.budget_for(campaign.entity, day)
+def _ledger_entry(
+    campaign: Campaign, kind: str, amount: Decimal, note: str = "", budget: Budget | None = None
+) -> LedgerEntry:
+    """A ledger row on ``budget`` (given: the budget its commitment was on), else on the open budget the
+    campaign's line names, else the one covering its send date; ``chosen_by`` says which."""
+    chosen_by = "commit" if budget is not None else ""
+    if budget is None:
+        day = (
+            timezone.localtime(campaign.scheduled_at).date()
+            if campaign.scheduled_at
+            else timezone.localdate()
+        )
+        budget, chosen_by = selectors.budget_choice(campaign.entity, day, campaign.budget_line)
     share = budget.coop_share if budget else Decimal("0")
     return LedgerEntry.objects.create(
         organisation_id=campaign.organisation_id,
@@ -89,6 +99,7 @@ def _ledger_entry(campaign: Campaign, kind: str, amount: Decimal, note: str = ""
         amount=amount,
         coop_amount=(amount * share / 100).quantize(selectors.CENTS),
         note=note[:200],
+        chosen_by=chosen_by,
     )
 
 
@@ -128,5 +139,12 @@ def _ledger_release(campaign: Campaign, note: str) -> None:
 
 
 def _ledger_actual(campaign: Campaign) -> None:
+    """The actual cost, on the budget the campaign was committed on (even if it closed since)."""
     amount = campaign.actual_cost if campaign.actual_cost is not None else campaign.estimated_cost
-    _ledger_entry(campaign, LedgerEntry.Kind.ACTUAL, amount, "sent")
+    commit = (
+        LedgerEntry.objects.filter(campaign=campaign, kind=LedgerEntry.Kind.COMMIT, budget__isnull=False)
+        .select_related("budget")
+        .order_by("-at", "-pk")
+        .first()
+    )
+    _ledger_entry(campaign, LedgerEntry.Kind.ACTUAL, amount, "sent", budget=commit.budget if commit else None)
