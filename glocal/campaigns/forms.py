@@ -53,14 +53,29 @@ class CriteriaFields(forms.Form):
     )
     tags = forms.CharField(label=_("With one of the tags"), required=False, help_text=_("Comma-separated."))
     postcodes = forms.CharField(label=_("In the postcodes"), required=False, help_text=_("Comma-separated."))
+    source = forms.ChoiceField(
+        label=_("Segment or rented list"),
+        required=False,
+        help_text=_("Its count is for this store's contacts (a rented list: its rows, addressed alone)."),
+    )
 
     def __init__(
-        self, *args: Any, allowed: list[str] | tuple[str, ...] = audience.CRITERIA_KEYS, **kwargs: Any
+        self,
+        *args: Any,
+        allowed: list[str] | tuple[str, ...] = audience.CRITERIA_KEYS,
+        sources: list[audience.SourceChoice] | None = None,
+        **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
         for key in audience.CRITERIA_KEYS:
             if key not in allowed:
                 del self.fields[key]
+        if sources:
+            self.fields["source"].choices = [("", _("None"))] + [
+                (c.value, c.label if c.count is None else f"{c.label} ({c.count})") for c in sources
+            ]
+        else:
+            del self.fields["source"]
 
     @staticmethod
     def initial_for(criteria: dict[str, Any]) -> dict[str, Any]:
@@ -68,10 +83,15 @@ class CriteriaFields(forms.Form):
             "kind": criteria.get("kind", ""),
             "tags": ", ".join(criteria.get("tags", [])),
             "postcodes": ", ".join(criteria.get("postcodes", [])),
+            "source": next((f"{k}:{criteria[k]}" for k in audience.SOURCE_KEYS if criteria.get(k)), ""),
         }
 
     def criteria(self) -> dict[str, Any]:
-        return {k: v for k, v in self.cleaned_data.items() if k in audience.CRITERIA_KEYS and v}
+        found = {k: v for k, v in self.cleaned_data.items() if k in audience.CRITERIA_KEYS and v}
+        kind, _sep, pk = (self.cleaned_data.get("source") or "").partition(":")
+        if kind in audience.SOURCE_KEYS and pk.isdigit():
+            found[kind] = int(pk)
+        return found
 
 
 class WizardTemplateField(TemplateChoiceField):

@@ -242,6 +242,8 @@ class Simulation:
     over_budget: bool = False
     pressure_reasons: list[tuple[str, int]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    refused: str = ""  # why its segment or rented list cannot be used (HQ's guardrails, a purged list)
+    rented_list: str = ""  # the rented list it addresses (its rows, not contacts)
 
     @property
     def excluded(self) -> int:
@@ -327,7 +329,8 @@ def simulate(campaign: Campaign, *, with_pressure: bool = True) -> Simulation:
     channel = campaign.channel
     achannel = audience.AUDIENCE_CHANNEL.get(channel)
     settings = settings_for(campaign.organisation_id)
-    if achannel is not None and addresses_contacts(campaign):  # a print kit's posters address nobody
+    sim.refused = audience.source_problem(campaign.audience_criteria, campaign.entity.path) or ""
+    if achannel is not None and addresses_contacts(campaign) and not sim.refused:  # a print kit: nobody
         base = audience.matching(campaign.entity.path, campaign.audience_criteria)
         excluded = [int(i) for i in campaign.excluded_contacts]
         reachable = consent_q(achannel) & address_q(achannel) & ~suppressed_q(achannel)
@@ -345,6 +348,7 @@ def simulate(campaign: Campaign, *, with_pressure: bool = True) -> Simulation:
         if with_pressure and reachable_count and campaign.scheduled_at:
             sim.pressure, sim.pressure_reasons = pressure_exclusions(campaign)
         sim.recipients = max(0, reachable_count - sim.pressure)
+        _add_rented_list(sim, campaign)
     unit, sim.units_per_message = unit_cost(campaign, settings)
     sim.unit_cost = unit
     sim.cost = (unit * sim.recipients).quantize(CENTS, rounding=ROUND_HALF_UP)
@@ -358,8 +362,23 @@ def simulate(campaign: Campaign, *, with_pressure: bool = True) -> Simulation:
         sim.budget_available = status.available + own  # this campaign's own commitment is not "other"
         sim.coop = (sim.cost * budget.coop_share / 100).quantize(CENTS)
         sim.over_budget = sim.cost > sim.budget_available
-    sim.warnings = [c.text for c in conflicts(campaign)]
+    sim.warnings = [sim.refused] if sim.refused else []
+    sim.warnings += [c.text for c in conflicts(campaign)]
     return sim
+
+
+def _add_rented_list(sim: Simulation, campaign: Campaign) -> None:
+    """A rented list's rows (not contacts: the contact counts are 0) and why some are left out."""
+    external = audience.external_audience(campaign)
+    if external is None:
+        return
+    sim.rented_list = external.label
+    reasons = [reason for _ref, reason in external.excluded]
+    sim.matching += len(external.candidates) + len(reasons)
+    sim.no_consent += reasons.count("no_consent")
+    sim.no_address += reasons.count("no_address")
+    sim.suppressed += reasons.count("opposition")
+    sim.recipients += len(external.candidates)
 
 
 def empty_audience_reasons(sim: Simulation) -> list[str]:
@@ -367,6 +386,8 @@ def empty_audience_reasons(sim: Simulation) -> list[str]:
     simulation's final count is 0). Empty when somebody would."""
     if sim.recipients:
         return []
+    if sim.refused:
+        return [sim.refused]
     if not sim.matching:
         return [
             _(

@@ -190,7 +190,10 @@ def edit(request: ScopedRequest, pk: int) -> HttpResponse:
         },
     )
     criteria_form = CriteriaFields(
-        data, initial=CriteriaFields.initial_for(campaign.audience_criteria), allowed=allowed
+        data,
+        initial=CriteriaFields.initial_for(campaign.audience_criteria),
+        allowed=allowed,
+        sources=audience.source_choices(campaign.entity, campaign) if is_local else None,
     )
     audience_errors: list[str] = []
     if request.method == "POST":
@@ -250,7 +253,8 @@ def simulate(request: ScopedRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and not campaign.is_final:
         if campaign.kind == Campaign.Kind.LOCAL:
             allowed = selectors.settings_for(campaign.organisation_id).local_criteria
-            criteria = CriteriaFields(request.POST, allowed=allowed)
+            sources = audience.source_choices(campaign.entity, campaign)
+            criteria = CriteriaFields(request.POST, allowed=allowed, sources=sources)
             schedule = ScheduleForm(request.POST, initial={"name": campaign.name})
             if criteria.is_valid():
                 campaign.audience_criteria = criteria.criteria()
@@ -480,7 +484,8 @@ def operations(request: ScopedRequest) -> HttpResponse:
 @scoped(Action.OPERATION_MANAGE)
 def operation_new(request: ScopedRequest) -> HttpResponse:
     form = OperationForm(request.POST or None)
-    criteria = CriteriaFields(request.POST or None, prefix="aud")
+    hq = Entity.objects.get(pk=request.scope.entity_id)
+    criteria = CriteriaFields(request.POST or None, prefix="aud", sources=audience.source_choices(hq))
     if request.method == "POST" and form.is_valid() and criteria.is_valid():
         fields = {k: v for k, v in form.cleaned_data.items() if k != "eligible_entities"}
         fields["audience_criteria"] = criteria.criteria()

@@ -245,12 +245,15 @@ class Audience:
     channel: str  # the audience channel: email, sms, postal
     candidates: dict[int, tuple[str, str, str]] = field(default_factory=dict)  # id → address, country, mobile
     excluded: list[tuple[int, str]] = field(default_factory=list)  # (contact id, reason)
+    # A rented list's rows (not contacts; no marketing-pressure history): written beside the contacts.
+    external: campaign_audience.ExternalAudience | None = None
 
 
 def read_audience(campaign: Campaign) -> Audience:
-    """One pass over the store's matching contacts, each a candidate or excluded with its reason."""
+    """One pass over the store's matching contacts, each a candidate or excluded with its reason (and,
+    for a campaign addressing a rented list, the list's rows: :func:`campaign_audience.external_audience`)."""
     channel = campaign_audience.AUDIENCE_CHANNEL[campaign.channel]
-    result = Audience(campaign, channel)
+    result = Audience(campaign, channel, external=campaign_audience.external_audience(campaign))
     qs, suppressed = with_suppression(
         campaign_audience.matching(campaign.entity.path, campaign.audience_criteria), channel
     )
@@ -422,6 +425,8 @@ class LaunchReport:
     campaign_id: int
     queued: int = 0
     excluded: dict[str, int] = field(default_factory=dict)
+    rented: tuple[str, int, int] | None = None  # a rented list: (its label, queued, excluded)
+    refused: str = ""  # its segment or rented list cannot be used now: not launched, back to draft
 
 
 def _not_before(
@@ -540,7 +545,84 @@ def _write(
     insert_rows(Exclusion, EXCLUSION_COLUMNS, exclusions)
     for row in exclusions:
         report.excluded[row[4]] = report.excluded.get(row[4], 0) + 1
+    if aud.external is not None:
+        report.rented = _write_rented(aud, aud.external, now, settings)
     return report
+
+
+RENTED_LIST = "rented_list"  # Exclusion.detail_code of a rented list's row (no contact)
+
+
+def rented_stable_id(campaign_id: int, ref: str) -> str:
+    """A rented list's message: ``g<campaign>-p<row>`` (a contact's is ``g<campaign>-<contact id>``)."""
+    return f"g{campaign_id}-{ref}"
+
+
+def is_rented(stable_id: str) -> bool:
+    return stable_id.rpartition("-")[2].startswith("p")
+
+
+def _write_rented(
+    aud: Audience, external: campaign_audience.ExternalAudience, now: dt.datetime, settings: DeliverySettings
+) -> tuple[str, int, int]:
+    """A rented list's messages (no contact: the address is the row's) and exclusions. Lawful hours in
+    the store's country and zone (or the mobile's places); no pressure history: they are not contacts."""
+    campaign, entity = aud.campaign, aud.campaign.entity
+    printed = campaign.channel == "print"
+    adapt = connection.ops.adapt_datetimefield_value
+    at = adapt(now)
+    status = Message.Status.SENT if printed else Message.Status.QUEUED
+    window = narrowed_window(settings, campaign.channel, entity)
+
+    def not_before(row: campaign_audience.ExternalRecipient) -> Any:
+        if printed:
+            return at
+        mobile = row.mobile if campaign.channel == "sms" else ""
+        places = recipient_place(entity.country, mobile, entity.country, entity.timezone)
+        return adapt(lawful_instant(now, campaign.channel, places, window))
+
+    messages = (
+        (
+            campaign.organisation_id, entity.pk, entity.path, campaign.pk, None, campaign.channel, address,
+            rented_stable_id(campaign.pk, ref), status, not_before(row), 0, "", at if printed else None,
+            "", "", "", False, "", at,
+        )
+        for ref, (address, row) in sorted(external.candidates.items())
+    )  # fmt: skip
+    queued = insert_rows(Message, MESSAGE_COLUMNS, messages)
+    params = _json_param({"list": external.prospect_list})
+    insert_rows(
+        Exclusion,
+        EXCLUSION_COLUMNS,
+        (
+            (campaign.organisation_id, entity.path, campaign.pk, None, reason, RENTED_LIST, params, "", at)
+            for _ref, reason in external.excluded
+        ),
+    )
+    return external.label, queued, len(external.excluded)
+
+
+def _refuse_sources(campaigns: list[Campaign]) -> tuple[list[Campaign], list[LaunchReport]]:
+    """Campaigns whose segment or rented list cannot be used now (HQ tightened its guardrails since,
+    the list was purged…) are not launched: back to draft, saying why in their history in the store's
+    language. The others go on."""
+    from django.utils.translation import gettext
+
+    from glocal.campaigns.states import Event
+    from glocal.core.language import entity_language, speaking
+
+    kept, refused = [], []
+    for campaign in campaigns:
+        with speaking(entity_language(campaign.entity)):
+            problem = campaign_audience.source_problem(campaign.audience_criteria, campaign.entity.path)
+            comment = gettext("Not launched: %(why)s") % {"why": problem} if problem else ""
+        if not problem:
+            kept.append(campaign)
+            continue
+        campaign_services.campaign_transition(campaign=campaign, event=Event.EDIT, comment=comment)
+        log.warning("campaign %s not launched: its audience source is refused", campaign.pk)
+        refused.append(LaunchReport(campaign.pk, refused=problem))
+    return kept, refused
 
 
 def launch(campaigns: list[Campaign], *, now: dt.datetime | None = None) -> list[LaunchReport]:
@@ -563,6 +645,8 @@ def launch(campaigns: list[Campaign], *, now: dt.datetime | None = None) -> list
         )
         if not locked:
             return []
+        locked, refused = _refuse_sources(locked)
+        reports += refused
         sendable = [c for c in locked if c.channel in SENDABLE_CHANNELS]
         audiences = [read_audience(c) for c in sendable]
         selected, excluded = arbitrate(audiences, rules, now)
@@ -613,6 +697,20 @@ def launch_due(*, now: dt.datetime | None = None) -> list[LaunchReport]:
             except Exception:  # one organisation's failure never blocks the others; retried next tick
                 log.exception("launch failed for organisation %s", organisation_id)
     return reports
+
+
+def unopposed_rented(organisation_id: int, messages: list[Message]) -> set[int]:
+    """Of a rented list's messages, those whose address is not on the opposition list now (any
+    channel, by hash, as at upload): the dispatch re-check for recipients who are not contacts."""
+    from glocal.audience.models import Suppression, hash_value
+
+    hashes = {m.pk: hash_value(m.to_address) for m in messages if m.to_address}
+    opposed = set(
+        Suppression.unscoped.filter(
+            organisation_id=organisation_id, value_hash__in=set(hashes.values())
+        ).values_list("value_hash", flat=True)
+    )
+    return {pk for pk, value in hashes.items() if value not in opposed}
 
 
 def reachable_ids(channel: str, contact_ids: list[int]) -> set[int]:

@@ -177,3 +177,27 @@ def pressure_preview(campaign: Campaign) -> tuple[int, list[tuple[str, int]]]:
         text = pressure.explain(row, rules, names)
         reasons[text] = reasons.get(text, 0) + 1
     return result.excluded.height, sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
+
+
+def rented_list_line(campaign: Campaign) -> str:
+    """The report's line for the rented list a campaign addressed, counted apart from the contacts
+    ("Rented list “Spring rental”: 120 sent, 4 excluded"); "" when it addressed none."""
+    from django.utils.translation import gettext
+
+    from glocal.campaigns import audience as campaign_audience
+
+    pk = (campaign.audience_criteria or {}).get("prospect_list")
+    if not pk:
+        return ""
+    from .models import Exclusion
+
+    sent = Message.objects.filter(
+        campaign=campaign, contact__isnull=True, stable_id__startswith=f"g{campaign.pk}-p"
+    ).count()
+    excluded = Exclusion.objects.filter(campaign=campaign, detail_code=launch.RENTED_LIST).count()
+    label = campaign_audience.AUDIENCE_SOURCES["prospect_list"].label(int(pk))
+    return gettext("%(list)s: %(sent)s sent, %(excluded)s excluded") % {
+        "list": label[:1].upper() + label[1:],
+        "sent": sent,
+        "excluded": excluded,
+    }

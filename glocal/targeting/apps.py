@@ -10,3 +10,6 @@ class TargetingConfig(AppConfig):
 
     def ready(self) -> None:
         from . import prospects  # noqa: F401  (registers the purge job handler)
+        from .sources import register
+
+        register()  # segments and rented lists as campaign audiences (campaigns never import targeting)

@@ -17,7 +17,7 @@ from glocal.audience.models import Channel
 from glocal.core.forms import code_help
 
 from . import segments
-from .models import LeadCaptureSettings
+from .models import LeadCaptureSettings, ProspectList
 
 ORIGIN_RE = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$")
 MAX_LIST_BYTES = 50 * 1024 * 1024
@@ -243,6 +243,13 @@ class ProspectUploadForm(forms.Form):
         help_text=_("For a campaign not (yet) in Glocal."),
     )
     purpose = forms.CharField(label=_("Purpose"), max_length=300, required=False)
+    consent_basis = forms.ChoiceField(
+        label=_("Consent basis"),
+        choices=ProspectList.ConsentBasis.choices,
+        initial=ProspectList.ConsentBasis.POSTAL,
+        required=False,  # none said: post only
+        help_text=_("What the provider's consent covers: the channels the campaign may use."),
+    )
     purge_after = forms.DateField(
         label=_("Purge after"),
         widget=forms.DateInput(attrs={"type": "date"}),

@@ -225,6 +225,10 @@ class ProspectList(EntityOwned):
         ACTIVE = "active", _("Active")
         PURGED = "purged", _("Purged")
 
+    class ConsentBasis(models.TextChoices):
+        OPT_IN = "opt_in", _("Opt-in to partners' offers, collected by the provider (email, SMS, post)")
+        POSTAL = "postal", _("No electronic consent: post only")
+
     organisation = models.ForeignKey("network.Organisation", on_delete=models.CASCADE, related_name="+")
     entity = models.ForeignKey("network.Entity", on_delete=models.PROTECT, related_name="+")
     name = models.CharField(_("name"), max_length=120)
@@ -241,6 +245,10 @@ class ProspectList(EntityOwned):
     )
     campaign_ref = models.CharField(_("campaign reference"), max_length=120)
     purpose = models.CharField(_("purpose"), max_length=300, blank=True)
+    # What the provider's consent covers, as stated at upload: the channels the campaign may use.
+    consent_basis = models.CharField(
+        _("consent basis"), max_length=10, choices=ConsentBasis.choices, default=ConsentBasis.POSTAL
+    )
     purge_after = models.DateField(_("purge after"))
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     row_count = models.PositiveIntegerField(default=0)

@@ -68,6 +68,7 @@ def prospect_upload(request: ScopedRequest) -> HttpResponse:
                 provider=data["provider"],
                 purpose=data["purpose"],
                 campaign=campaign,
+                consent_basis=data["consent_basis"] or ProspectList.ConsentBasis.POSTAL,
             )
         except ValidationError as exc:
             form.add_error(None, exc.messages)

@@ -178,6 +178,7 @@ def upload_list(
     purpose: str = "",
     campaign: Any = None,
     filename: str = "",
+    consent_basis: str = ProspectList.ConsentBasis.POSTAL,
 ) -> tuple[ProspectList | None, ParsedList]:
     """Store an external list for one campaign of ``entity`` (fetched through the caller's scope).
     ``campaign``: the Glocal campaign (fetched through the caller's scope) when there is one; it must be
@@ -191,6 +192,8 @@ def upload_list(
         campaign_ref = campaign_ref or f"{campaign.name} (#{campaign.pk})"
     if not (name or "").strip() or not (campaign_ref or "").strip():
         raise ValidationError(_("Give the list a name and the campaign it is for."))
+    if consent_basis not in ProspectList.ConsentBasis.values:
+        raise ValidationError(_("Say what the provider's consent covers."))
     if purge_after < timezone.localdate():
         raise ValidationError(_("The purge date cannot be in the past."))
     parsed = parse_csv(data, scope.organisation_id, filename or "list.csv")
@@ -205,6 +208,7 @@ def upload_list(
             campaign=campaign,
             campaign_ref=campaign_ref.strip()[:120],
             purpose=purpose.strip()[:300],
+            consent_basis=consent_basis,
             purge_after=purge_after,
             row_count=len(parsed.rows),
             excluded_count=parsed.excluded,
@@ -270,9 +274,10 @@ def purge_list(*, prospect_list: ProspectList, reason: str = "manual") -> Prospe
 
 
 def due_lists(today: datetime.date | None = None) -> Any:
-    """The scope's active lists whose campaign is over: purge date passed, or campaign cancelled."""
+    """The scope's active lists whose campaign is over: purge date passed, campaign sent (the list was
+    used: its messages carry their own addresses) or cancelled."""
     return ProspectList.objects.filter(status=ProspectList.Status.ACTIVE).filter(
-        Q(purge_after__lt=today or timezone.localdate()) | Q(campaign__state="cancelled")
+        Q(purge_after__lt=today or timezone.localdate()) | Q(campaign__state__in=("sent", "cancelled"))
     )
 
 

@@ -114,6 +114,8 @@ def _criteria_change(campaign: Campaign, criteria: dict[str, Any] | None) -> dic
         return {}
     allowed = selectors.settings_for(campaign.organisation_id).local_criteria
     clean = audience.clean_criteria(criteria, allowed)
+    if clean != campaign.audience_criteria:
+        audience.check_sources(clean, campaign.entity, campaign)  # a segment or list this scope may use
     return {"audience_criteria": clean} if clean != campaign.audience_criteria else {}
 
 

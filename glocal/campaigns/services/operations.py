@@ -35,6 +35,9 @@ def operation_create(*, fields: dict[str, Any], eligible_entities: list[Entity] 
         raise PermissionDenied
     fields = {**fields, "owner": owner}
     fields["audience_criteria"] = audience.clean_criteria(fields.get("audience_criteria") or {})
+    if fields["audience_criteria"].get("prospect_list"):
+        raise ValidationError(_("A rented list belongs to one store's campaign, not to an operation."))
+    audience.check_sources(fields["audience_criteria"], owner)  # HQ's segments (each store's contacts)
     with transaction.atomic():
         op = Operation(organisation_id=scope.organisation_id, created_by_id=scope.user_id, **fields)
         _check_operation(op)

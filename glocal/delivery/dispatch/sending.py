@@ -66,6 +66,14 @@ def recipient_context(contact: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def rented_recipient(message: Message) -> dict[str, Any]:
+    """A rented list's recipient as a row of CONTACT_FIELDS: only the address (the list's rows may be
+    purged before the message leaves); no contact, so id 0."""
+    email = message.to_address if message.channel == "email" else ""
+    mobile = message.to_address if message.channel == "sms" else ""
+    return dict.fromkeys(CONTACT_FIELDS, "") | {"id": 0, "email": email, "mobile": mobile, "attributes": {}}
+
+
 @dataclass
 class Outcome:
     sent: int = 0
@@ -132,16 +140,30 @@ class Dispatcher:
                 if state in (None, State.CANCELLED, State.DRAFT):
                     self._skip(chunk, Message.Status.CANCELLED, "campaign cancelled", outcome)
                     continue
+                rented = [m for m in chunk if m.contact_id is None and launch.is_rented(m.stable_id)]
+                chunk = [m for m in chunk if m not in rented]
+                if rented:
+                    self._send_rented(rented, outcome)
                 ids = [m.contact_id for m in chunk if m.contact_id]
                 contacts = {
                     row["id"]: row for row in Contact.unscoped.filter(pk__in=ids).values(*CONTACT_FIELDS)
                 }
-                reachable = launch.reachable_ids(chunk[0].channel, ids)
+                reachable = launch.reachable_ids(chunk[0].channel, ids) if chunk else set()
                 gone = [m for m in chunk if m.contact_id not in reachable]
                 self._skip(gone, Message.Status.SKIPPED, "unsubscribed or opposed since the launch", outcome)
                 for message in chunk:
                     if message.contact_id in reachable:
                         self._send_one(message, contacts[message.contact_id], outcome)
+
+    def _send_rented(self, messages: list[Message], outcome: Outcome) -> None:
+        """A rented list's messages (no contact): the address is the message's own; the opposition list
+        is read again by hash right before sending."""
+        ok = launch.unopposed_rented(messages[0].organisation_id, messages)
+        gone = [m for m in messages if m.pk not in ok]
+        self._skip(gone, Message.Status.SKIPPED, "opposed since the launch", outcome)
+        for message in messages:
+            if message.pk in ok:
+                self._send_one(message, rented_recipient(message), outcome)
 
     def _still_mine(self, chunk: list[Message]) -> list[Message]:
         """The rows of ``chunk`` this worker still holds. If it could not beat for a while (a database

@@ -1,0 +1,146 @@
+"""Segments and rented lists reach campaigns: the launch sends to exactly a segment's consenting
+members, refuses a store's segment HQ's tightened guardrails no longer allow, and a rented list's
+campaign sends to the list's rows only (not contacts), counted apart in the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import Client
+from django.utils import timezone, translation
+
+from glocal.audience.models import Suppression, hash_value
+from glocal.campaigns import audience as campaign_audience
+from glocal.campaigns import selectors as campaign_selectors
+from glocal.campaigns import services as campaign_services
+from glocal.campaigns.models import Campaign, CampaignTransition
+from glocal.campaigns.states import State
+from glocal.campaigns.tests.conftest import add_contacts
+from glocal.core.scope import activate
+from glocal.delivery import launch
+from glocal.delivery.models import Exclusion, Message
+from glocal.delivery.selectors import rented_list_line
+from glocal.delivery.tests.test_engine import scheduled_campaign
+from glocal.targeting import prospects, segments
+from glocal.targeting.models import ProspectList
+
+pytestmark = pytest.mark.django_db
+
+
+def _target(network, campaign, criteria, persona="store_a"):
+    with activate(network.scope(persona)):
+        c = Campaign.objects.get(pk=campaign.pk)
+        campaign_services.campaign_update(campaign=c, criteria=criteria)
+        campaign_services.campaign_submit(campaign=Campaign.objects.get(pk=c.pk))
+    Campaign.unscoped.filter(pk=campaign.pk).update(scheduled_at=timezone.now() - dt.timedelta(minutes=1))
+    return Campaign.unscoped.get(pk=campaign.pk)
+
+
+def test_a_store_targets_an_hq_segment_and_sends_to_its_consenting_members_only(network, templates):
+    vip = add_contacts(network.store_a, 3, prefix="vip", tags="|vip|")
+    refused = add_contacts(network.store_a, 2, prefix="no", tags="|vip|", consent="opt_out")
+    add_contacts(network.store_a, 4, prefix="other")
+    add_contacts(network.store_b, 2, prefix="bvip", tags="|vip|")  # another store's: never addressed
+    with activate(network.scope("hq_marketer")):
+        segment = segments.segment_save(name="VIP", criteria=[{"field": "tag", "op": "has", "value": "vip"}])
+    campaign = scheduled_campaign(network, templates.email)
+    with activate(network.scope("store_a")):
+        offered = campaign_audience.source_choices(network.store_a, campaign)
+        assert [(c.kind, c.pk, c.count) for c in offered] == [("segment", segment.pk, 5)]
+    campaign = _target(network, campaign, {"segment": segment.pk})
+    assert campaign.state == State.SCHEDULED
+    with activate(network.scope("store_a")):
+        sim = campaign_selectors.simulate(campaign, with_pressure=False)
+    assert (sim.matching, sim.no_consent, sim.recipients) == (5, 2, 3)
+
+    [report] = launch.launch_due()
+    assert report.queued == 3
+    sent = set(Message.unscoped.filter(campaign=campaign).values_list("contact_id", flat=True))
+    members = {c.pk for c in vip + refused}
+    excluded = set(Exclusion.unscoped.filter(campaign=campaign).values_list("contact_id", flat=True))
+    assert sent == members - excluded == {c.pk for c in vip}
+    assert excluded == {c.pk for c in refused}
+
+
+def test_a_store_segment_hq_now_refuses_is_not_launched_and_says_why(network, templates):
+    add_contacts(network.store_a, 2, tags="|vip|")
+    with activate(network.scope("store_a")):
+        segment = segments.segment_save(
+            name="Mes VIP", criteria=[{"field": "tag", "op": "has", "value": "vip"}]
+        )
+    campaign = _target(network, scheduled_campaign(network, templates.email), {"segment": segment.pk})
+    with activate(network.scope("hq_admin")):
+        segments.policy_update(allowed_fields=["kind"], allowed_operators=["eq"], max_criteria=3)
+    [report] = launch.launch_due()
+    assert report.queued == 0 and "Mes VIP" in report.refused
+    campaign.refresh_from_db()
+    assert campaign.state == State.DRAFT
+    assert not Message.unscoped.filter(campaign=campaign).exists()
+    why = CampaignTransition.unscoped.filter(campaign=campaign).order_by("pk").last()
+    assert "Mes VIP" in why.comment
+
+
+def test_another_stores_segment_cannot_be_targeted(network, templates):
+    with activate(network.scope("store_b")):
+        segment = segments.segment_save(
+            name="B", criteria=[{"field": "kind", "op": "eq", "value": "customer"}]
+        )
+    add_contacts(network.store_a, 1)
+    campaign = scheduled_campaign(network, templates.email)
+    with activate(network.scope("store_a")), pytest.raises(ValidationError):
+        campaign_services.campaign_update(
+            campaign=Campaign.objects.get(pk=campaign.pk), criteria={"segment": segment.pk}
+        )
+
+
+CSV = b"email;first_name\nrent1@example.test;Ana\nrent2@example.test;Bo\nopposed@example.test;Cy\n"
+
+
+def test_a_rented_lists_campaign_sends_to_the_list_only_and_the_list_is_purged_after(network, templates):
+    add_contacts(network.store_a, 3)  # the store's customers: not addressed by the list's campaign
+    campaign = scheduled_campaign(network, templates.email)
+    with activate(network.scope("store_a")):
+        plist, report = prospects.upload_list(
+            entity=network.store_a, name="Location printemps", campaign_ref="", data=CSV,
+            purge_after=timezone.localdate() + dt.timedelta(days=30), campaign=Campaign.objects.get(pk=campaign.pk),
+            consent_basis=ProspectList.ConsentBasis.OPT_IN,
+        )  # fmt: skip
+        assert plist is not None and plist.row_count == 3
+    # opposed after the upload: checked again at the launch
+    Suppression.unscoped.create(
+        organisation=network.org, channel="email", value_hash=hash_value("opposed@example.test")
+    )
+    campaign = _target(network, campaign, {"prospect_list": plist.pk})
+    [report] = launch.launch_due()
+    rows = list(Message.unscoped.filter(campaign=campaign).values_list("contact_id", "to_address"))
+    assert sorted(rows) == [(None, "rent1@example.test"), (None, "rent2@example.test")]
+    assert report.rented[1:] == (2, 1)
+    with activate(network.scope("store_a")), translation.override("fr"):
+        assert (
+            rented_list_line(campaign)
+            == "Liste louée «\u00a0Location printemps\u00a0»\u00a0: 2 envoyés, 1 exclus"
+        )
+    # sent: the list is due for its purge
+    campaign_services.campaign_mark_sent(campaign=Campaign.unscoped.get(pk=campaign.pk), sent_count=2)
+    with activate(network.scope("store_a")):
+        assert prospects.purge_due_lists()["lists"] == 1
+    plist.refresh_from_db()
+    assert plist.status == ProspectList.Status.PURGED
+
+
+def test_a_post_only_list_sends_no_email(network, templates):
+    add_contacts(network.store_a, 1)
+    campaign = scheduled_campaign(network, templates.email)
+    with activate(network.scope("store_a")):
+        plist, _r = prospects.upload_list(
+            entity=network.store_a, name="Papier", campaign_ref="", data=CSV,
+            purge_after=timezone.localdate() + dt.timedelta(days=30), campaign=Campaign.objects.get(pk=campaign.pk),
+        )  # fmt: skip
+    with activate(network.scope("store_a")):
+        c = Campaign.objects.get(pk=campaign.pk)
+        campaign_services.campaign_update(campaign=c, criteria={"prospect_list": plist.pk})
+        campaign = Campaign.objects.get(pk=campaign.pk)
+        sim = campaign_selectors.simulate(campaign, with_pressure=False)
+    assert (sim.matching, sim.no_consent, sim.recipients) == (3, 3, 0)
