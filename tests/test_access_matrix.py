@@ -896,6 +896,10 @@ ROUTES: dict[str, Row] = {
         obj=lambda n: {"pk": n.objects.approval_step},
         owner="store_a",
     ),
+    "campaigns:approvals_confirm": Row(Action.CAMPAIGN_APPROVE),  # GET only: its form POSTs to the queue
+    "campaigns:proof": Row(  # the proof of store A's submitted campaign (the queue's lazy thumbnail)
+        Action.CAMPAIGN_VIEW, obj=lambda n: {"pk": proof_of_step(n.objects.approval_step)}, owner="store_a"
+    ),
     "campaigns:operations": Row(Action.CAMPAIGN_VIEW),
     "campaigns:operation_new": Row(
         Action.OPERATION_MANAGE, post=Post(operation_body, writes="campaigns.Operation")
@@ -1379,6 +1383,12 @@ def _pending_approval(n: Network, letter: Any) -> int:
     return ApprovalStep.unscoped.get(
         campaign=campaign, status=ApprovalStep.Status.PENDING, level="regional"
     ).pk
+
+
+def proof_of_step(step_id: int) -> int:
+    from glocal.campaigns.models import ApprovalStep
+
+    return ApprovalStep.unscoped.get(pk=step_id).proof_id
 
 
 def _direct_mail_batch(n: Network, letter: Any) -> int:

@@ -535,7 +535,7 @@ def _local_conflicts(
     for pk, name in same_day.get((campaign.entity_id, day), []):
         if pk != campaign.pk:
             text = _("The same day as “%(name)s”, another campaign of this store.") % {"name": name}
-            found.append(Conflict("campaign", text, f"“{name}”"))
+            found.append(Conflict("campaign", text, _("the campaign “%(name)s”") % {"name": name}))
     return found
 
 
@@ -778,18 +778,49 @@ def can_decide(step: ApprovalStep, role: str) -> bool:
     return False
 
 
+QUEUE_LIMIT = 1000  # pending steps read at most (the oldest send dates first)
+# What a queue row never shows (the proof's full HTML is served to its lazy thumbnail by its own URL).
+QUEUE_DEFERRED = (
+    "proof__html",
+    "proof__values",
+    "campaign__values",
+    "campaign__excluded_contacts",
+    "campaign__audience_criteria",
+    "campaign__version__source",
+    "campaign__version__zones",
+)
+
+
 def approval_queue(
     *, level: str = "", channel: str = "", operation_id: int | None = None, store: str = ""
 ) -> list[ApprovalStep]:
     """The steps the acting approver can decide now (the first pending step of each submitted
-    campaign's latest proof), filtered. A fixed number of queries, whatever the queue's length."""
+    campaign's latest proof), filtered; ``store``: a store's id, or part of its name. A fixed number of
+    queries, whatever the queue's length."""
+    result = []
+    for step in decidable_steps(level=level, channel=channel):
+        campaign = step.campaign
+        if operation_id and campaign.operation_id != operation_id:
+            continue
+        if store.isdigit() and campaign.entity_id != int(store):
+            continue
+        if store and not store.isdigit() and store.lower() not in campaign.entity.name.lower():
+            continue
+        result.append(step)
+    return result
+
+
+def decidable_steps(*, level: str = "", channel: str = "") -> list[ApprovalStep]:
+    """The steps the acting approver can decide now, at ``level`` and on ``channel`` when given, with
+    their campaign, store, template, operation and proof (its HTML left out): two queries."""
     from django.db.models import Max
 
     role = get_scope().role
     pending = list(
         ApprovalStep.objects.filter(status=ApprovalStep.Status.PENDING, campaign__state=State.SUBMITTED)
         .select_related("campaign__entity", "campaign__version__template", "campaign__operation", "proof")
-        .order_by("campaign__scheduled_at", "pk")[:1000]
+        .defer(*QUEUE_DEFERRED)
+        .order_by("campaign__scheduled_at", "pk")[:QUEUE_LIMIT]
     )
     latest = dict(
         Proof.objects.filter(campaign_id__in={s.campaign_id for s in pending})
@@ -800,21 +831,40 @@ def approval_queue(
     first_order: dict[int, int] = {}
     for step in pending:
         first_order[step.proof_id] = min(first_order.get(step.proof_id, step.order), step.order)
-    result = []
-    for step in pending:
+    return [
+        step
+        for step in pending
+        if step.order == first_order[step.proof_id]
+        and step.proof.round == latest.get(step.campaign_id)
+        and can_decide(step, role)
+        and (not level or step.level == level)
+        and (not channel or step.campaign.version.template.channel == channel)
+    ]
+
+
+def print_proof_png(proof: Proof) -> bytes | None:
+    """The first page of a print proof as a small PNG (its thumbnail), rendered from the proof's own
+    version and content for its store; None when it cannot be (no PDF, no rasteriser)."""
+    result = creative_selectors.preview(proof.version, proof.campaign.entity, dict(proof.values))
+    pdf = getattr(result.rendered, "pdf", b"")
+    pages = printing.pdf_pages_png(pdf, dpi=30, first_pages=1) if pdf else None
+    return pages[0] if pages else None
+
+
+def queue_choices(steps: list[ApprovalStep]) -> tuple[list[tuple[int, str, int]], list[tuple[int, str, int]]]:
+    """The operations and the stores of a queue, to filter it by: [(id, name, how many)], by name."""
+    operations: dict[int, list[Any]] = {}
+    stores: dict[int, list[Any]] = {}
+    for step in steps:
         campaign = step.campaign
-        if step.order != first_order[step.proof_id] or step.proof.round != latest.get(campaign.pk):
-            continue
-        if not can_decide(step, role) or (level and step.level != level):
-            continue
-        if channel and campaign.version.template.channel != channel:
-            continue
-        if operation_id and campaign.operation_id != operation_id:
-            continue
-        if store and store.lower() not in campaign.entity.name.lower():
-            continue
-        result.append(step)
-    return result
+        if campaign.operation is not None:
+            operations.setdefault(campaign.operation.pk, [campaign.operation.name, 0])[1] += 1
+        stores.setdefault(campaign.entity_id, [campaign.entity.name, 0])[1] += 1
+
+    def rows(found: dict[int, list[Any]]) -> list[tuple[int, str, int]]:
+        return sorted(((pk, name, n) for pk, (name, n) in found.items()), key=lambda r: (r[1], r[0]))
+
+    return rows(operations), rows(stores)
 
 
 @dataclass

@@ -13,9 +13,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from glocal.core.confirm import confirm_page, count_text
 from glocal.core.http import ScopedRequest
@@ -425,42 +427,125 @@ def cancel(request: ScopedRequest, pk: int) -> HttpResponse:
 # -- approvals --------------------------------------------------------------------------------------
 
 
-@scoped(Action.CAMPAIGN_APPROVE)
-def approvals(request: ScopedRequest) -> HttpResponse:
-    if request.method == "POST":
-        ids = [int(i) for i in request.POST.getlist("step") if i.isdigit()]
-        steps = list(ApprovalStep.objects.filter(pk__in=ids).select_related("campaign"))
-        done, errors = services.approvals_bulk(steps=steps)
-        if done:
-            messages.success(request, _("%(n)s proofs approved.") % {"n": done})
-        for error in errors:
-            messages.error(request, error)
-        return redirect(request.get_full_path())
+QUEUE_SHOWN = 200  # queue items on one page (the oldest send dates first); filters narrow the rest
+BULK_LIMIT = 1000  # proofs one bulk approval may carry
+
+
+def _queue_filters(request: ScopedRequest) -> dict[str, Any]:
     level = request.GET.get("level", "")
     channel = request.GET.get("channel", "")
     op = request.GET.get("operation", "")
-    store = request.GET.get("store", "").strip()[:60]
+    return {
+        "level": level if level in ApprovalStep.Level.values else "",
+        "channel": channel if channel in ("email", "sms", "print") else "",
+        "operation": int(op) if op.isdigit() else None,
+        "store": request.GET.get("store", "").strip()[:60],
+    }
+
+
+def _queue_url(request: ScopedRequest, value: str) -> str:
+    """``value`` when it is the approval queue's own address (with its filters), else the queue."""
+    queue = reverse("campaigns:approvals")
+    if value.startswith(queue) and url_has_allowed_host_and_scheme(value, allowed_hosts=None):
+        return value
+    return queue
+
+
+@scoped(Action.CAMPAIGN_APPROVE)
+def approvals(request: ScopedRequest) -> HttpResponse:
+    """The queue: each proof's thumbnail (loaded lazily) and key figures, filters by operation and
+    store, keyboard shortcuts; approving several goes through a confirmation page (``approvals_confirm``)
+    whose form POSTs here."""
+    if request.method == "POST":
+        ids = [int(i) for i in request.POST.getlist("step") if i.isdigit()][:BULK_LIMIT]
+        steps = list(ApprovalStep.objects.filter(pk__in=ids).select_related("campaign"))
+        done, errors = services.approvals_bulk(steps=steps)
+        if done:
+            messages.success(
+                request, ngettext("%(n)s proof approved.", "%(n)s proofs approved.", done) % {"n": done}
+            )
+        for error in errors:
+            messages.error(request, error)
+        return redirect(_queue_url(request, request.POST.get("back", "") or request.get_full_path()))
+    f = _queue_filters(request)
+    decidable = selectors.decidable_steps(level=f["level"], channel=f["channel"])
+    operations, stores = selectors.queue_choices(decidable)
     queue = selectors.approval_queue(
-        level=level if level in ApprovalStep.Level.values else "",
-        channel=channel if channel in ("email", "sms", "print") else "",
-        operation_id=int(op) if op.isdigit() else None,
-        store=store,
+        level=f["level"], channel=f["channel"], operation_id=f["operation"], store=f["store"]
     )
+    params = request.GET.copy()
     context = {
-        "queue": queue,
-        "level": level,
-        "channel": channel,
-        "operation": op,
-        "store": store,
-        "operations": Operation.objects.exclude(status=Operation.Status.CANCELLED)[:100],
+        "queue": queue[:QUEUE_SHOWN],
+        "total": len(queue),
+        "level": f["level"],
+        "channel": f["channel"],
+        "operation": str(f["operation"] or ""),
+        "store": f["store"],
+        "operations": operations,
+        "stores": stores,
         "levels": ApprovalStep.Level.choices[1:],
+        "query": params.urlencode(),
+        "here": request.get_full_path(),
     }
     return render(request, "campaigns/approvals.html", context)
+
+
+@require_GET
+@scoped(Action.CAMPAIGN_APPROVE)
+def approvals_confirm(request: ScopedRequest) -> HttpResponse:
+    """Before approving several proofs: how many campaigns, which ones. ``?step=`` the chosen ones,
+    ``?all=1`` every one the queue shows with its filters. The form POSTs the ids to the queue."""
+    f = _queue_filters(request)
+    queue = selectors.approval_queue(
+        level=f["level"], channel=f["channel"], operation_id=f["operation"], store=f["store"]
+    )[:QUEUE_SHOWN]
+    if request.GET.get("all") != "1":
+        chosen = {int(i) for i in request.GET.getlist("step") if i.isdigit()}
+        queue = [step for step in queue if step.pk in chosen]
+    params = request.GET.copy()
+    for key in ("step", "all"):
+        params.pop(key, None)
+    back = (
+        f"{reverse('campaigns:approvals')}?{params.urlencode()}" if params else reverse("campaigns:approvals")
+    )
+    context = {"steps": queue, "count": len(queue), "count_text": count_text(len(queue)), "back": back}
+    return render(request, "campaigns/approvals_confirm.html", context)
+
+
+@require_GET
+@scoped(Action.CAMPAIGN_VIEW)
+@xframe_options_sameorigin
+def proof(request: ScopedRequest, pk: int) -> HttpResponse:
+    """A proof as submitted, for its thumbnail in the queue (a frame of our own pages): the email's
+    HTML or the SMS text in a page of its own, sandboxed (no script, no form, no link followed), or
+    the first page of a print proof as a PNG."""
+    found = get_object_or_404(Proof.objects.select_related("campaign__entity", "version__template"), pk=pk)
+    if found.version.template.channel == "print":
+        png = selectors.print_proof_png(found)
+        if png is None:
+            raise Http404
+        response = HttpResponse(png, content_type="image/png")
+    else:
+        response = render(request, "campaigns/proof_frame.html", {"proof": found})
+    response["Content-Security-Policy"] = PROOF_POLICY
+    response["Cache-Control"] = "private, max-age=3600"  # a proof never changes
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# A proof is shown as its recipients would see it (remote images), inside a sandbox: no script, no
+# plugin, no form; only our pages may frame it.
+PROOF_POLICY = (
+    "default-src 'none'; img-src 'self' data: https:; style-src 'unsafe-inline'; font-src data: https:; "
+    "frame-ancestors 'self'; sandbox"
+)
 
 
 @require_POST
 @scoped(Action.CAMPAIGN_APPROVE)
 def decide(request: ScopedRequest, pk: int) -> HttpResponse:
+    """Approve the current step or request changes (with a comment). From the queue (``next``: the
+    queue's address), back to the queue; else to the campaign."""
     step = get_object_or_404(ApprovalStep.objects.select_related("campaign"), pk=pk)
     approve = request.POST.get("decision") == "approve"
     try:
@@ -468,7 +553,15 @@ def decide(request: ScopedRequest, pk: int) -> HttpResponse:
     except (ValidationError, PermissionDenied) as exc:
         _flash(request, exc)
     else:
-        messages.success(request, _("Approved.") if approve else _("Changes requested."))
+        name = step.campaign.name
+        messages.success(
+            request,
+            _("Approved: %(name)s.") % {"name": name}
+            if approve
+            else _("Changes requested: %(name)s.") % {"name": name},
+        )
+    if request.POST.get("next"):
+        return redirect(_queue_url(request, request.POST["next"]))
     return redirect("campaigns:detail", pk=step.campaign_id)
 
 

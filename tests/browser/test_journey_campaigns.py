@@ -13,6 +13,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, ViewportSize, expect
 
 from conftest import Network
+from glocal.campaigns.tests.conftest import add_contacts
 from glocal.creatives.tests.conftest import publish_demo
 
 from .conftest import PHONE, field
@@ -39,6 +40,7 @@ def test_operation_from_hq_to_stores_and_back(
     new_page: NewPage, personas: Network, log_in: LogIn, screenshot: Screenshot
 ) -> None:
     publish_demo(personas)
+    add_contacts(personas.store_a, 3, kind="customer")  # the campaign must reach somebody to be submitted
     phone: ViewportSize = PHONE
 
     # HQ creates the operation
