@@ -7,9 +7,11 @@ Each step is called here, in this order (a later step reads what an earlier one 
 3. audience: contacts, consents and purchases, ``contacts`` of them (:mod:`glocal.demo.audience`);
 4. campaigns: the "Foire aux vins" operation, local campaigns, budgets, calendar slots; it needs the
    templates, and the contacts for its audience estimates (:mod:`glocal.demo.campaigns`);
-5. brand: the brand kits, the library's photo, the print and social templates (:mod:`glocal.demo.brand`).
+5. brand: the brand kits, the library's photo, the print and social templates (:mod:`glocal.demo.brand`);
+6. targeting: an HQ segment, a store's own segment and a rented list, each used by a store's campaign
+   (:mod:`glocal.demo.targeting`).
 
-Steps 2 to 5 act as the organisation's HQ admin. Same arguments, same data.
+Steps 2 to 6 act as the organisation's HQ admin. Same arguments, same data.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from glocal.core.scope import activate
 from glocal.network.models import Entity, Organisation
 
-from . import audience, brand, campaigns, creatives
+from . import audience, brand, campaigns, creatives, targeting
 from .network import DEMO_PASSWORD, hq_scope, seed_network, seed_users
 
 __all__ = ["DEMO_PASSWORD", "SeedResult", "seed_demo"]
@@ -45,4 +47,5 @@ def seed_demo(
         audience.seed_contacts(org, count=contacts, seed=seed)
         campaigns.seed_campaigns(org)
         brand.seed_brand(org)
+        targeting.seed_targeting(org)
     return SeedResult(organisation=org, entities=entities, users=users)

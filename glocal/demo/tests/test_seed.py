@@ -39,8 +39,17 @@ def test_seed_writes_the_whole_demo_and_prints_the_logins():
     assert [t.channel for t in templates] == ["email", "sms", "print", "social"]
     assert Contact.unscoped.filter(organisation=org).count() == 200
     assert Operation.unscoped.get(organisation=org).name == "Foire aux vins"
-    assert Campaign.unscoped.filter(organisation=org, kind="local").count() == 3
+    assert Campaign.unscoped.filter(organisation=org, kind="local").count() == 6
     assert BrandKit.unscoped.filter(organisation=org).count() == 2
+    # Targeting at work: an HQ segment, a store's own segment and a rented list, each used by a campaign.
+    from glocal.targeting.models import ProspectList, Segment
+
+    used = [c.audience_criteria for c in Campaign.unscoped.filter(organisation=org).order_by("pk")]
+    segments = {s.pk: s.entity.parent_id is None for s in Segment.unscoped.filter(organisation=org)}
+    targeted = [segments[c["segment"]] for c in used if "segment" in c]
+    assert sorted(targeted) == [False, True]  # the store's own, HQ's
+    plist = ProspectList.unscoped.get(organisation=org)
+    assert plist.row_count == 12 and {"prospect_list": plist.pk} in used
 
 
 def test_seed_refuses_a_database_with_data_unless_if_empty():
