@@ -71,7 +71,7 @@ class CriteriaFields(forms.Form):
             if key not in allowed:
                 del self.fields[key]
         if sources:
-            self.fields["source"].choices = [("", _("None"))] + [
+            cast(forms.ChoiceField, self.fields["source"]).choices = [("", _("None"))] + [
                 (c.value, c.label if c.count is None else f"{c.label} ({c.count})") for c in sources
             ]
         else:
