@@ -80,7 +80,8 @@ def test_a_campaign_goes_out_and_the_store_sees_what_was_sent_and_why(
     assert match is not None
     recipient = new_page(PHONE, is_mobile=True)
     recipient.goto(match.group(1))
-    expect(recipient.get_by_role("heading", level=1)).to_have_text("Your preferences")
+    # the page speaks the recipient's language (a French store's customer), whatever the browser's
+    expect(recipient.get_by_role("heading", level=1)).to_have_text("Vos préférences")
     # the Message-ID carries the message's signed reference: <g<campaign>-<contact>.<16 hex MAC>@domain>
     reference = re.search(r"Message-ID: <(g\d+-\d+\.[0-9a-f]{16})@", raw)
     assert reference is not None
@@ -88,7 +89,7 @@ def test_a_campaign_goes_out_and_the_store_sees_what_was_sent_and_why(
     assert stable_id is not None  # a genuine reference, signed by this platform
     contact_id = int(stable_id.rpartition("-")[2])
     assert Contact.unscoped.get(pk=contact_id).consent_email == "opt_in"  # the GET changed nothing
-    recipient.get_by_role("button", name="Unsubscribe from these emails").click()
+    recipient.get_by_role("button", name="Me désinscrire de ces e-mails").click()
     expect(recipient.get_by_test_id("unsubscribed")).to_be_visible()
     assert Contact.unscoped.get(pk=contact_id).consent_email == "opt_out"
     screenshot(recipient, "delivery-unsubscribed")

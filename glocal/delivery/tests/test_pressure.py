@@ -188,7 +188,7 @@ def test_explanation_in_french():
     with translation.override("fr"):
         text = explain(row, rules, names)
     assert text == (
-        "Exclu : déjà 3 e-mails sur les 7 derniers jours (limite 3), "
+        "Exclu\u00a0: déjà 3 e-mails sur les 7 derniers jours (limite 3), "
         "dont Foire aux vins (Siège), Portes ouvertes."
     )
 
