@@ -208,6 +208,7 @@ def _setup_child(messages: int, seed: int, mjml_file: str, migrate: bool) -> dic
     from glocal.campaigns import services as campaign_services
     from glocal.campaigns.models import Campaign
     from glocal.campaigns.states import State
+    from glocal.core.roles import Role
     from glocal.core.scope import Scope, activate
     from glocal.creatives import services as creative_services
     from glocal.creatives.models import Channel, CreativeSettings
@@ -215,7 +216,6 @@ def _setup_child(messages: int, seed: int, mjml_file: str, migrate: bool) -> dic
     from glocal.demo.generator import person_name
     from glocal.demo.network import hq_scope, seed_network
     from glocal.network.models import Entity
-    from glocal.network.roles import Role
 
     org = seed_network(name="Maison Fiable", slug=f"fiable-{seed}", stores=1, seed=seed)
     hq = Entity.unscoped.get(organisation=org, parent__isnull=True)

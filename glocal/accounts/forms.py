@@ -7,8 +7,8 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from glocal.core.roles import Role
 from glocal.network.models import Entity
-from glocal.network.roles import Role
 
 from .models import User
 

@@ -12,9 +12,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from glocal.core.roles import Role
 from glocal.core.scope import EntityOwned
 from glocal.network.models import Entity, Organisation
-from glocal.network.roles import Role
 
 
 class UserManager(BaseUserManager["User"]):

@@ -15,11 +15,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from glocal.core.http import ScopedRequest
+from glocal.core.roles import Action, grantable_roles
 from glocal.core.views_base import scoped
 from glocal.network import selectors
 from glocal.network import services as network_services
 from glocal.network.models import Membership
-from glocal.network.roles import Action, grantable_roles
 
 from . import services
 from .forms import AcceptInvitationForm, InviteForm, LoginForm, ProfileForm, RoleForm

@@ -23,9 +23,9 @@ from glocal.core import jobs
 from glocal.core.forms import add_validation_errors
 from glocal.core.http import ScopedRequest
 from glocal.core.models import Job
+from glocal.core.roles import Action
 from glocal.core.views_base import scoped
 from glocal.network.models import Entity
-from glocal.network.roles import Action
 
 from . import importer, mappings, selectors, services
 from .forms import (

@@ -16,9 +16,9 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from glocal.core import audit
+from glocal.core.roles import Action, role_allows
 from glocal.core.scope import get_scope
 from glocal.network.models import Entity
-from glocal.network.roles import Action, role_allows
 
 from . import imaging, selectors
 from .models import Asset, AssetVersion, BrandKit, Folder, LibrarySettings, Tag

@@ -17,10 +17,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from glocal.core.http import ScopedRequest
+from glocal.core.roles import Action
 from glocal.core.views_base import scoped
 from glocal.creatives import selectors as creative_selectors
 from glocal.network.models import Entity
-from glocal.network.roles import Action
 
 from . import printing, selectors, services, social, usage
 from .forms import AssetEditForm, FolderForm, KitForm, LibrarySettingsForm, UploadForm, VersionUploadForm

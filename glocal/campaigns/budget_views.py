@@ -16,8 +16,8 @@ from django.views.decorators.http import require_http_methods
 from glocal.core.confirm import confirm_page
 from glocal.core.http import ScopedRequest
 from glocal.core.money import format_money
+from glocal.core.roles import Action, role_allows
 from glocal.core.views_base import scoped
-from glocal.network.roles import Action, role_allows
 
 from . import selectors, services
 from .budget_forms import BudgetEditForm, BudgetForm

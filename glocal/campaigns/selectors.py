@@ -18,11 +18,11 @@ from django.utils.translation import ngettext
 
 from glocal.audience.selectors import address_q, consent_q, suppressed_q
 from glocal.brand import printing
+from glocal.core.roles import Role
 from glocal.core.scope import get_scope
 from glocal.creatives import selectors as creative_selectors
 from glocal.creatives.models import ChannelTemplate, TemplateVersion, ancestor_ids_of_path
 from glocal.network.models import Entity, Membership
-from glocal.network.roles import Role
 
 from . import audience
 from .models import (

@@ -21,13 +21,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from glocal.core.confirm import confirm_page, count_text
 from glocal.core.http import ScopedRequest
+from glocal.core.roles import Action, role_allows
 from glocal.core.views_base import scoped
 from glocal.creatives import selectors as creative_selectors
 from glocal.creatives import zones as zonelib
 from glocal.creatives.forms import PersonalisationForm
 from glocal.creatives.models import ChannelTemplate
 from glocal.network.models import Entity
-from glocal.network.roles import Action, role_allows
 
 from . import audience, selectors, services
 from .forms import (

@@ -28,10 +28,10 @@ from glocal.campaigns.models import Campaign, Operation
 from glocal.campaigns.states import State
 from glocal.core.http import ScopedRequest
 from glocal.core.models import Job
+from glocal.core.roles import Action, role_allows
 from glocal.core.views_base import scoped
 from glocal.creatives.models import Channel
 from glocal.network.models import Entity
-from glocal.network.roles import Action, role_allows
 
 from . import printbatch, social
 

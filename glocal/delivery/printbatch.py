@@ -64,13 +64,13 @@ from glocal.campaigns.states import State
 from glocal.core import audit, jobs
 from glocal.core.language import recipient_language, speaking
 from glocal.core.models import ACTION_LABELS, Job
+from glocal.core.roles import Action, role_allows
 from glocal.core.scope import get_scope
 from glocal.creatives import rendering
 from glocal.creatives import selectors as creative_selectors
 from glocal.creatives.models import Channel, ChannelTemplate, TemplateVersion, ancestor_ids_of_path
 from glocal.creatives.sandbox import RenderError, render
 from glocal.network.models import Entity
-from glocal.network.roles import Action, role_allows
 
 log = logging.getLogger(__name__)
 

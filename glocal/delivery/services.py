@@ -20,9 +20,9 @@ from glocal.audience import services as audience_services
 from glocal.audience.models import ConsentSource, ConsentStatus, Contact
 from glocal.campaigns.models import Campaign
 from glocal.core import audit
+from glocal.core.roles import Action, role_allows
 from glocal.core.scope import activate, get_scope, system_scope
 from glocal.network.models import Entity
-from glocal.network.roles import Action, role_allows
 
 from . import tokens, tracking
 from .models import DeliverySettings, Message, MessageEvent, SendingWindow

@@ -29,9 +29,9 @@ from django.views.decorators.http import require_http_methods
 from glocal.accounts.client_ip import client_ip
 from glocal.campaigns.models import Campaign
 from glocal.core.language import recipient_language, speaking
+from glocal.core.roles import Action, role_allows, sees_personal_data
 from glocal.core.views_base import scoped
 from glocal.network.models import Entity
-from glocal.network.roles import Action, role_allows, sees_personal_data
 
 from . import selectors as delivery_selectors
 from . import services, tokens, window_summary

@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from glocal.campaigns import services
 from glocal.campaigns.models import ApprovalStep, Budget, CalendarSlot, Campaign, CampaignSettings, Operation
+from glocal.core.roles import Role
 from glocal.core.scope import activate
 from glocal.creatives.models import ChannelTemplate
 from glocal.network.models import Entity, Membership, Organisation
-from glocal.network.roles import Role
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from typing import Any
 from django.db import transaction
 
 from glocal.accounts.models import User
+from glocal.core.roles import Role
 from glocal.core.scope import Scope, activate, system_scope
 from glocal.network import services
 from glocal.network.models import Entity, EntityGroup, EntityType, Membership, Organisation
-from glocal.network.roles import Role
 
 from .generator import SeedEntity, generate_network
 

@@ -10,10 +10,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from glocal.campaigns import services
+from glocal.core.roles import Role
 from glocal.core.scope import activate
 from glocal.creatives.models import ChannelTemplate
 from glocal.network.models import Membership, Organisation
-from glocal.network.roles import Role
 from glocal.targeting import prospects, segments
 from glocal.targeting.models import ProspectList
 

@@ -20,9 +20,9 @@ from django.views.decorators.http import require_POST
 from glocal.accounts.client_ip import client_ip
 from glocal.core.http import ScopedRequest
 from glocal.core.language import recipient_language, speaking
+from glocal.core.roles import Action
 from glocal.core.views_base import scoped
 from glocal.network.models import Entity
-from glocal.network.roles import Action
 
 from . import leads
 from .forms import CaptureSettingsForm, LeadCaptureForm

@@ -52,9 +52,9 @@ from glocal.audience import services as audience
 from glocal.audience.models import Channel, ConsentSource, ConsentStatus, Contact
 from glocal.core import audit
 from glocal.core.language import for_recipient, recipient_language, supported
+from glocal.core.roles import Role
 from glocal.core.scope import Scope, activate, current_scope, get_scope
 from glocal.network.models import Entity
-from glocal.network.roles import Role
 
 from .models import LeadCaptureSettings, LeadForm, PendingOptIn, default_wording, new_token
 

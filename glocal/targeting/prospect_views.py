@@ -14,9 +14,9 @@ from django.views.decorators.http import require_http_methods
 
 from glocal.core.confirm import confirm_page, count_text
 from glocal.core.http import ScopedRequest
+from glocal.core.roles import Action
 from glocal.core.views_base import scoped
 from glocal.network.models import Entity
-from glocal.network.roles import Action
 
 from . import prospects
 from .forms import ProspectUploadForm

@@ -18,9 +18,9 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from glocal.core.http import ScopedRequest
+from glocal.core.roles import Action
 from glocal.core.views_base import scoped
 from glocal.network.models import Entity
-from glocal.network.roles import Action
 
 from . import segments
 from .forms import RequiredCriteriaForm, SegmentMetaForm, SegmentPolicyForm

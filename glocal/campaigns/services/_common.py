@@ -7,8 +7,8 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 
+from glocal.core.roles import Action, role_allows
 from glocal.core.scope import get_scope
-from glocal.network.roles import Action, role_allows
 
 from ..models import ApprovalStep, Campaign
 from ..states import State, TransitionRefused

@@ -10,9 +10,8 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.mail import EmailMultiAlternatives
 
-from glocal.core.roles import HQ_ROLES
+from glocal.core.roles import HQ_ROLES, Role
 from glocal.network.models import Entity, Membership
-from glocal.network.roles import Role
 
 from ..models import ApprovalStep, Campaign
 

@@ -12,12 +12,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from glocal.core.roles import Action, Role
 from glocal.core.scope import Scope, get_scope
 from glocal.creatives import selectors as creative_selectors
 from glocal.creatives import zones as zonelib
 from glocal.creatives.findings import ERROR, Finding
 from glocal.creatives.models import values_digest
-from glocal.network.roles import Action, Role
 
 from .. import selectors
 from ..models import POLICY_STEPS, ApprovalStep, Campaign, CampaignSettings, Proof

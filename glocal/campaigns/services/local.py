@@ -12,12 +12,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from glocal.core import audit
+from glocal.core.roles import Action
 from glocal.core.scope import get_scope
 from glocal.creatives import selectors as creative_selectors
 from glocal.creatives import services as creative_services
 from glocal.creatives.models import ChannelTemplate
 from glocal.network.models import Entity
-from glocal.network.roles import Action
 
 from .. import audience, selectors
 from ..models import Campaign, CampaignTransition

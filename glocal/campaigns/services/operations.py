@@ -13,12 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from glocal.core import audit
+from glocal.core.roles import Action, Role
 from glocal.core.scope import get_scope
 from glocal.creatives import services as creative_services
 from glocal.creatives import zones as zonelib
 from glocal.creatives.models import ChannelTemplate, TemplateVersion
 from glocal.network.models import Entity
-from glocal.network.roles import Action, Role
 
 from .. import audience, selectors
 from ..models import Campaign, CampaignTransition, Operation, OperationWave, Participation

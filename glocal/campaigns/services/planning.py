@@ -13,9 +13,9 @@ from django.utils.translation import gettext as _
 
 from glocal.core import audit
 from glocal.core.money import format_money
+from glocal.core.roles import Action
 from glocal.core.scope import get_scope
 from glocal.network.models import Entity
-from glocal.network.roles import Action
 
 from .. import selectors
 from ..models import Budget, CalendarSlot, line_key

@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from glocal.core import audit
+from glocal.core.roles import Action
 from glocal.core.scope import get_scope
 from glocal.creatives.models import ChannelTemplate
-from glocal.network.roles import Action
 
 from .. import audience
 from ..models import ApprovalPolicy, CampaignSettings, TemplatePolicy

@@ -11,9 +11,9 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from glocal.core import audit
+from glocal.core.roles import Action, role_allows
 from glocal.core.scope import get_scope
 from glocal.creatives.models import values_digest
-from glocal.network.roles import Action, role_allows
 
 from .. import selectors
 from ..models import Budget, Campaign, CampaignTransition, LedgerEntry

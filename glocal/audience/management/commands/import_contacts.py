@@ -10,9 +10,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from glocal.audience import importer
 from glocal.audience.models import AttributeDefinition
+from glocal.core.roles import Role
 from glocal.core.scope import Scope, activate
 from glocal.network.models import Entity, Organisation
-from glocal.network.roles import Role
 
 
 class Command(BaseCommand):
