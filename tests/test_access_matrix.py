@@ -286,6 +286,29 @@ def make_template(entity_attr: str) -> Callable[[Network], dict]:
     return lambda n: {"pk": _template_on(getattr(n, entity_attr))["pk"]}
 
 
+def make_restorable_template(entity_attr: str) -> Callable[[Network], dict]:
+    """A template with two published versions (content that passes the checks): v1 can be restored."""
+
+    def build(n: Network) -> dict:
+        from glocal.creatives.models import TemplateVersion
+
+        made = _template_on(getattr(n, entity_attr))
+        v1 = made["version"]
+        source = "{{ organisation.sms_advertiser }} {{ zones.message }} STOP au 36180"
+        TemplateVersion.unscoped.filter(pk=v1.pk).update(source=source)
+        TemplateVersion.unscoped.create(
+            organisation=v1.organisation,
+            template=v1.template,
+            number=2,
+            source=source + " !",
+            zones=v1.zones,
+            published_at=timezone.now(),
+        )
+        return {"pk": made["pk"], "number": 1}
+
+    return build
+
+
 def make_personalisation(store_attr: str) -> Callable[[Network], dict]:
     def build(n: Network) -> dict:
         from glocal.creatives.models import Personalisation
@@ -749,6 +772,13 @@ ROUTES: dict[str, Row] = {
     ),
     "creatives:publish": Row(
         Action.TEMPLATE_MANAGE, get=None, post=Post(), obj=make_template("hq"), owner="hq", reach="tree"
+    ),
+    "creatives:restore": Row(
+        Action.TEMPLATE_MANAGE,
+        post=Post(writes="creatives.TemplateVersion"),
+        obj=make_restorable_template("hq"),
+        owner="hq",
+        reach="tree",  # another organisation's template and a missing version: creatives' test_publishing
     ),
     "creatives:draft_preview": Row(
         Action.TEMPLATE_MANAGE, get=None, post=Post(ok=200), obj=make_template("hq"), owner="hq", reach="tree"

@@ -15,6 +15,7 @@ labels(
         "template.create": gettext_lazy("created a template"),
         "template.save": gettext_lazy("saved a template"),
         "template.publish": gettext_lazy("published a template"),
+        "template.restore": gettext_lazy("restored a template version"),
         "template.archive": gettext_lazy("archived a template"),
         "template.personalise": gettext_lazy("personalised a template"),
         "template.settings": gettext_lazy("changed the templates' settings"),
@@ -42,3 +43,15 @@ def _personalise(event: AuditEvent) -> str | None:
         "version": event.data["version"],
         "status": str(choice_label(Personalisation.Status, event.data["status"])).lower(),
     }
+
+
+@details("template.publish", "template.restore")
+def _publish(event: AuditEvent) -> str | None:
+    if "version" not in event.data:
+        return None
+    text = _("%(name)s v%(version)s") % {"name": event.data["name"], "version": event.data["version"]}
+    if "restored" in event.data:
+        text += " " + _("(the content of v%(n)s)") % {"n": event.data["restored"]}
+    if event.data.get("despite_warnings"):
+        text += " — " + _("published despite warnings")
+    return text

@@ -155,6 +155,13 @@ class Personalisation(EntityOwned):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     updated_at = models.DateTimeField(auto_now=True)
+    # Set when HQ's publication of ``version`` carried the store's values over from an earlier version;
+    # ``dropped`` lists what could not be kept (carry.dropped: zone, old value, reason code and
+    # parameters): the store's notice until it saves its content again.
+    carried_from = models.ForeignKey(
+        TemplateVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    dropped = models.JSONField(_("values not carried over"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("personalisation")

@@ -19,7 +19,7 @@ from glocal.core.scope import get_scope
 from glocal.network.models import Entity
 from glocal.network.roles import Action, role_allows
 
-from . import compliance, hooks, rendering, sandbox, selectors, zones
+from . import compliance, hooks, notify, selectors, zones
 from .findings import ERROR, Finding
 from .models import Channel, ChannelTemplate, CreativeSettings, Personalisation, TemplateVersion
 
@@ -31,7 +31,11 @@ STARTER_SOURCE: dict[str, str] = {
         '        <mj-text><a href="{{ unsubscribe_url }}">Se désabonner</a></mj-text>\n'
         "      </mj-column>\n    </mj-section>\n  </mj-body>\n</mjml>\n"
     ),
-    Channel.SMS: "{{ store.name }} : {{ zones.message }} STOP au 36180",
+    # The advertiser and the opt-out mention the SMS checks require (compliance.check_sms).
+    Channel.SMS: (
+        "{{ organisation.sms_advertiser }} {{ store.city }} : {{ zones.message }} "
+        "{{ organisation.sms_opt_out }}"
+    ),
 }
 STARTER_ZONES: dict[str, list[dict[str, Any]]] = {
     Channel.EMAIL: [{"key": "headline", "type": "short_text", "label": "Headline", "max_length": 60}],
@@ -100,26 +104,6 @@ def template_create(
     return template
 
 
-def check_version_content(
-    channel: str, source: str, subject: str, preheader: str, text: str, zone_data: Any
-) -> list[Finding]:
-    """Zone definitions valid, and every part compiles in the sandbox (errors as findings)."""
-    zone_defs, findings = zones.parse_zones(zone_data)
-    parts = [("source", source)]
-    if channel == Channel.EMAIL:
-        parts += [("subject", subject), ("preheader", preheader), ("text", text)]
-    for where, part in parts:
-        try:
-            if channel == Channel.EMAIL:  # two-stage: recipient fields only in {{ … }}
-                part = rendering.defer_recipient_expressions(part)
-            sandbox.compile_source(rendering.HTML_ENV, part)
-        except sandbox.RenderError as exc:
-            findings.append(
-                Finding(code=exc.code, severity=ERROR, where=where, message=exc.message, params=exc.params)
-            )
-    return findings
-
-
 def version_save(
     *,
     template: ChannelTemplate,
@@ -135,7 +119,7 @@ def version_save(
     _check_owner(template)
     if template.status == ChannelTemplate.Status.ARCHIVED:
         raise ValidationError(_("An archived template cannot be edited."))
-    findings = check_version_content(template.channel, source, subject, preheader, text, zones_data)
+    findings = selectors.check_version_content(template.channel, source, subject, preheader, text, zones_data)
     if findings:
         raise findings_error(findings)
     with transaction.atomic():
@@ -159,34 +143,135 @@ def version_save(
     return version
 
 
-def version_publish(*, template: ChannelTemplate) -> TemplateVersion:
+def _check_publishable(findings: list[Finding], accept_warnings: bool) -> None:
+    """An error always refuses; a warning refuses unless HQ confirmed it publishes despite warnings."""
+    errors = [f for f in findings if f.severity == ERROR]
+    if errors:
+        raise findings_error(errors)
+    if findings and not accept_warnings:
+        raise ValidationError(
+            [ValidationError(_("Confirm that you publish despite the warnings."), code="warnings")]
+            + [ValidationError(f.text, code="warnings") for f in findings]
+        )
+
+
+def _carry_values_over(template: ChannelTemplate, version: TemplateVersion) -> list[selectors.StoreCarry]:
+    """Each store's latest values, carried to ``version`` where they still fit (a new personalisation
+    in draft: the new version's content has not been submitted), with what could not be kept."""
+    carries = selectors.carry_over(version, selectors.latest_personalisations(template, version.number))
+    for item in carries:
+        previous = item.personalisation
+        Personalisation.objects.update_or_create(
+            version=version,
+            entity=previous.entity,
+            defaults={
+                "organisation_id": version.organisation_id,
+                "values": item.kept,
+                "status": Personalisation.Status.DRAFT,
+                "updated_by_id": previous.updated_by_id,
+                "carried_from": previous.version,
+                "dropped": item.dropped,
+            },
+        )
+    return carries
+
+
+def _publish(
+    template: ChannelTemplate,
+    version: TemplateVersion,
+    *,
+    accept_warnings: bool,
+    action: str,
+    data: dict[str, Any],
+) -> TemplateVersion:
+    """Publish the locked ``version`` (inside the caller's transaction): the gate, the publication, the
+    stores' values carried over, their managers told after commit, one audit record."""
+    findings = selectors.publish_findings(version)
+    _check_publishable(findings, accept_warnings)
+    version.published_at = timezone.now()
+    version.save(update_fields=["published_at"])
+    template.status = ChannelTemplate.Status.PUBLISHED
+    template.save(update_fields=["status", "updated_at"])
+    carries = _carry_values_over(template, version)
+    losing = [c for c in carries if c.dropped]
+    audit.record(
+        action=action,
+        summary=f"{template.name} v{version.number}",
+        entity_id=template.entity_id,
+        data={
+            **data,
+            "name": template.name,
+            "version": version.number,
+            "warnings": [f.code for f in findings],
+            "despite_warnings": bool(findings),
+            "stores_kept": len(carries) - len(losing),
+            "stores_losing": {str(c.entity.pk): [d["key"] for d in c.dropped] for c in losing},
+        },
+    )
+    if losing:
+        stores = [c.entity.pk for c in losing]
+        transaction.on_commit(lambda: notify.values_dropped(version.pk, stores))
+    return version
+
+
+def version_publish(*, template: ChannelTemplate, accept_warnings: bool = False) -> TemplateVersion:
+    """Publish the draft. Refused while its checks find an error (no override), or a warning that HQ
+    has not confirmed (``accept_warnings``: "publish despite warnings", kept in the audit record).
+    Every store's values are carried over to the new version where they still fit its zones; the
+    stores that lose some are told (mail to their managers, notice on their personalisation page)."""
     _require(Action.TEMPLATE_MANAGE)
     _check_owner(template)
+    if template.status == ChannelTemplate.Status.ARCHIVED:
+        raise ValidationError(_("An archived template cannot be published."))
     with transaction.atomic():
         version = (
             TemplateVersion.objects.select_for_update().filter(template=template).order_by("-number").first()
         )
         if version is None or version.is_published:
             raise ValidationError(_("There is no draft to publish."))
-        findings = check_version_content(
-            template.channel, version.source, version.subject, version.preheader, version.text, version.zones
+        return _publish(
+            template, version, accept_warnings=accept_warnings, action="template.publish", data={}
         )
-        if not findings:
-            # A trial render with HQ's own node as the store catches runtime errors before stores see them.
-            trial = selectors.preview(version, template.entity, {})
-            findings = [f for f in trial.findings if f.code.startswith("render_")]
-        if findings:
-            raise findings_error(findings)
-        version.published_at = timezone.now()
-        version.save(update_fields=["published_at"])
-        template.status = ChannelTemplate.Status.PUBLISHED
-        template.save(update_fields=["status", "updated_at"])
-        audit.record(
-            action="template.publish",
-            summary=f"{template.name} v{version.number}",
-            entity_id=template.entity_id,
+
+
+def version_restore(
+    *, template: ChannelTemplate, number: int, accept_warnings: bool = False
+) -> TemplateVersion:
+    """Roll back: publish an earlier published version's content again, as a new version (the draft
+    in progress, if any, takes that content). The same gate and the same carry-over as a publication."""
+    _require(Action.TEMPLATE_MANAGE)
+    _check_owner(template)
+    if template.status == ChannelTemplate.Status.ARCHIVED:
+        raise ValidationError(_("An archived template cannot be published."))
+    with transaction.atomic():
+        latest = (
+            TemplateVersion.objects.select_for_update().filter(template=template).order_by("-number").first()
         )
-    return version
+        source = TemplateVersion.objects.filter(
+            template=template, number=number, published_at__isnull=False
+        ).first()
+        if latest is None or source is None:
+            raise ValidationError(_("Only a published version can be restored."))
+        current = template.published_version()
+        if current is not None and source.pk == current.pk:
+            raise ValidationError(_("Version %(n)s is the published version already.") % {"n": number})
+        version = (
+            latest
+            if not latest.is_published
+            else TemplateVersion(
+                organisation_id=template.organisation_id, template=template, number=latest.number + 1
+            )
+        )
+        version.source, version.subject, version.preheader = source.source, source.subject, source.preheader
+        version.text, version.zones = source.text, source.zones
+        version.save()
+        return _publish(
+            template,
+            version,
+            accept_warnings=accept_warnings,
+            action="template.restore",
+            data={"restored": source.number},
+        )
 
 
 def template_archive(*, template: ChannelTemplate) -> None:
@@ -233,6 +318,7 @@ def personalisation_save(
             organisation_id=scope.organisation_id, entity=entity, version=version
         )
         personalisation.values = merged
+        personalisation.dropped = []  # the store has seen what a new version could not keep
         personalisation.updated_by_id = scope.user_id
         personalisation.status = Personalisation.Status.SUBMITTED if submit else Personalisation.Status.DRAFT
         for check in hooks.PERSONALISATION_CHECKS:  # the library: images the store may use (brand)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/draft-preview/", views.draft_preview, name="draft_preview"),
     path("<int:pk>/publish/", views.template_publish, name="publish"),
     path("<int:pk>/archive/", views.template_archive, name="archive"),
+    path("<int:pk>/versions/<int:number>/restore/", views.version_restore, name="restore"),
     path("<int:pk>/personalise/", views.personalise, name="personalise"),
     path("<int:pk>/preview/", views.preview, name="preview"),
     path("personalisations/<int:pk>/", views.personalisation, name="personalisation"),

@@ -22,7 +22,7 @@ from glocal.core.views_base import scoped
 from glocal.network.models import Entity
 from glocal.network.roles import Action, role_allows
 
-from . import rendering, selectors, services
+from . import carry, rendering, selectors, services
 from . import zones as zonelib
 from .forms import PersonalisationForm, SettingsForm, TemplateCreateForm, VersionForm
 from .models import Channel, ChannelTemplate, Personalisation, TemplateVersion
@@ -65,22 +65,32 @@ def template_create(request: ScopedRequest) -> HttpResponse:
     return render(request, "creatives/template_create.html", {"form": form})
 
 
+def _can_manage(request: ScopedRequest, template: ChannelTemplate) -> bool:
+    return role_allows(request.scope.role, Action.TEMPLATE_MANAGE) and request.scope.covers_path(
+        template.entity.path
+    )
+
+
 @scoped(Action.TEMPLATE_VIEW)
 def template_detail(request: ScopedRequest, pk: int) -> HttpResponse:
     template = get_object_or_404(selectors.templates(), pk=pk)
     published = template.published_version()
     zone_defs, _errors = zonelib.parse_zones(published.zones if published else [])
+    can_manage = _can_manage(request, template)
+    draft = selectors.draft_of(template) if can_manage else None
+    active = template.status != ChannelTemplate.Status.ARCHIVED
     context = {
         "template": template,
         "versions": selectors.versions(template),
         "published": published,
         "zones": zone_defs,
-        "can_manage": role_allows(request.scope.role, Action.TEMPLATE_MANAGE)
-        and request.scope.covers_path(template.entity.path),
+        "can_manage": can_manage,
         "can_personalise": role_allows(request.scope.role, Action.TEMPLATE_PERSONALISE),
+        # Before publishing: the draft's checks, what changes, and each store's values carried over.
+        "plan": selectors.publish_plan(template, draft) if draft is not None and active else None,
         "personalisations": Personalisation.objects.filter(version__template=template)
-        .select_related("entity", "version")
-        .order_by("entity__name")[:200],
+        .select_related("entity", "version", "carried_from")
+        .order_by("entity__name", "-version__number")[:200],
     }
     return render(request, "creatives/template_detail.html", context)
 
@@ -176,18 +186,60 @@ def draft_preview(request: ScopedRequest, pk: int) -> HttpResponse:
     return render(request, "creatives/_preview.html", {"preview": result, "widths": PREVIEW_WIDTHS})
 
 
+def _published(request: ScopedRequest, version: TemplateVersion) -> None:
+    """The publication's result: the version, and each store's values carried over."""
+    text = _("Version %(n)s is published.") % {"n": version.number}
+    summary = selectors.carry_summary(selectors.carried_into(version))
+    messages.success(request, f"{text} {summary}".strip())
+
+
+def _refused(request: ScopedRequest, exc: ValidationError) -> None:
+    for message in exc.messages:
+        messages.error(request, message)
+
+
 @require_POST
 @scoped(Action.TEMPLATE_MANAGE)
 def template_publish(request: ScopedRequest, pk: int) -> HttpResponse:
     template = get_object_or_404(selectors.templates(), pk=pk)
     try:
-        version = services.version_publish(template=template)
+        version = services.version_publish(
+            template=template, accept_warnings=request.POST.get("accept_warnings") == "1"
+        )
     except ValidationError as exc:
-        for message in exc.messages:
-            messages.error(request, message)
+        _refused(request, exc)
     else:
-        messages.success(request, _("Version %(n)s is published.") % {"n": version.number})
+        _published(request, version)
     return redirect("creatives:detail", pk=template.pk)
+
+
+@scoped(Action.TEMPLATE_MANAGE)
+def version_restore(request: ScopedRequest, pk: int, number: int) -> HttpResponse:
+    """Roll back to an earlier published version: the page shows what publishing its content again
+    would do (checks, changes, stores' values); the POST publishes it as a new version."""
+    template = get_object_or_404(selectors.templates(), pk=pk)
+    if not request.scope.covers_path(template.entity.path):
+        raise PermissionDenied
+    source = get_object_or_404(selectors.versions(template), number=number, published_at__isnull=False)
+    if request.method == "POST":
+        try:
+            version = services.version_restore(
+                template=template, number=number, accept_warnings=request.POST.get("accept_warnings") == "1"
+            )
+        except ValidationError as exc:
+            _refused(request, exc)
+            return redirect("creatives:restore", pk=template.pk, number=number)
+        _published(request, version)
+        return redirect("creatives:detail", pk=template.pk)
+    copy = selectors.content_copy(template, source)
+    context = {
+        "template": template,
+        "source": source,
+        "draft": selectors.draft_of(template),
+        "plan": selectors.publish_plan(template, copy),
+        "current": template.published_version(),
+    }
+    return render(request, "creatives/restore.html", context)
 
 
 @require_POST
@@ -228,6 +280,9 @@ def _personalise_screen(
     else:
         values = stored
     preview = selectors.preview(version, store, values)
+    saved = (
+        Personalisation.objects.filter(version=version, entity=store).select_related("carried_from").first()
+    )
     if template.channel == Channel.SMS:  # the text zones get the live SMS counter
         form.for_sms(preview.rendered.text or "")
     context = {
@@ -241,7 +296,9 @@ def _personalise_screen(
         "widths": PREVIEW_WIDTHS,
         "recipients": rendering.SAMPLE_RECIPIENTS,
         "recipient": "camille",
-        "personalisation": Personalisation.objects.filter(version=version, entity=store).first(),
+        "personalisation": saved,
+        # What HQ's new version could not keep of the store's content, until the store saves again.
+        "dropped": carry.describe(saved.dropped) if saved else [],
     }
     return render(request, "creatives/personalise.html", context)
 

@@ -516,6 +516,11 @@ def _clean_value(zone: Zone, raw: Any) -> tuple[Any, Finding | None]:
     return cleaner(zone, raw)
 
 
+def clean_value(zone: Zone, raw: Any) -> tuple[Any, Finding | None]:
+    """One value for ``zone``, normalised: (value, None) or (None, the problem)."""
+    return _clean_value(zone, raw)
+
+
 def editable_zones(zones: list[Zone], role: str) -> list[Zone]:
     return [z for z in zones if z.editable_by(role)]
 

@@ -231,13 +231,15 @@ def test_hq_creates_a_template_and_sms_preview_counts_segments(network, login):
     assert response.status_code == 302
     template = ChannelTemplate.unscoped.get(name="Flash")
     client.post(reverse("creatives:publish", kwargs={"pk": template.pk}))
+    assert template.published_version() is not None  # the starter passes the checks it is held to
     page = login(network, "store_a").post(
         reverse("creatives:preview", kwargs={"pk": template.pk}),
         {"store": network.store_a.pk, "z_message": "Soldes ç " + "x" * 80},
     )
     body = page.content.decode()
     assert "UCS-2" in body and "2 segments" in body
-    assert "The SMS must name the advertiser" in body
+    assert "Maison Test Lille : Soldes" in body and "STOP au 36180" in body
+    assert "The SMS must name the advertiser" not in body
 
 
 def test_settings_refuse_dangerous_patterns(network, login):

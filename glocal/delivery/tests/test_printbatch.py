@@ -374,7 +374,9 @@ def test_manifest_cells_cannot_become_formulas(network, letter):
 
 def test_only_approved_direct_mail_letters_can_be_printed(network, letter, audience):
     poster = publish_template(network, network.hq, "print", PRINT_SOURCE, PRINT_ZONES)
-    sms = publish_template(network, network.hq, "sms", "{{ store.name }} STOP au 36180", [])
+    sms = publish_template(
+        network, network.hq, "sms", "{{ organisation.sms_advertiser }} {{ store.name }} STOP au 36180", []
+    )
     cases = [
         (make_campaign(network.store_a, letter, state="draft"), printbatch.NOT_APPROVED),
         (make_campaign(network.store_a, letter, state="submitted"), printbatch.NOT_APPROVED),
