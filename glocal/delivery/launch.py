@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, Case, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
@@ -41,10 +42,13 @@ from glocal.audience.selectors import address_q, consent_q, with_suppression
 from glocal.campaigns import audience as campaign_audience
 from glocal.campaigns import services as campaign_services
 from glocal.campaigns.models import Campaign
-from glocal.campaigns.states import State
+from glocal.campaigns.states import Event, State
 from glocal.core import audit
+from glocal.core.language import entity_language, speaking
 from glocal.core.scope import activate, system_scope
-from glocal.creatives.models import ancestor_ids_of_path
+from glocal.creatives import selectors as creative_selectors
+from glocal.creatives.findings import ERROR
+from glocal.creatives.models import ancestor_ids_of_path, values_digest
 from glocal.network.models import Entity
 
 from . import pressure, reasons, windows
@@ -427,6 +431,32 @@ class LaunchReport:
     excluded: dict[str, int] = field(default_factory=dict)
     rented: tuple[str, int, int] | None = None  # a rented list: (its label, queued, excluded)
     refused: str = ""  # its segment or rented list cannot be used now: not launched, back to draft
+    blocked: list[str] = field(default_factory=list)  # its content's errors: not launched, back to draft
+
+
+# -- the content gate --------------------------------------------------------------------------------
+
+
+def _content_key(campaign: Campaign) -> str:
+    return values_digest({"v": campaign.version_id, "values": campaign.values})
+
+
+def content_errors(campaign: Campaign) -> list[str]:
+    """The errors of the campaign's rendered content (the same checks as at publication and
+    submission), in its store's language: a campaign with one is not launched."""
+    preview = creative_selectors.preview(campaign.version, campaign.entity, campaign.values)
+    with speaking(entity_language(campaign.entity)):
+        return [f.text for f in preview.findings if f.severity == ERROR]
+
+
+def _hold_back(campaign: Campaign, errors: list[str]) -> LaunchReport:
+    """Not launched: back to draft (its spend released), saying why in its history, in the store's
+    language; the store fixes the content and submits it again."""
+    with speaking(entity_language(campaign.entity)):
+        comment = _("Not launched: its content has errors to fix: %(errors)s") % {"errors": " ".join(errors)}
+    campaign_services.campaign_transition(campaign=campaign, event=Event.EDIT, comment=comment)
+    log.warning("campaign %s not launched: its content has errors", campaign.pk)
+    return LaunchReport(campaign.pk, blocked=errors)
 
 
 def _not_before(
@@ -636,6 +666,8 @@ def launch(campaigns: list[Campaign], *, now: dt.datetime | None = None) -> list
     settings = settings_for(campaigns[0].organisation_id)
     rules = rules_for(settings)
     reports: list[LaunchReport] = []
+    # Rendered before the write lock is taken; checked again below if the content changed meanwhile.
+    checked = {c.pk: (_content_key(c), content_errors(c)) for c in campaigns}
     with transaction.atomic():
         locked = list(
             Campaign.objects.select_for_update(of=("self",))
@@ -645,6 +677,12 @@ def launch(campaigns: list[Campaign], *, now: dt.datetime | None = None) -> list
         )
         if not locked:
             return []
+        errors = {
+            c.pk: checked[c.pk][1] if checked.get(c.pk, ("",))[0] == _content_key(c) else content_errors(c)
+            for c in locked
+        }
+        reports += [_hold_back(c, errors[c.pk]) for c in locked if errors[c.pk]]
+        locked = [c for c in locked if not errors[c.pk]]
         locked, refused = _refuse_sources(locked)
         reports += refused
         sendable = [c for c in locked if c.channel in SENDABLE_CHANNELS]
