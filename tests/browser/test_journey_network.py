@@ -25,11 +25,10 @@ def tree_link(page: Page, name: str) -> Locator:
 
 
 def expand(page: Page, name: str) -> None:
-    """Open a collapsed tree node by clicking its summary (beside the link, which would navigate)."""
-    link = page.get_by_role("link", name=name, exact=True)
-    summary = page.get_by_test_id("tree").locator("summary").filter(has=link)
-    summary.locator(".count").first.click()
-    expect(summary.locator("xpath=..")).to_have_attribute("open", "")
+    """Open a collapsed tree node by clicking its toggle (the summary beside the entity's link)."""
+    details = tree_link(page, name).locator("xpath=following-sibling::details[1]")
+    details.locator("xpath=./summary").click()
+    expect(details).to_have_attribute("open", "")
 
 
 def test_hq_admin_sees_the_whole_network_and_only_it(
