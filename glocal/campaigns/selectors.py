@@ -518,9 +518,10 @@ def _local_conflicts(
     campaign: Campaign,
     day: dt.date,
     ops: list[tuple[int, str, str, dt.date, dt.date]],
-    same_day: dict[tuple[int, dt.date], list[tuple[int, str]]],
+    same_day: dict[tuple[int, dt.date, str], list[tuple[int, str]]],
 ) -> list[Conflict]:
-    """A local campaign's operations on the same channel that day, and the store's other campaigns."""
+    """A local campaign's operations on the same channel that day, and the store's other campaigns on
+    the same channel that day (aimed at the same customers)."""
     if campaign.kind != Campaign.Kind.LOCAL:
         return []
     found = []
@@ -532,7 +533,7 @@ def _local_conflicts(
         found.append(
             Conflict("operation", text % {"name": name}, _("the operation “%(name)s”") % {"name": name})
         )
-    for pk, name in same_day.get((campaign.entity_id, day), []):
+    for pk, name in same_day.get((campaign.entity_id, day, campaign.channel), []):
         if pk != campaign.pk:
             text = _("The same day as “%(name)s”, another campaign of this store.") % {"name": name}
             found.append(Conflict("campaign", text, _("the campaign “%(name)s”") % {"name": name}))
@@ -565,8 +566,8 @@ def _operation_windows(
 
 def _local_days(
     stores: set[int], lo: dt.date, hi: dt.date
-) -> dict[tuple[int, dt.date], list[tuple[int, str]]]:
-    """The stores' local campaigns (not cancelled) per (store, send day): [(id, name)]."""
+) -> dict[tuple[int, dt.date, str], list[tuple[int, str]]]:
+    """The stores' local campaigns (not cancelled) per (store, send day, channel): [(id, name)]."""
     tz = timezone.get_current_timezone()
     start = dt.datetime.combine(lo, dt.time.min, tzinfo=tz)
     end = dt.datetime.combine(hi + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
@@ -576,11 +577,11 @@ def _local_days(
         )
         .exclude(state=State.CANCELLED)
         .order_by("scheduled_at", "pk")
-        .values_list("pk", "entity_id", "name", "scheduled_at")
+        .values_list("pk", "entity_id", "name", "scheduled_at", "version__template__channel")
     )
-    days: dict[tuple[int, dt.date], list[tuple[int, str]]] = {}
-    for pk, store, name, at in rows:
-        days.setdefault((store, timezone.localtime(at).date()), []).append((pk, name))
+    days: dict[tuple[int, dt.date, str], list[tuple[int, str]]] = {}
+    for pk, store, name, at, channel in rows:
+        days.setdefault((store, timezone.localtime(at).date(), channel), []).append((pk, name))
     return days
 
 
@@ -604,7 +605,7 @@ class CalendarItem:
         """“Conflicts with: the operation “Foire”; “Soldes”.” (empty without conflict)."""
         if not self.conflicts:
             return ""
-        return _("Conflicts with: %(what)s.") % {"what": "; ".join(c.name for c in self.conflicts)}
+        return _("Conflicts with: %(what)s.") % {"what": ", ".join(c.name for c in self.conflicts)}
 
 
 @dataclass

@@ -119,16 +119,26 @@ def test_a_date_conflicting_with_the_stores_other_campaign_is_warned_in_the_edit
 ):
     first = _draft(network, templates, kind="customer")
     with activate(network.scope("store_a")):
-        other = services.campaign_create(entity=network.store_a, template=templates.sms, name="Rappel")
+        other = services.campaign_create(entity=network.store_a, template=templates.email, name="Rappel")
+        sms = services.campaign_create(entity=network.store_a, template=templates.sms, name="Texto")
     client = login(network, "store_a")
     when = first.scheduled_at
     assert when is not None
-    data = {"name": "Rappel", "send_date": when.strftime("%Y-%m-%d"), "send_time": "15:00", "z_message": "Hi"}
+    data = {
+        "name": "Rappel",
+        "send_date": when.strftime("%Y-%m-%d"),
+        "send_time": "15:00",
+        "z_headline": "Hi",
+    }
     sim = client.post(reverse("campaigns:simulate", args=[other.pk]), data).content.decode()
     # swapped in beside the date field (out of band), not saved
     assert 'id="date-conflicts" aria-live="polite" hx-swap-oob="true"' in sim
     assert "The same day as “Soldes”, another campaign of this store." in sim
     assert Campaign.unscoped.get(pk=other.pk).scheduled_at is None
+    # an SMS the same day is on another channel: no conflict
+    data = {"name": "Texto", "send_date": when.strftime("%Y-%m-%d"), "send_time": "15:00", "z_message": "Hi"}
+    sms_sim = client.post(reverse("campaigns:simulate", args=[sms.pk]), data).content.decode()
+    assert "The same day as" not in sms_sim
     # a saved date: said on the editor's date field when the page opens
     with activate(network.scope("store_a")):
         services.campaign_update(campaign=Campaign.objects.get(pk=other.pk), scheduled_at=when)
