@@ -10,7 +10,7 @@ class BrandConfig(AppConfig):
         # The library plugs into creatives through its registrations (glocal.creatives.hooks): print
         # and social channels, image zones → library choices and asset URLs, the check of a store's
         # image choices before a personalisation is saved. Usage rows follow saves (brand.usage).
-        from glocal.brand import printing, social, usage
+        from glocal.brand import printing, selectors, social, usage
         from glocal.creatives import hooks
 
         hooks.register_channel(
@@ -27,4 +27,5 @@ class BrandConfig(AppConfig):
         )
         hooks.register_image_library(hooks.ImageLibrary(url=usage.image_url, choices=usage.image_choices))
         hooks.register_personalisation_check(usage.check_personalisation)
+        hooks.register_brand_kit(selectors.store_kit, selectors.KIT_FIELDS)
         usage.connect()

@@ -602,15 +602,10 @@ class RenderedPrint(rendering.Rendered):
 def variant_assets(variant: rendering.Variant) -> tuple[dict[str, Any], dict[str, Any]]:
     """Brand kit and image zones for a variant, looked up in the active scope (store by code)."""
     from glocal.core.scope import current_scope
-    from glocal.network.models import Entity
-
-    from .selectors import effective_kit
 
     if current_scope() is None:
         return {}, {}
-    entity = Entity.objects.filter(code=variant.store.get("code", "")).first()
-    kit = effective_kit(entity).as_context() if entity is not None else {}
-    return kit, image_context(variant.zones, variant.values)
+    return variant.brand, image_context(variant.zones, variant.values)
 
 
 def render_print_channel(

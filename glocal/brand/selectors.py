@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,24 @@ from .models import Asset, AssetUsage, AssetVersion, BrandKit, Folder, LibrarySe
 
 DEFAULT_COLOURS = ["#1f5135", "#ffffff", "#b3261e"]
 DEFAULT_FONTS = ["DejaVu Sans"]
+# After the kit's font in emails: what every mail client has (the kit's font may not be installed).
+WEB_SAFE_FALLBACK = "Arial, Helvetica, sans-serif"
+# The names of ``brand`` in every channel's context (print, email, social): Kit.as_context's keys.
+KIT_FIELDS = [
+    "accent",
+    "colours",
+    "font",
+    "font_stack",
+    "fonts",
+    "footer",
+    "legal_mentions",
+    "logo_url",
+    "primary",
+    "reply_to",
+    "secondary",
+    "sender_email",
+    "sender_name",
+]
 
 
 def library_settings() -> LibrarySettings:
@@ -87,6 +106,28 @@ class Kit:
     def accent(self) -> str:
         return self.colours[2] if len(self.colours) > 2 else DEFAULT_COLOURS[2]
 
+    @property
+    def font(self) -> str:
+        return self.fonts[0] if self.fonts else DEFAULT_FONTS[0]
+
+    @property
+    def font_stack(self) -> str:
+        """The kit's font then web-safe fallbacks, for email CSS (``font-family: {{ brand.font_stack }}``)."""
+        return (
+            f"'{self.font}', {WEB_SAFE_FALLBACK}"
+            if re.fullmatch(r"[A-Za-z0-9 \-]{1,60}", self.font)
+            else WEB_SAFE_FALLBACK
+        )
+
+    def logo_url(self) -> str:
+        """The signed public URL of the logo's current version ("" without a visible logo)."""
+        if self.logo_id is None:
+            return ""
+        from .usage import public_url
+
+        logo = Asset.objects.filter(pk=self.logo_id).select_related("current").first()
+        return public_url(logo.current) if logo is not None and logo.current is not None else ""
+
     def as_context(self) -> dict[str, Any]:
         return {
             "colours": list(self.colours),
@@ -94,7 +135,9 @@ class Kit:
             "secondary": self.secondary,
             "accent": self.accent,
             "fonts": list(self.fonts),
-            "font": self.fonts[0] if self.fonts else DEFAULT_FONTS[0],
+            "font": self.font,
+            "font_stack": self.font_stack,
+            "logo_url": self.logo_url(),
             "legal_mentions": self.legal_mentions,
             "footer": self.footer,
             "sender_name": self.sender_name,
@@ -119,6 +162,19 @@ def effective_kit(entity: Entity) -> Kit:
                 setattr(kit, name, list(value) if isinstance(value, list) else value)
                 kit.sources[name] = node_id
     return kit
+
+
+def store_kit(store: dict[str, Any]) -> dict[str, Any]:
+    """The kit in effect for a store context (by its code, in the active scope), as template data: the
+    ``brand`` of emails (``hooks.register_brand_kit``) and of print; ``{}`` outside a scope or for an
+    unknown store."""
+    from glocal.core.scope import current_scope
+
+    code = store.get("code", "") if isinstance(store, dict) else ""
+    if current_scope() is None or not code:
+        return {}
+    entity = Entity.objects.filter(code=code).first()
+    return effective_kit(entity).as_context() if entity is not None else {}
 
 
 def kit_nodes() -> QuerySet[Entity]:

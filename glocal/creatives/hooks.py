@@ -5,6 +5,9 @@
   (``services.STARTER_SOURCE`` / ``STARTER_ZONES``): print and social.
 - :func:`register_image_library`: image zones pick from a library (``forms.PersonalisationForm``) and
   their values (asset ids) become URLs when rendered (``rendering.image_url``).
+- :func:`register_brand_kit`: the brand kit in effect for a store (HQ's kit with its region's overrides)
+  as a plain dict, the ``brand`` of every channel's context (``rendering.Variant.brand``); ``{}`` without
+  one. Also its known names (:data:`BRAND_FIELDS`), checked at authoring.
 - :data:`PERSONALISATION_CHECKS`: called by ``services.personalisation_save`` with the personalisation
   about to be written, inside its transaction; a check refuses with ``ValidationError`` (nothing written).
 
@@ -30,6 +33,9 @@ class ImageLibrary:
 
 
 IMAGE_LIBRARY: list[ImageLibrary] = []
+BRAND_KITS: list[Callable[[dict[str, Any]], dict[str, Any]]] = []
+# The names of ``brand`` a template may use (the same in every channel): set by the registration.
+BRAND_FIELDS: list[str] = []
 PERSONALISATION_CHECKS: list[Callable[[Personalisation], None]] = []
 
 
@@ -41,6 +47,18 @@ def image_library() -> ImageLibrary | None:
 def register_image_library(library: ImageLibrary) -> None:
     if library not in IMAGE_LIBRARY:
         IMAGE_LIBRARY.append(library)
+
+
+def register_brand_kit(kit: Callable[[dict[str, Any]], dict[str, Any]], fields: list[str]) -> None:
+    """``kit(store)``: the brand kit for the store context ``store`` (by its code), as a plain dict."""
+    if kit not in BRAND_KITS:
+        BRAND_KITS.append(kit)
+    BRAND_FIELDS[:] = sorted(set(BRAND_FIELDS) | set(fields))
+
+
+def brand_kit(store: dict[str, Any]) -> dict[str, Any]:
+    """The registered brand kit for ``store``; ``{}`` without one."""
+    return BRAND_KITS[-1](store) if BRAND_KITS else {}
 
 
 def register_personalisation_check(check: Callable[[Personalisation], None]) -> None:

@@ -237,6 +237,11 @@ class Variant:
     language: str = ""  # the reader's: every render of this variant runs in it ("": the active one)
 
     @functools.cached_property
+    def brand(self) -> dict[str, Any]:
+        """The store's brand kit (through :func:`glocal.creatives.hooks.brand_kit`), once per variant."""
+        return hooks.brand_kit(self.store)
+
+    @functools.cached_property
     def key(self) -> tuple[int | None, str]:
         """Version id + digest of everything but the recipient (computed once per variant)."""
         # An image zone's value is an asset id whose current version may change: the URL of the
@@ -244,7 +249,7 @@ class Variant:
         images = {z.key: image_url(str(self.values[z.key]), z) for z in self.zones if self._has_image(z)}
         payload = json.dumps(
             [self.channel, self.source, self.subject, self.preheader, self.text, self.values, self.store]
-            + [self.language, images],
+            + [self.language, images, self.brand],
             sort_keys=True,
             default=str,
         )
@@ -261,6 +266,7 @@ class Variant:
                 "store": self.store,
                 "zones": zone_context(self.zones, self.values, html=html),
                 "organisation": self.organisation,
+                "brand": self.brand,
             }
         return cache[html]
 

@@ -1,0 +1,80 @@
+"""The brand kit in every channel's context: emails get the store's kit (HQ's, with its region's
+overrides) under the same names as print, through the creatives hook."""
+
+from __future__ import annotations
+
+from glocal.brand import services
+from glocal.brand.models import Asset
+from glocal.brand.tests.factories import make_asset_for
+from glocal.brand.usage import public_url
+from glocal.core.scope import activate
+from glocal.creatives import rendering
+from glocal.creatives.zones import Zone
+
+EMAIL_SOURCE = """<mjml><mj-body><mj-section><mj-column>
+<mj-text color="{{ brand.primary }}" font-family="{{ brand.font_stack }}">{{ zones.headline }}</mj-text>
+<mj-image src="{{ brand.logo_url }}" alt="logo" />
+<mj-text>secondary={{ brand.secondary }}</mj-text>
+</mj-column></mj-section></mj-body></mjml>"""
+
+
+def _email(store) -> rendering.Rendered:
+    variant = rendering.Variant(
+        channel="email",
+        source=EMAIL_SOURCE,
+        zones=[Zone(key="headline", type="short_text")],
+        values={"headline": "Bonjour"},
+        store=rendering.store_context(store),
+        subject="{{ store.name }}",
+    )
+    return rendering.render_variant(variant, rendering.sample_recipient(), {})
+
+
+def _kits(network) -> Asset:
+    logo = make_asset_for(network.hq, local=False, name="Logo")
+    Asset.unscoped.filter(pk=logo.pk).update(kind=Asset.Kind.LOGO)
+    logo.refresh_from_db()
+    with activate(network.scope("hq_admin")):
+        services.brand_kit_save(
+            entity=network.hq,
+            data={"colours": ["#123456", "#fedcba"], "fonts": ["DejaVu Serif"], "logo": logo},
+        )
+        services.brand_kit_save(entity=network.region_n, data={"colours": ["#003366"]})
+    return logo
+
+
+def test_email_renders_the_store_kit_and_the_region_override(network):
+    logo = _kits(network)
+    with activate(network.scope("hq_admin")):
+        outside = _email(network.store_b)  # no regional kit: HQ's
+        inside = _email(network.store_a)  # region_n overrides the colours
+        logo_url = public_url(logo.current)
+    assert not outside.errors and not inside.errors
+    assert "#123456" in outside.html and "secondary=#fedcba" in outside.html
+    assert logo_url.replace("&", "&amp;") in outside.html or logo_url in outside.html
+    assert "DejaVu Serif" in outside.html and "Arial" in outside.html
+    assert "#003366" in inside.html and "#123456" not in inside.html
+    assert "secondary=#ffffff" in inside.html  # a region's colours replace HQ's list; the rest is inherited
+    assert logo_url in inside.html
+
+
+def test_a_kit_change_reaches_the_next_email(network):
+    _kits(network)
+    with activate(network.scope("hq_admin")):
+        assert "#003366" in _email(network.store_a).html
+        services.brand_kit_save(entity=network.region_n, data={"colours": ["#445566"]})
+        assert "#445566" in _email(network.store_a).html
+
+
+def test_print_and_email_share_the_kit_names(network):
+    _kits(network)
+    with activate(network.scope("hq_admin")):
+        variant = rendering.Variant(
+            channel="print",
+            source="<p>{{ brand.primary }}</p>",
+            zones=[],
+            values={},
+            store=rendering.store_context(network.store_b),
+        )
+        assert variant.brand["primary"] == "#123456"
+        assert set(variant.brand) >= {"primary", "secondary", "logo_url", "font", "font_stack"}
