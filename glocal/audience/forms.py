@@ -181,6 +181,21 @@ class FilterForm(forms.Form):
             del self.fields["owner"]
 
 
+class TransferFilterForm(forms.Form):
+    """The transfer log's filters: a store (HQ and regions; a store sees only its own) and dates."""
+
+    store = forms.ChoiceField(label=_("Store"), required=False)
+    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, stores: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if stores:
+            self.fields["store"].choices = [("", _("All")), *stores]  # type: ignore[attr-defined]
+        else:
+            del self.fields["store"]
+
+
 class SettingsForm(forms.ModelForm):
     class Meta:
         model = AudienceSettings

@@ -381,11 +381,14 @@ class OwnershipTransfer(TenantModel):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The ownership recomputation that made it (a rule change), if any; the rule itself is in ``detail``.
+    job = models.ForeignKey("core.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name = _("ownership transfer")
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organisation", "created_at"], name="transfer_org_date")]
 
     def __str__(self) -> str:
         return f"{self.from_entity_id} → {self.to_entity_id} ({self.reason})"

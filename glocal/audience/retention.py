@@ -19,12 +19,11 @@ def run_retention_job(job: Job, report: Report) -> dict[str, Any]:
 
 @job_handler(services.OWNERSHIP_JOB)
 def run_ownership_job(job: Job, report: Report) -> dict[str, Any]:
-    """Apply the (new) ownership rule to every contact of the organisation (HQ scope)."""
-    from .models import Contact
-
-    ids = list(Contact.objects.filter(ownership_locked=False).order_by("pk").values_list("pk", flat=True))
+    """Apply the (new) ownership rule to every contact of the organisation (HQ scope); each move goes
+    to the transfer log with this job. ``ownership`` makes the job page say what happened."""
+    ids = services.ownership_candidates()
     changed = 0
     for start in range(0, len(ids), 5000):
-        changed += services.recompute_ownership(contacts=ids[start : start + 5000])
+        changed += services.recompute_ownership(contacts=ids[start : start + 5000], job_id=job.pk)
         report(min(start + 5000, len(ids)), len(ids))
-    return {"changed": changed, "contacts": len(ids)}
+    return {"ownership": True, "changed": changed, "contacts": len(ids)}

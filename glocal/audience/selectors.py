@@ -14,7 +14,7 @@ from django.db.models import Count, Exists, FilteredRelation, OuterRef, Q, Query
 from glocal.core.scope import get_scope
 from glocal.network.models import Entity
 
-from .models import POSITIVE, Channel, Contact, Suppression, consent_field
+from .models import POSITIVE, Channel, Contact, OwnershipTransfer, Suppression, consent_field
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
@@ -223,3 +223,24 @@ def capped_count(qs: QuerySet[Contact], cap: int = COUNT_CAP) -> tuple[int, bool
     """(count, capped): never counts more than ``cap`` + 1 rows."""
     n = qs.order_by().values("pk")[: cap + 1].count()
     return min(n, cap), n > cap
+
+
+def transfer_log(
+    *, store: Entity | None = None, since: Any = None, until: Any = None
+) -> QuerySet[OwnershipTransfer]:
+    """The ownership transfers the scope took part in, newest first: into or out of a node under the
+    acting entity (HQ: the whole network). Unscoped on purpose: ``OwnershipTransfer.objects`` follows the
+    contact's current owner, whereas a store must also see the contacts it lost. A contact's creation
+    (its first owner) is not a move and is left out."""
+    scope = get_scope()
+    qs = OwnershipTransfer.unscoped.filter(organisation_id=scope.organisation_id, from_entity__isnull=False)
+    qs = qs.filter(
+        Q(from_entity__path__startswith=scope.entity_path) | Q(to_entity__path__startswith=scope.entity_path)
+    )
+    if store is not None:
+        qs = qs.filter(Q(from_entity=store) | Q(to_entity=store))
+    if since:
+        qs = qs.filter(created_at__date__gte=since)
+    if until:
+        qs = qs.filter(created_at__date__lte=until)
+    return qs.select_related("contact", "from_entity", "to_entity", "actor").order_by("-created_at", "-id")

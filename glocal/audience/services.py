@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -690,34 +690,42 @@ def choose_owner(
     return current
 
 
-def recompute_ownership(*, contacts: Iterable[int] | Any, batch_size: int = 1000) -> int:
-    """Apply the organisation's ownership rule to ``contacts`` (ids or a queryset); returns how many
-    changed owner. HQ's manual overrides (``ownership_locked``) are left alone; each change is logged.
+def _catchments(organisation_id: int) -> dict[str, list[int]]:
+    catchments: dict[str, list[int]] = defaultdict(list)
+    for pk, postcodes in Entity.unscoped.filter(organisation_id=organisation_id, is_active=True).values_list(
+        "pk", "catchment_postcodes"
+    ):
+        for code in postcodes or []:
+            catchments[str(code).strip().upper()].append(pk)
+    return catchments
+
+
+def ownership_moves(
+    *, ids: list[int], rule: str, months: int, batch_size: int = 1000
+) -> Iterator[list[tuple[Contact, int]]]:
+    """The owner changes ``rule`` makes among ``ids``, one list of ``(contact, new owner)`` per batch;
+    reads only. The single source of truth of both the preview (``ownership_impact``) and the
+    recomputation (``recompute_ownership``), so that what HQ is shown is what is applied.
 
     Reads every purchase of the contacts whatever store made it: ownership is an organisation-wide
     decision (unscoped reads below, limited to the acting organisation).
     """
     scope = get_scope()
-    config = settings_for(scope.organisation_id)
-    rule = config.ownership_rule
     if rule == AudienceSettings.OwnershipRule.EXPLICIT:
-        return 0
-    ids = list(contacts.values_list("pk", flat=True)) if hasattr(contacts, "values_list") else list(contacts)
-    paths = dict(Entity.unscoped.filter(organisation_id=scope.organisation_id).values_list("pk", "path"))
-    catchments: dict[str, list[int]] = defaultdict(list)
-    if rule == AudienceSettings.OwnershipRule.CATCHMENT:
-        for pk, postcodes in Entity.unscoped.filter(
-            organisation_id=scope.organisation_id, is_active=True
-        ).values_list("pk", "catchment_postcodes"):
-            for code in postcodes or []:
-                catchments[str(code).strip().upper()].append(pk)
-    changed = 0
+        return
+    paths = set(Entity.unscoped.filter(organisation_id=scope.organisation_id).values_list("pk", flat=True))
+    catchments = (
+        _catchments(scope.organisation_id) if rule == AudienceSettings.OwnershipRule.CATCHMENT else {}
+    )
     for start in range(0, len(ids), batch_size):
-        chunk = ids[start : start + batch_size]
         batch = list(
             Contact.unscoped.filter(
-                organisation_id=scope.organisation_id, pk__in=chunk, ownership_locked=False
-            ).only("pk", "organisation_id", "owner_id", "owner_path", "postcode")
+                organisation_id=scope.organisation_id,
+                pk__in=ids[start : start + batch_size],
+                ownership_locked=False,
+            )
+            .order_by("pk")
+            .only("pk", "organisation_id", "owner_id", "owner_path", "postcode")
         )
         facts: dict[int, list[PurchaseFact]] = defaultdict(list)
         if rule != AudienceSettings.OwnershipRule.CATCHMENT:
@@ -725,7 +733,7 @@ def recompute_ownership(*, contacts: Iterable[int] | Any, batch_size: int = 1000
                 organisation_id=scope.organisation_id, contact_id__in=[c.pk for c in batch]
             ).values_list("contact_id", "entity_id", "date", "pk"):
                 facts[contact_id].append(PurchaseFact(entity_id, date, pk))
-        moved, transfers = [], []
+        moves = []
         for contact in batch:
             owner = choose_owner(
                 rule=rule,
@@ -733,17 +741,77 @@ def recompute_ownership(*, contacts: Iterable[int] | Any, batch_size: int = 1000
                 purchases=facts.get(contact.pk, []),
                 postcode=contact.postcode,
                 catchments=catchments,
-                months=config.ownership_months,
+                months=months,
             )
             if owner != contact.owner_id and owner in paths:
-                transfers.append(_log_transfer(contact, owner, OwnershipTransfer.Reason.RULE, rule))
-                contact.owner_id = owner
-                contact.owner_path = paths[owner]
-                moved.append(contact)
+                moves.append((contact, owner))
+        yield moves
+
+
+def ownership_candidates() -> list[int]:
+    """The contacts a rule change recomputes: every contact of the organisation HQ has not locked
+    (HQ scope: the acting scope is the organisation's root)."""
+    return list(Contact.objects.filter(ownership_locked=False).order_by("pk").values_list("pk", flat=True))
+
+
+@dataclass
+class OwnershipImpact:
+    """What a rule would do now: how many contacts move, the biggest store → store flows, and a digest
+    of the exact moves (the confirmation carries it: different data → a new preview)."""
+
+    rule: str
+    months: int
+    total: int
+    flows: list[tuple[Entity | None, Entity | None, int]]
+    digest: str
+
+
+TOP_FLOWS = 20
+
+
+def ownership_impact(*, rule: str, months: int) -> OwnershipImpact:
+    """The dry run of a rule change: the same computation as the job, nothing written."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{rule}:{months}".encode())
+    counts: dict[tuple[int, int], int] = defaultdict(int)
+    total = 0
+    for moves in ownership_moves(ids=ownership_candidates(), rule=rule, months=months):
+        for contact, owner in moves:
+            counts[(contact.owner_id, owner)] += 1
+            digest.update(f"|{contact.pk}:{contact.owner_id}>{owner}".encode())
+            total += 1
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_FLOWS]
+    names = Entity.unscoped.in_bulk({pk for pair, _n in top for pk in pair})
+    flows = [(names.get(a), names.get(b), n) for (a, b), n in top]
+    return OwnershipImpact(rule=rule, months=months, total=total, flows=flows, digest=digest.hexdigest())
+
+
+def recompute_ownership(
+    *, contacts: Iterable[int] | Any, batch_size: int = 1000, job_id: int | None = None
+) -> int:
+    """Apply the organisation's ownership rule to ``contacts`` (ids or a queryset); returns how many
+    changed owner. HQ's manual overrides (``ownership_locked``) are left alone; each change is logged
+    (bulk) in the transfer log, with the job that made it."""
+    scope = get_scope()
+    config = settings_for(scope.organisation_id)
+    ids = list(contacts.values_list("pk", flat=True)) if hasattr(contacts, "values_list") else list(contacts)
+    paths = dict(Entity.unscoped.filter(organisation_id=scope.organisation_id).values_list("pk", "path"))
+    changed = 0
+    for moves in ownership_moves(
+        ids=ids, rule=config.ownership_rule, months=config.ownership_months, batch_size=batch_size
+    ):
+        transfers = []
+        for contact, owner in moves:
+            transfer = _log_transfer(contact, owner, OwnershipTransfer.Reason.RULE, config.ownership_rule)
+            transfer.job_id = job_id
+            transfers.append(transfer)
+            contact.owner_id = owner
+            contact.owner_path = paths[owner]
         with transaction.atomic():
-            Contact.unscoped.bulk_update(moved, ["owner", "owner_path"])
+            Contact.unscoped.bulk_update([c for c, _o in moves], ["owner", "owner_path"])
             OwnershipTransfer.unscoped.bulk_create(transfers)
-        changed += len(moved)
+        changed += len(moves)
     return changed
 
 

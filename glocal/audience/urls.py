@@ -20,4 +20,5 @@ urlpatterns = [
     path("import/jobs/<int:pk>/run/", views.import_run, name="import_run"),
     path("import/jobs/<int:pk>/rows-to-fix.csv", views.import_rows_to_fix, name="import_rows_to_fix"),
     path("settings/", views.audience_settings, name="settings"),
+    path("transfers/", views.transfer_log, name="transfers"),
 ]

@@ -11,6 +11,7 @@ from typing import Any, cast
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
@@ -23,7 +24,7 @@ from glocal.core import jobs
 from glocal.core.forms import add_validation_errors
 from glocal.core.http import ScopedRequest
 from glocal.core.models import Job
-from glocal.core.roles import Action
+from glocal.core.roles import Action, sees_personal_data
 from glocal.core.views_base import scoped
 from glocal.network.models import Entity
 
@@ -37,10 +38,12 @@ from .forms import (
     MappingForm,
     PurchaseForm,
     SettingsForm,
+    TransferFilterForm,
     UploadForm,
 )
 from .models import (
     AttributeDefinition,
+    AudienceSettings,
     ConsentEvent,
     ConsentSource,
     ConsentStatus,
@@ -393,6 +396,35 @@ def import_rows_to_fix(request: ScopedRequest, pk: int) -> HttpResponse:
 # Settings
 
 
+def _rule_change(current: Any, data: dict[str, Any]) -> bool:
+    """The form changes who owns contacts: a new rule (or period) that is not "explicit"."""
+    changed = (data["ownership_rule"], data["ownership_months"]) != (
+        current.ownership_rule,
+        current.ownership_months,
+    )
+    return changed and data["ownership_rule"] != AudienceSettings.OwnershipRule.EXPLICIT
+
+
+def _save_settings(request: ScopedRequest, settings_form: SettingsForm) -> HttpResponse:
+    """Save; a rule change is previewed first (nothing written) and applied only when the POST carries
+    the digest of the impact the user saw and the data still gives that impact."""
+    data = {name: settings_form.cleaned_data[name] for name in SettingsForm.Meta.fields}
+    if _rule_change(services.settings_for(request.scope.organisation_id), data):
+        impact = services.ownership_impact(rule=data["ownership_rule"], months=data["ownership_months"])
+        digest = request.POST.get("digest", "")
+        if digest != impact.digest:
+            context = {"form": settings_form, "impact": impact, "stale": bool(digest)}
+            return render(request, "audience/ownership_preview.html", context)
+    services.settings_update(changes=data)
+    messages.success(request, _("Settings saved."))
+    job = (
+        Job.objects.filter(kind=services.OWNERSHIP_JOB, created_by_id=request.user.pk).order_by("-pk").first()
+    )
+    if job is not None and not job.is_finished:
+        return redirect("core:job", pk=job.pk)
+    return redirect("audience:settings")
+
+
 @scoped(Action.AUDIENCE_SETTINGS)
 def audience_settings(request: ScopedRequest) -> HttpResponse:
     scope = request.scope
@@ -407,14 +439,39 @@ def audience_settings(request: ScopedRequest) -> HttpResponse:
     )
     if request.method == "POST":
         if "settings-submit" in request.POST and settings_form.is_valid():
-            services.settings_update(
-                changes={name: settings_form.cleaned_data[name] for name in SettingsForm.Meta.fields}
-            )
-            messages.success(request, _("Settings saved."))
-            return redirect("audience:settings")
+            return _save_settings(request, settings_form)
         if "attr-submit" in request.POST and attribute_form.is_valid():
             services.attribute_add(definition=attribute_form.save(commit=False))
             messages.success(request, _("Attribute added."))
             return redirect("audience:settings")
     context = {"settings_form": settings_form, "attribute_form": attribute_form, "attributes": _attributes()}
     return render(request, "audience/settings.html", context)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Transfer log
+
+TRANSFERS_PER_PAGE = 50
+
+
+@scoped(Action.CONTACT_VIEW)
+def transfer_log(request: ScopedRequest) -> HttpResponse:
+    """Who moved from which store to which, when and why: HQ the network's, a store its own (in and out)."""
+    form = TransferFilterForm(request.GET or None, stores=_owner_choices(request))
+    data = form.cleaned_data if form.is_valid() else {}
+    store = get_object_or_404(Entity, pk=data["store"]) if data.get("store") else None
+    qs = selectors.transfer_log(store=store, since=data.get("since"), until=data.get("until"))
+    page = Paginator(qs, TRANSFERS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        # The contacts still in the scope: a store sees who it lost, not their page.
+        "visible": set(
+            Contact.objects.filter(pk__in=[t.contact_id for t in page]).values_list("pk", flat=True)
+        ),
+        "personal": sees_personal_data(request.scope.role),
+    }
+    return render(request, "audience/transfers.html", context)

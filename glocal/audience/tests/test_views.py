@@ -185,15 +185,15 @@ def test_import_wizard_upload_mapping_check_import(network, login):
 @pytest.mark.django_db
 def test_hq_settings_and_attributes(network, login):
     client = login(network, "hq_admin")
-    client.post(
-        reverse("audience:settings"),
-        {
-            "s-ownership_rule": "last_purchase",
-            "s-ownership_months": "6",
-            "s-prospect_retention_years": "2",
-            "settings-submit": "1",
-        },
-    )
+    body = {
+        "s-ownership_rule": "last_purchase",
+        "s-ownership_months": "6",
+        "s-prospect_retention_years": "2",
+        "settings-submit": "1",
+    }
+    preview = client.post(reverse("audience:settings"), body)  # a new rule: its impact first
+    assert preview.status_code == 200 and not AudienceSettings.unscoped.exists()
+    client.post(reverse("audience:settings"), {**body, "digest": preview.context["impact"].digest})
     config = AudienceSettings.unscoped.get(organisation=network.org)
     assert (config.ownership_rule, config.prospect_retention_years) == ("last_purchase", 2)
     client.post(
