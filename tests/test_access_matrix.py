@@ -600,7 +600,7 @@ ROUTES: dict[str, Row] = {
         post=Post(
             body(
                 **{
-                    "s-ownership_rule": "last_purchase",
+                    "s-ownership_rule": "explicit",  # a new rule is previewed first (no write)
                     "s-ownership_months": "12",
                     "s-prospect_retention_years": "3",
                     "settings-submit": "1",
@@ -609,6 +609,7 @@ ROUTES: dict[str, Row] = {
             writes="audience.AudienceSettings",
         ),
     ),
+    "audience:transfers": Row(Action.CONTACT_VIEW),
     # targeting: public lead forms (a bad token is 404), store A's lead settings, segments, prospect lists
     "targeting:kiosk": Row(
         ANY_MEMBER,
