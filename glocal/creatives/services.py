@@ -19,7 +19,7 @@ from glocal.core.scope import get_scope
 from glocal.network.models import Entity
 from glocal.network.roles import Action, role_allows
 
-from . import compliance, hooks, notify, selectors, zones
+from . import compliance, hooks, notify, selectors, variables, zones
 from .findings import ERROR, Finding
 from .models import Channel, ChannelTemplate, CreativeSettings, Personalisation, TemplateVersion
 
@@ -120,6 +120,9 @@ def version_save(
     if template.status == ChannelTemplate.Status.ARCHIVED:
         raise ValidationError(_("An archived template cannot be edited."))
     findings = selectors.check_version_content(template.channel, source, subject, preheader, text, zones_data)
+    findings += variables.check_version_variables(
+        template.channel, source, subject, preheader, text, zones_data
+    )
     if findings:
         raise findings_error(findings)
     with transaction.atomic():
