@@ -49,8 +49,8 @@ log = logging.getLogger(__name__)
 
 STOP_WORDING = "SMS STOP reply"
 COMPLAINT_WORDING = "Marked as spam (feedback report)"
-STABLE_ID_RE = re.compile(r"^g\d+-\d+$")
-SIGNED_REF_RE = re.compile(r"^g\d+-\d+\.[0-9a-f]{16}$")
+STABLE_ID_RE = re.compile(r"^g\d+-p?\d+$")  # p: a rented list row (no contact)
+SIGNED_REF_RE = re.compile(r"^g\d+-p?\d+\.[0-9a-f]{16}$")
 SMTP_CODE_RE = re.compile(r"(?<!\d)([245]\d\d)(?!\d)")
 
 # The statuses a report may still move: a message on its way, accepted, or waiting for a retry after

@@ -63,6 +63,12 @@ def mailto_unsubscribe(raw: bytes, recipient: str | None = None) -> feedback.Fee
     message = Message.unscoped.filter(channel="email", stable_id=stable_id).select_related("contact").first()
     result = feedback.Feedback(message)
     contact = message.contact if message is not None else None
+    if message is not None and contact is None and message.to_address:
+        # a rented list's recipient (no contact): their address goes on the opposition list
+        rented = tokens.UnsubscribeClaim(0, message.organisation_id, "email", stable_id)
+        services.unsubscribe_address(rented, message)
+        result.recorded.append(MessageEvent.Kind.UNSUBSCRIBED)
+        return result
     if message is None or contact is None:
         log.info("mailto unsubscribe for a message or contact that no longer exists (%s)", stable_id)
         return result

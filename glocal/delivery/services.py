@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from glocal.audience import services as audience_services
-from glocal.audience.models import ConsentSource, ConsentStatus, Contact
+from glocal.audience.models import ConsentSource, ConsentStatus, Contact, Suppression, hash_value
 from glocal.campaigns.models import Campaign
 from glocal.core import audit
 from glocal.core.roles import Action, role_allows
@@ -79,6 +79,49 @@ def unsubscribe(
                     message=message,
                     kind=MessageEvent.Kind.UNSUBSCRIBED,
                 )
+
+
+def rented_message_for_claim(claim: tokens.UnsubscribeClaim) -> Message | None:
+    """A rented list's message (no contact: the signed claim names contact 0 and the message), so that
+    its recipient can object like anyone else."""
+    if claim.contact_id != 0:
+        return None
+    # Token lookup: the signed claim names the organisation and the message.
+    return (
+        Message.unscoped.filter(
+            organisation_id=claim.organisation_id, stable_id=claim.message_id, contact__isnull=True
+        )
+        .select_related("campaign__entity__organisation")
+        .first()
+    )
+
+
+def address_is_subscribed(message: Message, channel: str) -> bool:
+    """Whether a rented list's recipient may still receive this channel: not on the opposition list."""
+    address = message.to_address
+    return not audience_services.is_suppressed(
+        organisation_id=message.organisation_id,
+        channel=channel,
+        email=address if channel == "email" else "",
+        mobile=address if channel == "sms" else "",
+    )
+
+
+def unsubscribe_address(claim: tokens.UnsubscribeClaim, message: Message) -> None:
+    """A rented list's recipient objects: their address goes on the organisation's opposition list for
+    the channel (by hash, brand-wide, never lifted but by their own act), and the message records it.
+    Idempotent."""
+    with activate(system_scope(message.organisation_id)), transaction.atomic():
+        audience_services.suppress(
+            organisation_id=message.organisation_id,
+            channel=claim.channel,
+            hashes=[hash_value(message.to_address)],
+            reason=Suppression.Reason.OPT_OUT,
+        )
+        if not MessageEvent.unscoped.filter(message=message, kind=MessageEvent.Kind.UNSUBSCRIBED).exists():
+            MessageEvent.unscoped.create(
+                organisation_id=message.organisation_id, message=message, kind=MessageEvent.Kind.UNSUBSCRIBED
+            )
 
 
 def _reaction(ref: str, kind: str, field: str, **detail: Any) -> Message | None:

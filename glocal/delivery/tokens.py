@@ -30,7 +30,7 @@ from django.core import signing
 UNSUBSCRIBE_SALT = "glocal.delivery.unsubscribe.v1"
 CLICK_SALT = "glocal.delivery.click.v1"
 MAILTO_SALT = "glocal.delivery.mailto-unsubscribe.v1"
-MAILTO_LOCAL_RE = re.compile(r"^unsubscribe\+(g\d{1,12}-\d{1,12})\.([0-9a-f]{26})$")
+MAILTO_LOCAL_RE = re.compile(r"^unsubscribe\+(g\d{1,12}-p?\d{1,12})\.([0-9a-f]{26})$")
 CHANNELS = ("email", "sms")
 
 

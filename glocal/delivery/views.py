@@ -28,7 +28,7 @@ from django.views.decorators.http import require_http_methods
 
 from glocal.accounts.client_ip import client_ip
 from glocal.campaigns.models import Campaign
-from glocal.core.language import recipient_language, speaking
+from glocal.core.language import entity_language, recipient_language, speaking
 from glocal.core.roles import Action, role_allows, sees_personal_data
 from glocal.core.views_base import scoped
 from glocal.network.models import Entity
@@ -56,7 +56,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404 from None
     contact = services.contact_for_claim(claim)
     if contact is None:
-        raise Http404
+        return _unsubscribe_rented(request, claim, token)
     # The recipient's pages, in the language their messages are written in (not their browser's).
     language = recipient_language(contact, contact.owner, contact.organisation)
     with speaking(language):
@@ -67,6 +67,28 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             context = {
                 "channel": claim.channel,
                 "subscribed": services.is_subscribed(contact, claim.channel),
+                "token": token,
+            }
+            response = render(request, "delivery/preferences.html", context)
+    response["Content-Language"] = language
+    return response
+
+
+def _unsubscribe_rented(request: HttpRequest, claim: tokens.UnsubscribeClaim, token: str) -> HttpResponse:
+    """The same pages for a rented list's recipient (no contact): objecting puts the address on the
+    opposition list. In the sending store's language."""
+    message = services.rented_message_for_claim(claim)
+    if message is None:
+        raise Http404
+    language = entity_language(message.campaign.entity, message.campaign.entity.organisation)
+    with speaking(language):
+        if request.method == "POST":
+            services.unsubscribe_address(claim, message)
+            response = render(request, "delivery/unsubscribed.html", {"channel": claim.channel}, status=200)
+        else:
+            context = {
+                "channel": claim.channel,
+                "subscribed": services.address_is_subscribed(message, claim.channel),
                 "token": token,
             }
             response = render(request, "delivery/preferences.html", context)

@@ -146,3 +146,70 @@ def test_a_post_only_list_sends_no_email(network, templates):
         campaign = Campaign.objects.get(pk=campaign.pk)
         sim = campaign_selectors.simulate(campaign, with_pressure=False)
     assert (sim.matching, sim.no_consent, sim.recipients) == (3, 3, 0)
+
+
+def test_a_rented_lists_recipient_can_object_and_lands_on_the_opposition_list(network, templates, client):
+    """A rented list's message names no contact: its unsubscribe link (contact 0 + the message, signed)
+    still works — the page in the store's language, and one click puts the address on the opposition
+    list for the channel, so no later list or import reaches it."""
+    from django.urls import reverse
+
+    from glocal.delivery import tokens
+    from glocal.delivery.models import MessageEvent
+
+    add_contacts(network.store_a, 1)  # a campaign is scheduled with an audience, then retargeted
+    campaign = scheduled_campaign(network, templates.email)
+    with activate(network.scope("store_a")):
+        plist, _report = prospects.upload_list(
+            entity=network.store_a, name="Location", campaign_ref="", data=CSV,
+            purge_after=timezone.localdate() + dt.timedelta(days=30),
+            campaign=Campaign.objects.get(pk=campaign.pk),
+            consent_basis=ProspectList.ConsentBasis.OPT_IN,
+        )  # fmt: skip
+    campaign = _target(network, campaign, {"prospect_list": plist.pk})
+    launch.launch_due()
+    message = Message.unscoped.filter(campaign=campaign, to_address="rent1@example.test").get()
+    token = tokens.unsubscribe_token(
+        contact_id=0, organisation_id=network.org.pk, channel="email", message_id=message.stable_id
+    )
+    url = reverse("recipient:unsubscribe", args=[token])
+    page = client.get(url)
+    assert page.status_code == 200 and page["Content-Language"] == "fr"
+    opposed = Suppression.unscoped.filter(
+        organisation=network.org, channel="email", value_hash=hash_value("rent1@example.test")
+    )
+    assert not opposed.exists()  # a GET (a link scanner) changes nothing
+    assert client.post(url).status_code == 200
+    assert client.post(url).status_code == 200  # a replay changes nothing more
+    assert opposed.count() == 1
+    events = MessageEvent.unscoped.filter(message=message, kind=MessageEvent.Kind.UNSUBSCRIBED)
+    assert events.count() == 1
+    # a token naming another organisation's message, or a contact's message as contact 0, is not found
+    other = tokens.unsubscribe_token(
+        contact_id=0, organisation_id=network.other_org.pk, channel="email", message_id=message.stable_id
+    )
+    assert client.get(reverse("recipient:unsubscribe", args=[other])).status_code == 404
+
+
+def test_a_rented_lists_recipient_objects_by_the_mailto_address_too(network, templates):
+    from glocal.delivery import inbound, tokens
+
+    add_contacts(network.store_a, 1)
+    campaign = scheduled_campaign(network, templates.email)
+    with activate(network.scope("store_a")):
+        plist, _report = prospects.upload_list(
+            entity=network.store_a, name="Location", campaign_ref="", data=CSV,
+            purge_after=timezone.localdate() + dt.timedelta(days=30),
+            campaign=Campaign.objects.get(pk=campaign.pk),
+            consent_basis=ProspectList.ConsentBasis.OPT_IN,
+        )  # fmt: skip
+    campaign = _target(network, campaign, {"prospect_list": plist.pk})
+    launch.launch_due()
+    message = Message.unscoped.filter(campaign=campaign, to_address="rent2@example.test").get()
+    to = f"{tokens.mailto_local_part(message.stable_id)}@mail.glocal.test"
+    raw = f"From: rent2@example.test\r\nTo: {to}\r\nSubject: unsubscribe\r\n\r\n".encode()
+    result = inbound.mailto_unsubscribe(raw)
+    assert result is not None and result.recorded == ["unsubscribed"]
+    assert Suppression.unscoped.filter(
+        organisation=network.org, channel="email", value_hash=hash_value("rent2@example.test")
+    ).exists()
