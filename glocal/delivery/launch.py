@@ -40,6 +40,7 @@ from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 from glocal.audience.models import Contact
 from glocal.audience.selectors import address_q, consent_q, with_suppression
 from glocal.campaigns import audience as campaign_audience
+from glocal.campaigns import selectors as campaign_selectors
 from glocal.campaigns import services as campaign_services
 from glocal.campaigns.models import Campaign
 from glocal.campaigns.states import Event, State
@@ -685,7 +686,11 @@ def launch(campaigns: list[Campaign], *, now: dt.datetime | None = None) -> list
         locked = [c for c in locked if not errors[c.pk]]
         locked, refused = _refuse_sources(locked)
         reports += refused
-        sendable = [c for c in locked if c.channel in SENDABLE_CHANNELS]
+        # A print kit (posters, flyers) addresses nobody: it goes to "sending" and is closed as sent with
+        # no message (the kit is the store's download); only letters become a direct-mail batch.
+        sendable = [
+            c for c in locked if c.channel in SENDABLE_CHANNELS and campaign_selectors.addresses_contacts(c)
+        ]
         audiences = [read_audience(c) for c in sendable]
         selected, excluded = arbitrate(audiences, rules, now)
         for aud in audiences:

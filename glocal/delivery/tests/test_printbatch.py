@@ -687,3 +687,33 @@ def test_a_refused_start_shows_why_and_starts_nothing(network, letter, audience,
     response = client.post(f"{base}start/", follow=True)
     assert str(printbatch.NOT_APPROVED).encode() in response.content
     assert not Job.unscoped.filter(kind=printbatch.JOB_KIND).exists()
+
+
+def test_a_poster_campaign_is_a_print_kit_at_its_send_date_not_a_letter_batch(
+    network, letter, audience, django_capture_on_commit_callbacks
+):
+    """A poster or flyer addresses nobody: at its send date it writes no message and starts no direct-mail
+    batch (which would refuse it as "not a letter"); it is closed as sent, the kit being the store's
+    download. A letter's campaign, launched together, still becomes one letter per contact."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from glocal.campaigns.states import State
+    from glocal.delivery import dispatch, launch
+    from glocal.delivery.models import Message
+
+    poster = publish_template(network, network.hq, "print", PRINT_SOURCE, PRINT_ZONES)
+    past = timezone.now() - dt.timedelta(minutes=1)
+    kit = make_campaign(network.store_a, poster, name="Affiche", scheduled_at=past)
+    letters = make_campaign(
+        network.store_a, letter, scheduled_at=past, excluded_contacts=[audience["removed"].pk]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        launch.launch_due()
+    assert not Message.unscoped.filter(campaign=kit).exists()
+    assert Message.unscoped.filter(campaign=letters).count() == 4
+    batches = Job.unscoped.filter(kind="delivery.direct_mail")
+    assert [j.params["campaign"] for j in batches] == [letters.pk]
+    dispatch.finish_campaigns()
+    assert Campaign.unscoped.get(pk=kit.pk).state == State.SENT
