@@ -832,7 +832,7 @@ ROUTES: dict[str, Row] = {
         ),
     ),
     "brand:settings": Row(Action.ASSET_MANAGE, post=Post(body(max_upload_mb="10", max_dimension="4000"))),
-    "brand:kit": Row(Action.BRAND_MANAGE, post=Post(body(colours="#cc3366", fonts="Inter"))),
+    "brand:kit": Row(Action.BRAND_MANAGE, post=Post(body(colours="#cc3366", fonts="DejaVu Sans"))),
     # reading an asset needs asset.view; editing it asset.manage (local uploads are off)
     "brand:asset": Row(
         Action.ASSET_VIEW,

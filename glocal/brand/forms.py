@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from glocal.network.models import Entity
 
+from . import fonts as fontlib
 from .models import Asset, Folder
 
 
@@ -75,7 +76,11 @@ class KitForm(forms.Form):
         required=False,
         help_text=_("#rrggbb, separated by commas; the first is the primary colour. Empty: inherited."),
     )
-    fonts = forms.CharField(label=_("Fonts"), required=False, help_text=_("Font family names, by commas."))
+    fonts = forms.ChoiceField(
+        label=_("Font"),
+        required=False,
+        help_text=_("The fonts print PDFs can embed; emails add web-safe fallbacks. Empty: inherited."),
+    )
     logo = forms.ModelChoiceField(label=_("Logo"), queryset=Asset.unscoped.none(), required=False)
     legal_mentions = forms.CharField(
         label=_("Legal mentions"), widget=forms.Textarea(attrs={"rows": 3}), required=False
@@ -91,12 +96,14 @@ class KitForm(forms.Form):
         super().__init__(*args, **kwargs)
         field: Any = self.fields["logo"]
         field.queryset = Asset.objects.filter(kind__in=[Asset.Kind.LOGO, Asset.Kind.IMAGE]).order_by("name")
+        fonts: Any = self.fields["fonts"]
+        fonts.choices = [("", _("Inherited")), *fontlib.font_choices()]
 
     def clean_colours(self) -> list[str]:
         return _split(self.cleaned_data["colours"])
 
     def clean_fonts(self) -> list[str]:
-        return _split(self.cleaned_data["fonts"])
+        return [self.cleaned_data["fonts"]] if self.cleaned_data["fonts"] else []
 
 
 class LibrarySettingsForm(forms.Form):

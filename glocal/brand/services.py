@@ -20,6 +20,7 @@ from glocal.core.roles import Action, role_allows
 from glocal.core.scope import get_scope
 from glocal.network.models import Entity
 
+from . import fonts as fontlib
 from . import imaging, selectors
 from .models import Asset, AssetVersion, BrandKit, Folder, LibrarySettings, Tag
 
@@ -257,6 +258,18 @@ def clean_fonts(values: list[str]) -> list[str]:
             {
                 "fonts": _("Font names use letters, digits, spaces and hyphens: %(values)s")
                 % {"values": ", ".join(bad)}
+            }
+        )
+    known = fontlib.embeddable_fonts()
+    unknown = [v for v in fonts if v not in known]
+    if unknown:
+        raise ValidationError(
+            {
+                "fonts": _(
+                    "%(values)s cannot be embedded in print PDFs (not installed on the server). "
+                    "Choose one of: %(known)s."
+                )
+                % {"values": ", ".join(unknown), "known": ", ".join(known)}
             }
         )
     return fonts[:6]

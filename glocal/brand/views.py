@@ -277,7 +277,7 @@ def kit(request: ScopedRequest) -> HttpResponse:
     if own is not None:
         initial = {
             "colours": ", ".join(own.colours),
-            "fonts": ", ".join(own.fonts),
+            "fonts": own.fonts[0] if own.fonts else "",
             "logo": own.logo_id,
             **{
                 n: getattr(own, n)

@@ -78,3 +78,44 @@ def test_print_and_email_share_the_kit_names(network):
         )
         assert variant.brand["primary"] == "#123456"
         assert set(variant.brand) >= {"primary", "secondary", "logo_url", "font", "font_stack"}
+
+
+def test_a_font_print_cannot_embed_is_refused_with_the_choices(network):
+    from django.core.exceptions import ValidationError
+
+    from glocal.brand import fonts
+    from glocal.brand.forms import KitForm
+
+    with activate(network.scope("hq_admin")):
+        try:
+            services.brand_kit_save(entity=network.hq, data={"fonts": ["Montserrat"]})
+        except ValidationError as exc:
+            message = " ".join(exc.message_dict["fonts"])
+        else:
+            raise AssertionError("Montserrat was accepted")
+        assert "Montserrat cannot be embedded in print PDFs" in message and "DejaVu Sans" in message
+        form = KitForm(data={"fonts": "Montserrat"})
+        assert not form.is_valid() and "fonts" in form.errors
+        assert "DejaVu Serif" in fonts.embeddable_fonts()
+        assert KitForm(data={"fonts": "DejaVu Serif"}).is_valid()
+
+
+def test_an_embeddable_font_reaches_print_css_and_email(network):
+    from glocal.brand import printing
+
+    _kits(network)  # HQ's kit: DejaVu Serif
+    with activate(network.scope("hq_admin")):
+        email = _email(network.store_b)
+        variant = rendering.Variant(
+            channel="print",
+            source="<p>Bonjour</p>",
+            zones=[],
+            values={},
+            store=rendering.store_context(network.store_b),
+        )
+        kit, images = printing.variant_assets(variant)
+        result = printing.render_print(variant, {}, kit=kit, images=images)
+    assert "font-family:'DejaVu Serif', Arial, Helvetica, sans-serif" in email.html.replace("&#39;", "'")
+    assert printing._css_fonts(kit["fonts"]).startswith('"DejaVu Serif"')
+    assert b"DejaVu-Serif" in printing.pdf_objects_text(result.pdf)  # the PDF embeds the kit's font
+    assert printing.font_report(result.pdf)[0] == printing.font_report(result.pdf)[1]
