@@ -764,7 +764,7 @@ ROUTES: dict[str, Row] = {
     ),
     "creatives:edit": Row(
         Action.TEMPLATE_MANAGE,
-        post=Post(body(source="{{ store.name }} {{ zones.message }} STOP au 36180", zones_json="[]")),
+        post=Post(body(source="{{ store.name }} STOP au 36180", zones_json="[]")),
         obj=make_template("hq"),
         owner="hq",
         reach="tree",
