@@ -5,7 +5,8 @@ form, a prospect list…), and no page shows
 (a) an English word or a raw code (``template.personalise``, ``short_text``, ``start_sending``) in its
     visible text — user data the demo seeds (names, addresses, messages) set aside
     (``tests/browser/french_rules.py``);
-(b) a critical or serious accessibility violation found by axe-core (``tests/browser/vendor/axe.min.js``,
+(b) a page wider than the phone (the phone-layout test's measure, ``test_phone_layout.overflow``);
+(c) a critical or serious accessibility violation found by axe-core (``tests/browser/vendor/axe.min.js``,
     injected with Playwright's ``add_script_tag``).
 
 The demo is the real one (``call_command("seed")``), plus what it does not make: a launched campaign's
@@ -29,6 +30,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from .conftest import PHONE
 from .french_rules import problems
+from .test_phone_layout import overflow
 
 pytestmark = pytest.mark.browser
 
@@ -187,6 +189,9 @@ def _check_page(page: Page, path: str, known: list[str]) -> list[str]:
         return [f"HTTP {response.status if response else '?'}"]
     text = page.evaluate(VISIBLE_TEXT)
     found += problems(text, known)
+    too_wide = overflow(page)
+    if too_wide:
+        found.append(f"wider than the phone: {too_wide}")
     page.add_script_tag(path=str(AXE))
     for violation in page.evaluate(AXE_RUN):
         found.append(
