@@ -86,6 +86,7 @@ class Asset(TenantModel):
         IMAGE = "image", _("Image")
         LOGO = "logo", _("Logo")
         DOCUMENT = "document", _("Document")
+        FONT = "font", _("Font")  # TTF, OTF or WOFF2: a kit may choose it (brand.fonts)
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     folder = models.ForeignKey(

@@ -47,6 +47,7 @@ from glocal.creatives import rendering
 from glocal.creatives.findings import ERROR, WARNING, Finding
 from glocal.creatives.sandbox import RenderError, compile_source, render
 
+from . import fonts as fontlib
 from . import render_cache
 
 STARTER_SOURCE = """{# print: format=a4 bleed=3 marks=yes qr=store #}
@@ -231,6 +232,13 @@ def _css_fonts(fonts: list[str]) -> str:
     return ", ".join(names + ['"DejaVu Sans"', "sans-serif"])
 
 
+def _font_faces(kit: dict[str, Any]) -> str:
+    """The kit's uploaded fonts as ``@font-face`` rules (data: URIs, the only resources the fetcher
+    loads); "" when its fonts are the server's."""
+    faces = [fontlib.font_face_css(f, inline=True) for f in kit.get("fonts", [])]
+    return f"<style>{''.join(faces)}</style>" if any(faces) else ""
+
+
 def image_context(zones: list[Any], values: dict[str, Any]) -> dict[str, Any]:
     """Image zones → {url, width, height, alt} of the asset's current version (visible assets only)."""
     from .selectors import asset_files
@@ -328,7 +336,7 @@ def render_print(
         wt=WINDOW["top"],
         ww=WINDOW["width"],
         wh=WINDOW["height"],
-        body=body,
+        body=_font_faces(kit) + body,
         address=address,
     )
     # The same document for the same renderer and store is laid out once (render_cache: the editor,
@@ -356,14 +364,17 @@ def _renderer(store: dict[str, Any]) -> tuple[Any, ...]:
 def _lay_out(html: str, options: PrintOptions, store: dict[str, Any], images: dict[str, Any]) -> PrintResult:
     """WeasyPrint's layout (twice when backgrounds and photos are extended into the bleed) and PDF."""
     from weasyprint import HTML
+    from weasyprint.text.fonts import FontConfiguration
 
     result = PrintResult(options=options)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     fetcher = make_fetcher(result.refused, store=store)
     parsed = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher)
-    document = parsed.render()
+    fonts = FontConfiguration()  # the kit's uploaded fonts (@font-face, data: URIs) are loaded in it
+    document = parsed.render(font_config=fonts)
     if options.bleed_mm and extend_into_bleed(document, options.bleed_mm):
-        document = parsed.render()  # laid out again with the edge backgrounds and photos extended
+        # laid out again with the edge backgrounds and photos extended
+        document = parsed.render(font_config=fonts)
     result.page_count = len(document.pages)
     result.images = measure_images(document, images)
     result.pdf = document.write_pdf()

@@ -98,16 +98,34 @@ def _tags(names: list[str]) -> list[Tag]:
     return tags
 
 
+def _font_version(asset: Asset, data: bytes, max_bytes: int) -> imaging.Processed:
+    """A font upload (opened with fontTools): the asset is named by the font's family, the name a kit
+    chooses it by."""
+    if len(data) > max_bytes:
+        raise imaging.UploadRejected(
+            _("The file is too large (%(size)s MB; at most %(max)s MB)."),
+            size=round(len(data) / 1_048_576, 1),
+            max=round(max_bytes / 1_048_576, 1),
+        )
+    processed, family = fontlib.process_font(data)
+    asset.name = family
+    asset.save(update_fields=["name"])
+    return processed
+
+
 def _store_version(asset: Asset, data: bytes, filename: str) -> AssetVersion:
     scope = get_scope()
     settings = selectors.library_settings()
     try:
-        processed = imaging.process_upload(
-            data,
-            max_bytes=settings.max_upload_mb * 1_048_576,
-            max_dimension=settings.max_dimension,
-            allow_documents=asset.kind == Asset.Kind.DOCUMENT,
-        )
+        if asset.kind == Asset.Kind.FONT:
+            processed = _font_version(asset, data, settings.max_upload_mb * 1_048_576)
+        else:
+            processed = imaging.process_upload(
+                data,
+                max_bytes=settings.max_upload_mb * 1_048_576,
+                max_dimension=settings.max_dimension,
+                allow_documents=asset.kind == Asset.Kind.DOCUMENT,
+            )
     except imaging.UploadRejected as exc:
         raise ValidationError({"file": exc.text}) from None
     if asset.kind != Asset.Kind.DOCUMENT and processed.content_type == "application/pdf":

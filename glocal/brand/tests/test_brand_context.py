@@ -119,3 +119,58 @@ def test_an_embeddable_font_reaches_print_css_and_email(network):
     assert printing._css_fonts(kit["fonts"]).startswith('"DejaVu Serif"')
     assert b"DejaVu-Serif" in printing.pdf_objects_text(result.pdf)  # the PDF embeds the kit's font
     assert printing.font_report(result.pdf)[0] == printing.font_report(result.pdf)[1]
+
+
+def _renamed_font(family: str) -> bytes:
+    """DejaVu Sans under another family name (a font the server does not have)."""
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    font = TTFont("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    for record in font["name"].names:
+        if record.nameID in (1, 4, 6, 16):
+            record.string = family if record.nameID != 6 else family.replace(" ", "")
+    out = io.BytesIO()
+    font.save(out)
+    return out.getvalue()
+
+
+def test_an_uploaded_font_can_be_chosen_and_is_embedded_in_print(network):
+    import pytest
+    from django.core.exceptions import ValidationError
+
+    from glocal.brand import fonts, printing
+
+    with activate(network.scope("hq_admin")):
+        folder = services.folder_create(entity=network.hq, name="Polices")
+        with pytest.raises(ValidationError, match="cannot be read"):
+            services.asset_upload(
+                folder=folder, name="x", data=b"\x00\x01\x00\x00broken", kind=Asset.Kind.FONT
+            )
+        with pytest.raises(ValidationError):
+            services.brand_kit_save(entity=network.hq, data={"fonts": ["Glocal Test Sans"]})
+        asset = services.asset_upload(
+            folder=folder,
+            name="",
+            filename="gts.ttf",
+            data=_renamed_font("Glocal Test Sans"),
+            kind=Asset.Kind.FONT,
+        )
+        assert asset.name == "Glocal Test Sans" and asset.current.content_type == "font/ttf"
+        assert "Glocal Test Sans" in fonts.embeddable_fonts()
+        services.brand_kit_save(entity=network.hq, data={"fonts": ["Glocal Test Sans"]})
+        variant = rendering.Variant(
+            channel="print",
+            source="<p>Bonjour</p>",
+            zones=[],
+            values={},
+            store=rendering.store_context(network.store_b),
+        )
+        kit, images = printing.variant_assets(variant)
+        result = printing.render_print(variant, {}, kit=kit, images=images)
+        email = _email(network.store_b)
+    assert b"Glocal-Test-Sans" in printing.pdf_objects_text(result.pdf)  # the uploaded font, embedded
+    assert printing.font_report(result.pdf)[0] == printing.font_report(result.pdf)[1]
+    assert not result.refused
+    assert "Glocal Test Sans" in email.html and "Arial" in email.html
