@@ -147,8 +147,11 @@ def test_segment_builder_live_count(
     page.goto("/segments/new/")
     expect(page.get_by_test_id("segment-total")).to_have_text("3")
     page.get_by_label("Field").select_option("city")
+    # the field's change re-renders the criteria (htmx): type the value into the new row, not the old
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
     expect(page.get_by_label("Condition")).to_have_value("eq")
     page.get_by_label("Value").fill("Lille")
+    expect(page.get_by_label("Value")).to_have_value("Lille")
     page.get_by_label("Value").press("Tab")
     expect(page.get_by_test_id("segment-total")).to_have_text("2")
     page.get_by_role("button", name="Add a criterion").click()
