@@ -48,6 +48,7 @@ def test_email_renders_the_store_kit_and_the_region_override(network):
     with activate(network.scope("hq_admin")):
         outside = _email(network.store_b)  # no regional kit: HQ's
         inside = _email(network.store_a)  # region_n overrides the colours
+        assert logo.current is not None
         logo_url = public_url(logo.current)
     assert not outside.errors and not inside.errors
     assert "#123456" in outside.html and "secondary=#fedcba" in outside.html
@@ -157,6 +158,7 @@ def test_an_uploaded_font_can_be_chosen_and_is_embedded_in_print(network):
             data=_renamed_font("Glocal Test Sans"),
             kind=Asset.Kind.FONT,
         )
+        assert asset.current is not None
         assert asset.name == "Glocal Test Sans" and asset.current.content_type == "font/ttf"
         assert "Glocal Test Sans" in fonts.embeddable_fonts()
         services.brand_kit_save(entity=network.hq, data={"fonts": ["Glocal Test Sans"]})

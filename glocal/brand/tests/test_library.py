@@ -396,10 +396,12 @@ def test_a_new_image_version_reaches_the_next_render(network):
             )
             return rendering.render_variant(variant, rendering.sample_recipient()).html
 
+        assert asset.current is not None
         first_url = usage.public_url(asset.current)
         assert first_url in render() and first_url in render()
         services.asset_new_version(asset=asset, data=png_bytes(200, 100, "#000000"))
         asset.refresh_from_db()
+        assert asset.current is not None
         second_url = usage.public_url(asset.current)
         assert second_url != first_url
         html = render()

@@ -68,7 +68,12 @@ def test_page_images_are_rasterised_once(layouts, monkeypatch):
     pdf = printing.render_print(variant(), {}).pdf
     runs: list[object] = []
     real = printing._rasterise
-    monkeypatch.setattr(printing, "_rasterise", lambda *a: runs.append(a) or real(*a))
+
+    def counted(*a):
+        runs.append(a)
+        return real(*a)
+
+    monkeypatch.setattr(printing, "_rasterise", counted)
     pages = printing.pdf_pages_png(pdf)
     assert pages and printing.pdf_pages_png(pdf) == pages and len(runs) == 1
 
@@ -77,7 +82,12 @@ def test_off_in_tests_by_default(monkeypatch):
     render_cache.clear()
     calls = []
     real = printing._lay_out
-    monkeypatch.setattr(printing, "_lay_out", lambda *a: calls.append(1) or real(*a))
+
+    def counted(*a):
+        calls.append(1)
+        return real(*a)
+
+    monkeypatch.setattr(printing, "_lay_out", counted)
     printing.render_print(variant(), {})
     printing.render_print(variant(), {})
     assert len(calls) == 2 and len(render_cache.RENDERS) == 0

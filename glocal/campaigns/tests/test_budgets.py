@@ -79,6 +79,7 @@ def test_a_change_is_recorded_with_who_when_before_and_after(network, login):
     with activate(network.scope("hq_admin")):
         services.budget_save(fields={"amount": Decimal("25000"), "label": "Soldes"}, budget=budget)
     event = AuditEvent.unscoped.filter(action="budget.save").order_by("-pk").first()
+    assert event is not None and event.actor is not None
     assert event.actor.email == "hq_admin@example.test"
     assert event.data["changes"] == {"label": ["", "Soldes"], "amount": ["20000.00", "25000"]}
     page = login(network, "hq_admin").get(reverse("campaigns:budget", args=[budget.pk])).content.decode()

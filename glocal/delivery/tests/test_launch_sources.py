@@ -78,7 +78,7 @@ def test_a_store_segment_hq_now_refuses_is_not_launched_and_says_why(network, te
     assert campaign.state == State.DRAFT
     assert not Message.unscoped.filter(campaign=campaign).exists()
     why = CampaignTransition.unscoped.filter(campaign=campaign).order_by("pk").last()
-    assert "Mes VIP" in why.comment
+    assert why is not None and "Mes VIP" in why.comment
 
 
 def test_another_stores_segment_cannot_be_targeted(network, templates):
@@ -113,10 +113,10 @@ def test_a_rented_lists_campaign_sends_to_the_list_only_and_the_list_is_purged_a
         organisation=network.org, channel="email", value_hash=hash_value("opposed@example.test")
     )
     campaign = _target(network, campaign, {"prospect_list": plist.pk})
-    [report] = launch.launch_due()
+    [launched] = launch.launch_due()
     rows = list(Message.unscoped.filter(campaign=campaign).values_list("contact_id", "to_address"))
     assert sorted(rows) == [(None, "rent1@example.test"), (None, "rent2@example.test")]
-    assert report.rented[1:] == (2, 1)
+    assert launched.rented is not None and launched.rented[1:] == (2, 1)
     with activate(network.scope("store_a")), translation.override("fr"):
         assert (
             rented_list_line(campaign)
@@ -140,6 +140,7 @@ def test_a_post_only_list_sends_no_email(network, templates):
             purge_after=timezone.localdate() + dt.timedelta(days=30),
             campaign=Campaign.objects.get(pk=campaign.pk),
         )  # fmt: skip
+    assert plist is not None
     with activate(network.scope("store_a")):
         c = Campaign.objects.get(pk=campaign.pk)
         campaign_services.campaign_update(campaign=c, criteria={"prospect_list": plist.pk})
@@ -166,6 +167,7 @@ def test_a_rented_lists_recipient_can_object_and_lands_on_the_opposition_list(ne
             campaign=Campaign.objects.get(pk=campaign.pk),
             consent_basis=ProspectList.ConsentBasis.OPT_IN,
         )  # fmt: skip
+    assert plist is not None
     campaign = _target(network, campaign, {"prospect_list": plist.pk})
     launch.launch_due()
     message = Message.unscoped.filter(campaign=campaign, to_address="rent1@example.test").get()
@@ -203,6 +205,7 @@ def test_a_rented_lists_recipient_objects_by_the_mailto_address_too(network, tem
             campaign=Campaign.objects.get(pk=campaign.pk),
             consent_basis=ProspectList.ConsentBasis.OPT_IN,
         )  # fmt: skip
+    assert plist is not None
     campaign = _target(network, campaign, {"prospect_list": plist.pk})
     launch.launch_due()
     message = Message.unscoped.filter(campaign=campaign, to_address="rent2@example.test").get()

@@ -138,7 +138,9 @@ def test_the_proof_the_preview_and_the_sent_message_are_the_same_bytes(
     # the message's own links (the per-send parts: its unsubscribe token, its tracking reference)
     stable_id = launch.stable_id(campaign.pk, contact.pk)
     ref = tracking.make_ref(stable_id)
-    unsubscribe_url = re.search(r"<(http://testserver/u/[^>]+)>", message["List-Unsubscribe"]).group(1)
+    found = re.search(r"<(http://testserver/u/[^>]+)>", message["List-Unsubscribe"])
+    assert found is not None
+    unsubscribe_url = found.group(1)
     links = {"unsubscribe_url": unsubscribe_url, "view_online_url": f"http://testserver/v/{ref}/"}
     recipient = dispatch.recipient_context(
         Contact.unscoped.filter(pk=contact.pk).values(*dispatch.CONTACT_FIELDS).get()
@@ -189,6 +191,7 @@ def test_exclusions_launched_in_english_read_in_french(network, templates, smtp,
     assert stored.count() == len(people)
     # then the reason is stored as data, not as an English sentence
     row = stored.first()
+    assert row is not None
     assert (row.detail_code, row.detail) == ("pressure_cap", "")
     assert row.params["count"] == 1 and row.params["campaigns"][0]["name"] == "Week-end ensoleillé"
     # and the store's manager, reading in French, sees it in French

@@ -68,6 +68,7 @@ def test_a_store_window_is_narrowed_by_head_office_and_the_law():
     mine = windows.Window.hours("07:00", "12:00")
     summary = window_summary.summarise(LAW, mine, days_set=False, above=hq)
     assert summary.narrowed_by == (window_summary.HEAD_OFFICE, window_summary.LAW)
+    assert summary.effective is not None
     assert (summary.effective.start, summary.effective.end) == (600, 720)
     with translation.override("fr"):
         assert str(summary) == (
