@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import pytest
 
 from glocal.accounts.models import User
+from glocal.core.roles import Role
 from glocal.core.scope import Scope, activate
 from glocal.network import services
 from glocal.network.models import Entity, EntityType, Membership, Organisation
-from glocal.network.roles import Role
 
 # The session's one chromium (the ``browser`` fixture), shared by every browser test wherever it lives:
 # Playwright refuses a second sync browser in the same session.

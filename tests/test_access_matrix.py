@@ -39,10 +39,10 @@ from glocal.audience.views import SESSION_KEY as IMPORTS_SESSION_KEY
 from glocal.brand.tests import factories as brand_factories
 from glocal.campaigns.tests import factories as campaign_factories
 from glocal.core.models import AuditEvent, Job
+from glocal.core.roles import MATRIX, Action, Role
 from glocal.core.scope import activate
 from glocal.delivery.tests import factories as delivery_factories
 from glocal.network.models import CustomFieldDefinition, Entity, EntityGroup, EntityType, Membership
-from glocal.network.roles import MATRIX, Action, Role
 from glocal.targeting.tests import factories as targeting_factories
 
 PERSONAS = [
@@ -1896,7 +1896,7 @@ def test_pii_rule_the_viewer_sees_no_personal_data_on_outbox_and_job_pages(
 
 @pytest.mark.django_db
 def test_pii_rule_follows_the_matrix():
-    from glocal.network.roles import MATRIX, PERSONAL_DATA_ACTION, Role, sees_personal_data
+    from glocal.core.roles import MATRIX, PERSONAL_DATA_ACTION, Role, sees_personal_data
 
     assert {r for r in Role if sees_personal_data(r)} == set(MATRIX[PERSONAL_DATA_ACTION])
     assert not sees_personal_data(Role.VIEWER)

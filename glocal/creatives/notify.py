@@ -19,8 +19,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from glocal.core.roles import Role
 from glocal.network.models import Membership
-from glocal.network.roles import Role
 
 from . import carry
 from .models import Personalisation, TemplateVersion

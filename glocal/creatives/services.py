@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from glocal.core import audit
+from glocal.core.roles import Action, role_allows
 from glocal.core.scope import get_scope
 from glocal.network.models import Entity
-from glocal.network.roles import Action, role_allows
 
 from . import compliance, hooks, notify, selectors, variables, zones
 from .findings import ERROR, Finding

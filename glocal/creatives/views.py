@@ -18,9 +18,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from glocal.core.http import ScopedRequest
+from glocal.core.roles import Action, role_allows
 from glocal.core.views_base import scoped
 from glocal.network.models import Entity
-from glocal.network.roles import Action, role_allows
 
 from . import carry, rendering, selectors, services
 from . import zones as zonelib

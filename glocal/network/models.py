@@ -12,9 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from glocal.core.roles import Role
 from glocal.core.scope import EntityOwned, OrganisationOwned, Scope, TenantModel
-
-from .roles import Role
 
 # Labels of the entity types every organisation starts with, stored in English, shown translated.
 DEFAULT_TYPE_LABELS = {

@@ -18,6 +18,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from glocal.core import audit
+from glocal.core.roles import RANK, Action, Role, role_allows
 from glocal.core.scope import get_scope
 
 from .models import (
@@ -30,7 +31,6 @@ from .models import (
     Membership,
     Organisation,
 )
-from .roles import RANK, Action, Role, role_allows
 
 # Called inside entity_move's transaction as hook(organisation_id, old_prefix, new_prefix) by apps
 # that denormalise entity paths (the audience app's contact owner paths).

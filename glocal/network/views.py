@@ -17,12 +17,12 @@ from django.views.decorators.http import require_POST
 from glocal.core import jobs
 from glocal.core.http import ScopedRequest
 from glocal.core.models import AuditEvent
+from glocal.core.roles import Action, role_allows
 from glocal.core.views_base import scoped
 
 from . import selectors, services
 from .forms import DAY_LABELS, CustomFieldForm, EntityForm, GroupForm, ImportForm, LocalFieldsForm, MoveForm
 from .models import DAYS, CustomFieldDefinition, Entity, EntityGroup, Membership, Organisation
-from .roles import Action, role_allows
 
 
 @scoped(Action.NETWORK_VIEW)
