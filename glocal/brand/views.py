@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from glocal.core.forms import add_validation_errors
 from glocal.core.http import ScopedRequest
 from glocal.core.roles import Action
 from glocal.core.views_base import scoped
@@ -29,13 +30,7 @@ from .models import Asset, AssetVersion, BrandKit, Folder
 MAX_READ = 60 * 1_048_576
 
 
-def _add_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for where, errors in exc.error_dict.items():
-            for error in errors:
-                form.add_error(where if where in form.fields else None, error)
-    else:
-        form.add_error(None, exc)
+_add_errors = add_validation_errors
 
 
 def _read(upload: Any) -> bytes:

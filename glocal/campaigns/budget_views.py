@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from glocal.core.confirm import confirm_page
+from glocal.core.forms import add_validation_errors
 from glocal.core.http import ScopedRequest
 from glocal.core.money import format_money
 from glocal.core.roles import Action, role_allows
@@ -24,14 +25,7 @@ from .budget_forms import BudgetEditForm, BudgetForm
 from .budget_history import budget_history
 from .models import Budget, Campaign, LedgerEntry
 
-
-def _add_errors(form: BudgetEditForm, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for where, errors in exc.error_dict.items():
-            for error in errors:
-                form.add_error(where if where in form.fields else None, error)
-    else:
-        form.add_error(None, exc)
+_add_errors = add_validation_errors
 
 
 @scoped(Action.BUDGET_VIEW)

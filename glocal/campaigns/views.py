@@ -20,6 +20,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from glocal.core.confirm import confirm_page, count_text
+from glocal.core.forms import add_validation_errors
 from glocal.core.http import ScopedRequest
 from glocal.core.roles import Action, role_allows
 from glocal.core.views_base import scoped
@@ -58,13 +59,7 @@ EDITABLE_STATES = (State.DRAFT, State.CHANGES_REQUESTED, State.SUBMITTED, State.
 
 
 def _add_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for where, errors in exc.error_dict.items():
-            field = where if where in form.fields else f"z_{where}"
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
-    else:
-        form.add_error(None, exc)
+    add_validation_errors(form, exc, field_prefix="z_")  # a zone's field is named z_<key>
 
 
 DATE_ERRORS = ("send_date", "send_time", "scheduled_at")

@@ -12,11 +12,14 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
 
-def add_validation_errors(form: Any, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the form: on the named fields the form has, else on top."""
+def add_validation_errors(form: Any, exc: ValidationError, *, field_prefix: str = "") -> None:
+    """Put a service's ValidationError on the form: on the named fields the form has (a name the form
+    lacks is tried with ``field_prefix``, e.g. "z_" for a zone's field), else on top."""
     if hasattr(exc, "error_dict"):
-        for name, errors in exc.message_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
+        for where, errors in exc.error_dict.items():
+            field = where if where in form.fields else f"{field_prefix}{where}"
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
     else:
         form.add_error(None, exc)
 

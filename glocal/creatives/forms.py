@@ -16,21 +16,6 @@ from .models import Channel, ChannelTemplate, CreativeSettings
 from .widgets import RichTextArea, SmsTextArea, message_rest
 
 ZONE_PREFIX = "z_"
-# A zone's attributes besides its key and type (zones.ALLOWED_ATTRIBUTES), as the help text lists them.
-ZONE_ATTRIBUTES = (
-    "label",
-    "required",
-    "default",
-    "help",
-    "roles",
-    "locked",
-    "max_length",
-    "choices",
-    "tag",
-    "allow_upload",
-    "min",
-    "max",
-)
 
 # An image zone offers the images of the library registered in glocal.creatives.hooks (the brand
 # library: those the active scope may pick, its tag filter applied). Without one, it takes an asset id.
@@ -86,7 +71,7 @@ class VersionForm(forms.Form):
             gettext_noop("A list of zones, e.g. %(example)s. Types: %(types)s. Attributes: %(attributes)s."),
             example=['[{"key": "headline", "type": "short_text", "max_length": 60}]'],
             types=zonelib.ZONE_TYPES,
-            attributes=ZONE_ATTRIBUTES,
+            attributes=zonelib.ZONE_ATTRIBUTES,
         ),
     )
 

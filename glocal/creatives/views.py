@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from glocal.core.forms import add_validation_errors
 from glocal.core.http import ScopedRequest
 from glocal.core.roles import Action, role_allows
 from glocal.core.views_base import scoped
@@ -31,13 +32,7 @@ PREVIEW_WIDTHS = {"desktop": 640, "mobile": 375}
 
 
 def _add_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for where, errors in exc.error_dict.items():
-            field = where if where in form.fields else f"z_{where}"
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
-    else:
-        form.add_error(None, exc)
+    add_validation_errors(form, exc, field_prefix="z_")  # a zone's field is named z_<key>
 
 
 @scoped(Action.TEMPLATE_VIEW)

@@ -32,9 +32,8 @@ ZONE_TYPE_LABELS = {
 ROLES = ("hq_admin", "hq_marketer", "regional_manager", "local_manager", "local_staff")
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 OFFER_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
-ALLOWED_ATTRIBUTES = {
-    "key",
-    "type",
+# A zone's attributes besides its key and type, in the order the editor's help lists them.
+ZONE_ATTRIBUTES = (
     "label",
     "required",
     "default",
@@ -47,7 +46,8 @@ ALLOWED_ATTRIBUTES = {
     "allow_upload",
     "min",
     "max",
-}
+)
+ALLOWED_ATTRIBUTES = {"key", "type", *ZONE_ATTRIBUTES}
 SHORT_TEXT_MAX = 500
 RICH_TEXT_MAX = 10_000
 
