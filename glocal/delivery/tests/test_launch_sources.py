@@ -158,18 +158,7 @@ def test_a_rented_lists_recipient_can_object_and_lands_on_the_opposition_list(ne
     from glocal.delivery import tokens
     from glocal.delivery.models import MessageEvent
 
-    add_contacts(network.store_a, 1)  # a campaign is scheduled with an audience, then retargeted
-    campaign = scheduled_campaign(network, templates.email)
-    with activate(network.scope("store_a")):
-        plist, _report = prospects.upload_list(
-            entity=network.store_a, name="Location", campaign_ref="", data=CSV,
-            purge_after=timezone.localdate() + dt.timedelta(days=30),
-            campaign=Campaign.objects.get(pk=campaign.pk),
-            consent_basis=ProspectList.ConsentBasis.OPT_IN,
-        )  # fmt: skip
-    assert plist is not None
-    campaign = _target(network, campaign, {"prospect_list": plist.pk})
-    launch.launch_due()
+    campaign = _launched_rented_campaign(network, templates)
     message = Message.unscoped.filter(campaign=campaign, to_address="rent1@example.test").get()
     token = tokens.unsubscribe_token(
         contact_id=0, organisation_id=network.org.pk, channel="email", message_id=message.stable_id
@@ -196,6 +185,20 @@ def test_a_rented_lists_recipient_can_object_and_lands_on_the_opposition_list(ne
 def test_a_rented_lists_recipient_objects_by_the_mailto_address_too(network, templates):
     from glocal.delivery import inbound, tokens
 
+    campaign = _launched_rented_campaign(network, templates)
+    message = Message.unscoped.filter(campaign=campaign, to_address="rent2@example.test").get()
+    to = f"{tokens.mailto_local_part(message.stable_id)}@mail.glocal.test"
+    raw = f"From: rent2@example.test\r\nTo: {to}\r\nSubject: unsubscribe\r\n\r\n".encode()
+    result = inbound.mailto_unsubscribe(raw)
+    assert result is not None and result.recorded == ["unsubscribed"]
+    assert Suppression.unscoped.filter(
+        organisation=network.org, channel="email", value_hash=hash_value("rent2@example.test")
+    ).exists()
+
+
+def _launched_rented_campaign(network, templates) -> Campaign:
+    """Store A's email campaign, scheduled with an audience, then retargeted to an opt-in rented list
+    of CSV's rows and launched."""
     add_contacts(network.store_a, 1)
     campaign = scheduled_campaign(network, templates.email)
     with activate(network.scope("store_a")):
@@ -208,11 +211,4 @@ def test_a_rented_lists_recipient_objects_by_the_mailto_address_too(network, tem
     assert plist is not None
     campaign = _target(network, campaign, {"prospect_list": plist.pk})
     launch.launch_due()
-    message = Message.unscoped.filter(campaign=campaign, to_address="rent2@example.test").get()
-    to = f"{tokens.mailto_local_part(message.stable_id)}@mail.glocal.test"
-    raw = f"From: rent2@example.test\r\nTo: {to}\r\nSubject: unsubscribe\r\n\r\n".encode()
-    result = inbound.mailto_unsubscribe(raw)
-    assert result is not None and result.recorded == ["unsubscribed"]
-    assert Suppression.unscoped.filter(
-        organisation=network.org, channel="email", value_hash=hash_value("rent2@example.test")
-    ).exists()
+    return campaign
