@@ -130,6 +130,22 @@ class ScheduleForm(forms.Form):
     send_time = forms.TimeField(
         label=_("Time"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"), required=False
     )
+    budget_line = forms.ChoiceField(
+        label=_("Budget line"),
+        required=False,
+        help_text=_("The budget its cost goes to; general: the budget covering the send date."),
+    )
+
+    def __init__(self, *args: Any, budget_lines: list[str] | None = None, **kwargs: Any) -> None:
+        """``budget_lines``: the lines the store may name (``selectors.budget_lines``); the choice is
+        shown only when there is more than one."""
+        super().__init__(*args, **kwargs)
+        if budget_lines and len(budget_lines) > 1:
+            cast(forms.ChoiceField, self.fields["budget_line"]).choices = [
+                (line, line or _("General budget")) for line in budget_lines
+            ]
+        else:
+            del self.fields["budget_line"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -239,6 +239,7 @@ class Simulation:
     cost: Decimal = Decimal("0")
     coop: Decimal = Decimal("0")
     budget_available: Decimal | None = None
+    budget_line: str | None = None  # the line of the budget it draws on ("": the general line)
     over_budget: bool = False
     pressure_reasons: list[tuple[str, int]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -287,6 +288,21 @@ def budget_choice(entity: Entity, day: dt.date, line: str = "") -> tuple[Budget 
 
 def budget_for(entity: Entity, day: dt.date, line: str = "") -> Budget | None:
     return budget_choice(entity, day, line)[0]
+
+
+def budget_lines(entity: Entity, current: str = "") -> list[str]:
+    """The budget lines a campaign of ``entity`` may name, as ``budget_choice`` resolves them: the
+    labels of the entity's open budgets not yet ended, one per line (the general line "" first), plus
+    ``current`` when it names none of them (so a saved choice stays shown)."""
+    labels = Budget.objects.filter(
+        entity=entity, closed_at__isnull=True, period_end__gte=timezone.localdate()
+    ).values_list("label", flat=True)
+    lines: dict[str, str] = {"": ""}
+    for label in sorted(labels, key=line_key):
+        lines.setdefault(line_key(label), " ".join(label.split()))
+    if line_key(current) not in lines:
+        lines[line_key(current)] = current
+    return list(lines.values())
 
 
 @dataclass
@@ -355,6 +371,7 @@ def simulate(campaign: Campaign, *, with_pressure: bool = True) -> Simulation:
     day = (campaign.scheduled_at or timezone.now()).date()
     budget = budget_for(campaign.entity, day, campaign.budget_line)
     if budget is not None:
+        sim.budget_line = budget.label
         status = budget_status(budget)
         own = LedgerEntry.objects.filter(campaign=campaign, budget=budget).exclude(
             kind=LedgerEntry.Kind.ACTUAL

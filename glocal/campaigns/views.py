@@ -184,7 +184,9 @@ def edit(request: ScopedRequest, pk: int) -> HttpResponse:
             "name": campaign.name,
             "send_date": local_when.date() if local_when else None,
             "send_time": local_when.time() if local_when else None,
+            "budget_line": campaign.budget_line,
         },
+        budget_lines=selectors.budget_lines(campaign.entity, campaign.budget_line) if is_local else None,
     )
     criteria_form = CriteriaFields(
         data,
@@ -203,6 +205,7 @@ def edit(request: ScopedRequest, pk: int) -> HttpResponse:
                     criteria=criteria_form.criteria() if is_local else None,
                     scheduled_at=schedule.cleaned_data["scheduled_at"] if is_local else None,
                     name=schedule.cleaned_data["name"] if is_local else None,
+                    budget_line=schedule.cleaned_data.get("budget_line") if is_local else None,
                     submit=request.POST.get("action") == "submit",
                 )
             except ValidationError as exc:
@@ -252,11 +255,17 @@ def simulate(request: ScopedRequest, pk: int) -> HttpResponse:
             allowed = selectors.settings_for(campaign.organisation_id).local_criteria
             sources = audience.source_choices(campaign.entity, campaign)
             criteria = CriteriaFields(request.POST, allowed=allowed, sources=sources)
-            schedule = ScheduleForm(request.POST, initial={"name": campaign.name})
+            schedule = ScheduleForm(
+                request.POST,
+                initial={"name": campaign.name},
+                budget_lines=selectors.budget_lines(campaign.entity, campaign.budget_line),
+            )
             if criteria.is_valid():
                 campaign.audience_criteria = criteria.criteria()
             if schedule.is_valid() and schedule.cleaned_data["scheduled_at"]:
                 campaign.scheduled_at = schedule.cleaned_data["scheduled_at"]
+            if schedule.is_valid() and "budget_line" in schedule.cleaned_data:
+                campaign.budget_line = schedule.cleaned_data["budget_line"]
             unknown = [k for k in ("kind", "tags", "postcodes") if request.POST.get(k) and k not in allowed]
             if unknown:
                 problems.append(

@@ -47,13 +47,19 @@ def campaign_save(
     criteria: dict[str, Any] | None = None,
     scheduled_at: dt.datetime | None = None,
     name: str | None = None,
+    budget_line: str | None = None,
     submit: bool = False,
 ) -> Campaign:
     """The edit page's save: ``campaign_update``, then ``campaign_submit`` when asked, in one
     transaction: a refused submission leaves the campaign as it was."""
     with transaction.atomic():
         campaign_update(
-            campaign=campaign, values=values, criteria=criteria, scheduled_at=scheduled_at, name=name
+            campaign=campaign,
+            values=values,
+            criteria=criteria,
+            scheduled_at=scheduled_at,
+            name=name,
+            budget_line=budget_line,
         )
         if submit:
             campaign_submit(campaign=campaign)

@@ -20,7 +20,7 @@ from glocal.creatives.models import ChannelTemplate
 from glocal.network.models import Entity
 
 from .. import audience, selectors
-from ..models import Campaign, CampaignTransition
+from ..models import Campaign, CampaignTransition, line_key
 from ..states import Event, State
 from ._common import DEADLINE_PASSED, NOT_EDITABLE, REOPENED_BY_EDIT, _require, _supersede_pending
 from .transitions import campaign_transition
@@ -68,8 +68,9 @@ def campaign_update(
     scheduled_at: dt.datetime | None = None,
     name: str | None = None,
     excluded: list[int] | None = None,
+    budget_line: str | None = None,
 ) -> Campaign:
-    """Change a campaign's content, audience, date or name. Zone values go through the creatives
+    """Change a campaign's content, audience, date, name or budget line. Zone values go through the creatives
     personalisation service (locked zones refused, nothing written on any error). A change to a
     submitted, approved or scheduled campaign sends it back to draft: it needs approval again."""
     _check_editable(campaign)
@@ -77,6 +78,7 @@ def campaign_update(
         **_criteria_change(campaign, criteria),
         **_schedule_change(campaign, scheduled_at),
         **_name_change(campaign, name),
+        **_budget_line_change(campaign, budget_line),
     }
     criteria_now = changes.get("audience_criteria", campaign.audience_criteria)
     changes.update(_excluded_change(campaign, excluded, criteria_now))
@@ -132,6 +134,18 @@ def _name_change(campaign: Campaign, name: str | None) -> dict[str, Any]:
     if name is not None and name.strip() and name.strip() != campaign.name:
         return {"name": name.strip()[:160]}
     return {}
+
+
+def _budget_line_change(campaign: Campaign, budget_line: str | None) -> dict[str, Any]:
+    """The budget line a local campaign's cost goes to: one its store may name ("": general)."""
+    if budget_line is None or line_key(budget_line) == line_key(campaign.budget_line):
+        return {}
+    if campaign.kind == Campaign.Kind.OPERATION:
+        raise ValidationError(_("The budget line of an operation is set by head office."))
+    lines = {line_key(line): line for line in selectors.budget_lines(campaign.entity)}
+    if line_key(budget_line) not in lines:
+        raise ValidationError(_("This store has no open budget on that line."))
+    return {"budget_line": lines[line_key(budget_line)]}
 
 
 def _excluded_change(

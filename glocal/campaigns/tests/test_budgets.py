@@ -175,3 +175,41 @@ def test_without_a_general_line_the_covering_budget_is_used(network, templates, 
     c = scheduled(network, templates)
     entry = LedgerEntry.unscoped.get(campaign=c, kind="commit")
     assert (entry.budget_id, entry.chosen_by) == (spring.pk, "date")
+
+
+def test_the_editor_names_a_line_and_scheduling_commits_to_it(network, templates, contacts, login):
+    new_budget(network, -1, 60)
+    spring = new_budget(network, -1, 60, label="Printemps")
+    c = local_campaign(network, templates, policy="none")
+    client = login(network, "store_a")
+    page = client.get(reverse("campaigns:edit", args=[c.pk])).content.decode()
+    assert 'name="budget_line"' in page and "General budget" in page and "Printemps" in page
+    when = in_days(10)
+    form = {
+        "z_headline": "Nous rouvrons",
+        "z_body": "<p>Venez</p>",
+        "name": "Réouverture",
+        "send_date": when.strftime("%Y-%m-%d"),
+        "send_time": "10:00",
+        "kind": "customer",
+        "budget_line": "Printemps",
+    }
+    sim = client.post(reverse("campaigns:simulate", args=[c.pk]), form).content.decode()
+    assert "Budget line: Printemps" in sim
+    r = client.post(reverse("campaigns:edit", args=[c.pk]), {**form, "action": "submit"})
+    assert r.status_code == 302, r.content.decode()[:2000]
+    c.refresh_from_db()
+    assert (c.budget_line, c.state) == ("Printemps", "scheduled")
+    entry = LedgerEntry.unscoped.get(campaign=c, kind="commit")
+    assert (entry.budget_id, entry.chosen_by) == (spring.pk, "line")
+    edits = AuditEvent.unscoped.filter(action="campaign.edit", entity_id=c.entity_id)
+    assert any("budget_line" in e.data["changed"] for e in edits)
+
+
+def test_one_line_shows_no_choice_and_a_line_of_no_budget_is_refused(network, templates, contacts, login):
+    new_budget(network, -1, 60)
+    c = local_campaign(network, templates, policy="none")
+    page = login(network, "store_a").get(reverse("campaigns:edit", args=[c.pk])).content.decode()
+    assert 'name="budget_line"' not in page
+    with activate(network.scope("store_a")), pytest.raises(ValidationError, match="no open budget"):
+        services.campaign_update(campaign=c, budget_line="Noël")
