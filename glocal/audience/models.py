@@ -393,6 +393,13 @@ class OwnershipTransfer(TenantModel):
     def __str__(self) -> str:
         return f"{self.from_entity_id} → {self.to_entity_id} ({self.reason})"
 
+    @property
+    def detail_label(self) -> str:
+        """``detail`` as shown: a rule transfer's rule by its translated label (the code is stored)."""
+        if self.reason == self.Reason.RULE and self.detail in AudienceSettings.OwnershipRule.values:
+            return str(AudienceSettings.OwnershipRule(self.detail).label)
+        return self.detail
+
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
         return Q(organisation_id=scope.organisation_id, contact__owner_path__startswith=scope.entity_path)

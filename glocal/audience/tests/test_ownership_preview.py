@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -123,3 +124,21 @@ def test_a_store_sees_only_its_own_transfers(network, login):
     assert listed(store_a) == {first.pk, second.pk}  # out
     assert f"#{first.contact_id}" in store_a.content.decode()  # a lost contact: no name, no link
     assert listed(login(network, "other_org").get(url)) == set()
+
+
+@pytest.mark.django_db
+def test_the_log_names_the_rule_in_french(network, login):
+    contact = make(network, "store_a", email="rule@example.test")
+    OwnershipTransfer.unscoped.create(
+        organisation=network.org,
+        contact=contact,
+        from_entity=network.store_a,
+        to_entity=network.store_b,
+        reason=OwnershipTransfer.Reason.RULE,
+        detail=AudienceSettings.OwnershipRule.LAST_PURCHASE,
+    )
+    client = login(network, "hq_admin")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    page = client.get(reverse("audience:transfers")).content.decode()
+    assert "Règle de rattachement (Magasin du dernier achat)" in page
+    assert "last_purchase" not in page
