@@ -43,7 +43,7 @@ def new_budget(network, start=-1, end=60, amount="100", label="", entity=None, p
 
 def scheduled(network, templates, budget_line: str = "") -> Campaign:
     c = local_campaign(network, templates, policy="none")
-    Campaign.unscoped.filter(pk=c.pk).update(budget_line=budget_line)  # no page names a line yet
+    Campaign.unscoped.filter(pk=c.pk).update(budget_line=budget_line)  # any label, even one of no budget
     c.refresh_from_db()
     with activate(network.scope("store_a")):
         services.campaign_submit(campaign=c)
