@@ -9,6 +9,7 @@ token or reference (``tokens`` / ``tracking``): anything else answers 404.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,17 +59,33 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if contact is None:
         return _unsubscribe_rented(request, claim, token)
     # The recipient's pages, in the language their messages are written in (not their browser's).
-    language = recipient_language(contact, contact.owner, contact.organisation)
+    return _preferences_page(
+        request,
+        claim,
+        token,
+        recipient_language(contact, contact.owner, contact.organisation),
+        subscribed=lambda: services.is_subscribed(contact, claim.channel),
+        # the proof: the client's address behind declared proxies only
+        unsubscribe=lambda: services.unsubscribe(claim, contact, ip=client_ip(request)),
+    )
+
+
+def _preferences_page(
+    request: HttpRequest,
+    claim: tokens.UnsubscribeClaim,
+    token: str,
+    language: str,
+    *,
+    subscribed: Callable[[], bool],
+    unsubscribe: Callable[[], None],
+) -> HttpResponse:
+    """The preference page (GET) or the unsubscribe (POST), in ``language``."""
     with speaking(language):
         if request.method == "POST":
-            services.unsubscribe(claim, contact, ip=client_ip(request))  # the proof: declared proxies only
+            unsubscribe()
             response = render(request, "delivery/unsubscribed.html", {"channel": claim.channel}, status=200)
         else:
-            context = {
-                "channel": claim.channel,
-                "subscribed": services.is_subscribed(contact, claim.channel),
-                "token": token,
-            }
+            context = {"channel": claim.channel, "subscribed": subscribed(), "token": token}
             response = render(request, "delivery/preferences.html", context)
     response["Content-Language"] = language
     return response
@@ -80,20 +97,15 @@ def _unsubscribe_rented(request: HttpRequest, claim: tokens.UnsubscribeClaim, to
     message = services.rented_message_for_claim(claim)
     if message is None:
         raise Http404
-    language = entity_language(message.campaign.entity, message.campaign.entity.organisation)
-    with speaking(language):
-        if request.method == "POST":
-            services.unsubscribe_address(claim, message)
-            response = render(request, "delivery/unsubscribed.html", {"channel": claim.channel}, status=200)
-        else:
-            context = {
-                "channel": claim.channel,
-                "subscribed": services.address_is_subscribed(message, claim.channel),
-                "token": token,
-            }
-            response = render(request, "delivery/preferences.html", context)
-    response["Content-Language"] = language
-    return response
+    entity = message.campaign.entity
+    return _preferences_page(
+        request,
+        claim,
+        token,
+        entity_language(entity, entity.organisation),
+        subscribed=lambda: services.address_is_subscribed(message, claim.channel),
+        unsubscribe=lambda: services.unsubscribe_address(claim, message),
+    )
 
 
 @never_cache
