@@ -715,7 +715,9 @@ def run_once(
             return result
         result.setup_s = round(time.perf_counter() - started, 2)
         plan = FaultPlan(seed=seed + run) if faults else None
-        thresholds = sorted(rng.sample(range(messages), min(kills, messages)))
+        # kill points in the first 90 % of the sends: a kill planned in the last poll would come after
+        # the campaign ended and never happen
+        thresholds = sorted(rng.sample(range(max(1, messages * 9 // 10)), min(kills, messages)))
         result.kill_points = list(thresholds)
         with sink(tmp, plan, slow_ms=slow_ms) as smtp_sink:
             retries = {"GLOCAL_RETRY_BASE_SECONDS": "1", "GLOCAL_UNKNOWN_RETRY_SECONDS": "1"}
@@ -743,10 +745,12 @@ def run_once(
                         if hold_lock and sent >= messages // 4 and not result.lock_held_s:
                             result.lock_held_s = hold_write_lock(db, hold_lock)
                         while thresholds and sent >= thresholds[0]:
-                            thresholds.pop(0)
                             alive = pool.alive()
-                            if alive:
-                                pool.kill(rng.choice(alive))
+                            if not alive:  # every worker is restarting: kill at the next poll
+                                pool.start()
+                                break
+                            thresholds.pop(0)
+                            pool.kill(rng.choice(alive))
                             pool.start()
                         if faults and forward:
                             result.fast_forwarded += fast_forward(db, conn)
