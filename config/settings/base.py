@@ -105,8 +105,13 @@ SQLITE_OPTIONS = {
         "PRAGMA busy_timeout=20000; PRAGMA cache_size=-64000;"
     ),
 }
+# PostgreSQL connections are kept DATABASE_CONN_MAX_AGE seconds (0: one per request) and checked before reuse.
 DATABASES = {
-    "default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)
+    "default": dj_database_url.parse(
+        os.environ["DATABASE_URL"],
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
+    )
     if os.environ.get("DATABASE_URL")
     else {"ENGINE": "django.db.backends.sqlite3", "NAME": str(SQLITE_PATH), "OPTIONS": SQLITE_OPTIONS}
 }
@@ -193,14 +198,32 @@ USE_TZ = True
 
 # --- Files ----------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("GLOCAL_STATIC_ROOT", DATA_DIR / "staticfiles"))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-MEDIA_URL = "/media/"
-MEDIA_ROOT = DATA_DIR / "media"
-STORAGES = {
+MEDIA_URL = "/media/"  # never served as is: media are read through default_storage by the app's views
+MEDIA_ROOT = Path(os.environ.get("GLOCAL_MEDIA_ROOT", DATA_DIR / "media"))
+STORAGES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Media on S3-compatible storage (AWS, MinIO, Scaleway, OVH…) when a bucket is named (django-storages).
+GLOCAL_MEDIA_S3_BUCKET = os.environ.get("GLOCAL_MEDIA_S3_BUCKET", "")
+if GLOCAL_MEDIA_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": GLOCAL_MEDIA_S3_BUCKET,
+            "endpoint_url": os.environ.get("GLOCAL_MEDIA_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("GLOCAL_MEDIA_S3_REGION") or None,
+            "access_key": os.environ.get("GLOCAL_MEDIA_S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("GLOCAL_MEDIA_S3_SECRET_ACCESS_KEY") or None,
+            "location": os.environ.get("GLOCAL_MEDIA_S3_PREFIX", ""),
+            "addressing_style": os.environ.get("GLOCAL_MEDIA_S3_ADDRESSING_STYLE") or None,
+            "default_acl": "private",  # private objects, short-lived signed URLs
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
 WHITENOISE_USE_FINDERS = True
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -212,7 +235,9 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-EMAIL_TIMEOUT = 10
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", "root@localhost")  # the sender of error reports
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Glocal <no-reply@glocal.localhost>")
 
 # --- Background work ------------------------------------------------------------------------------
@@ -262,6 +287,10 @@ GLOCAL_DELIVERY_THREADS = int(os.environ.get("GLOCAL_DELIVERY_THREADS", "4"))
 GLOCAL_RETRY_BASE_SECONDS = int(os.environ.get("GLOCAL_RETRY_BASE_SECONDS", "300"))
 GLOCAL_UNKNOWN_RETRY_SECONDS = int(os.environ.get("GLOCAL_UNKNOWN_RETRY_SECONDS", "120"))
 GLOCAL_DELIVERY_LEASE_SECONDS = int(os.environ.get("GLOCAL_DELIVERY_LEASE_SECONDS", "3600"))
+# Group commit of the "sent" marks (embedded worker): committed together every GLOCAL_SENT_COMMIT_MS or every
+# GLOCAL_SENT_COMMIT_MAX messages; a crash re-sends at most that many (+1 per thread). 1 = one commit each.
+GLOCAL_SENT_COMMIT_MS = int(os.environ.get("GLOCAL_SENT_COMMIT_MS", "20"))
+GLOCAL_SENT_COMMIT_MAX = int(os.environ.get("GLOCAL_SENT_COMMIT_MAX", "50"))
 # Where the demo's capture SMTP server keeps what it received (the "sent messages" page reads it).
 GLOCAL_MAILBOX_DIR = Path(os.environ.get("GLOCAL_MAILBOX_DIR", DATA_DIR / "mailbox"))
 

@@ -1,13 +1,14 @@
 """Production: every secret from the environment, HTTPS only, strict cookies."""
 
 import os
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
 from glocal.core.checks import public_url_problem, sender_domain_problem
 
 from .base import *  # noqa: F403
-from .base import env_bool
+from .base import env_bool, env_list
 
 DEBUG = False
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -19,6 +20,10 @@ GLOCAL_SENDER_DOMAIN = os.environ.get("GLOCAL_SENDER_DOMAIN", "")
 for _problem in (public_url_problem(GLOCAL_PUBLIC_URL), sender_domain_problem(GLOCAL_SENDER_DOMAIN)):
     if _problem:
         raise ImproperlyConfigured(_problem + ".")
+# The public URL's host and origin are accepted unless ALLOWED_HOSTS / CSRF_TRUSTED_ORIGINS say otherwise.
+_public = urlsplit(GLOCAL_PUBLIC_URL)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", _public.hostname or "")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", f"{_public.scheme}://{_public.netloc}")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
