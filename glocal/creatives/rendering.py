@@ -30,12 +30,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import mjml
 from django.utils import translation
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 from markupsafe import Markup, escape
 
 from glocal.core.language import speaking
@@ -69,14 +72,40 @@ def fallback(value: Any, default: Any = "") -> Any:
     return value
 
 
-def price(value: Any, currency: str = "€") -> str:
+# The symbol of the currencies a price may be shown in (an ISO code; any other code is printed as is).
+CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF", "CAD": "$", "JPY": "¥"}
+DEFAULT_CURRENCY = "EUR"
+
+
+def price(value: Any, currency: str = DEFAULT_CURRENCY) -> str:
+    """``{{ 9.9|price }}``: an amount as the active language writes it — "9,90 €" in French, "€9.90" in
+    English — in ``currency`` (an ISO code such as "EUR", or a symbol such as "€"). A value that is no
+    amount (a text, an already formatted price) is printed unchanged."""
     try:
-        amount = Decimal(str(value).replace(",", "."))
+        amount = Decimal(str(value).strip().replace(",", "."))
     except InvalidOperation:
         return str(value)
-    whole, _sep, cents = f"{amount:,.2f}".partition(".")
-    thin, nbsp = "\u202f", "\u00a0"
-    return f"{whole.replace(',', thin)},{cents}{nbsp}{currency}"
+    if not amount.is_finite():
+        return str(value)
+    amount = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    digits = number_format(abs(amount), decimal_pos=2, use_l10n=True, force_grouping=True)
+    code = str(currency or DEFAULT_CURRENCY).strip()
+    symbol = CURRENCY_SYMBOLS.get(code.upper(), code)
+    # The position of the sign is the money pattern's (core.money): "€%(amount)s", "%(amount)s\u00a0€"…
+    text = pgettext("money", "€%(amount)s").replace("€", "\x00") % {"amount": digits}
+    text = text.replace("\x00", symbol)
+    return f"-{text}" if amount < 0 else text
+
+
+def format_date(value: Any) -> str:
+    """A date zone's value (``YYYY-MM-DD``) written out in the active language: "30 avril 2027" in
+    French, "30 April 2027" in English; any other value unchanged."""
+    try:
+        day = value if isinstance(value, date) else date.fromisoformat(str(value).strip())
+    except ValueError:
+        return str(value)
+    # Day, month's name, year in every language the site speaks (Django's month names per locale).
+    return date_format(day, "j F Y", use_l10n=True)
 
 
 def _hours_lines(hours: Any) -> list[str]:
@@ -200,11 +229,16 @@ def image_url(asset_id: str, zone: Zone) -> str:
     return library.url(asset_id, zone) if library is not None else ""
 
 
-def zone_context(zones: list[Zone], values: dict[str, Any], *, html: bool) -> dict[str, Any]:
+def zone_context(
+    zones: list[Zone], values: dict[str, Any], *, html: bool, currency: str = DEFAULT_CURRENCY
+) -> dict[str, Any]:
     """Zone values as template data. Rich text (already sanitised) is markup in HTML, plain text
-    elsewhere; an image zone is its asset's URL; every other value is a plain string, escaped by
-    autoescape."""
+    elsewhere; an image zone is its asset's URL; a price or a date is written as the active language
+    writes it (the variant's: "9,90 €", "30 avril 2027"), its stored value kept as ``<key>_raw``
+    ("9.90", "2027-04-30") for templates that compute with it; every other value is a plain string,
+    escaped by autoescape."""
     context: dict[str, Any] = {}
+    raws: dict[str, str] = {}
     for zone in zones:
         value = values.get(zone.key, "")
         if zone.type == "image":
@@ -212,8 +246,15 @@ def zone_context(zones: list[Zone], values: dict[str, Any], *, html: bool) -> di
         elif zone.type == "rich_text":
             # Safe: rich text was sanitised by nh3 (zones.resolve) before reaching the context.
             context[zone.key] = Markup(value) if html else rich_text_to_plain(str(value))  # noqa: S704
+        elif zone.type in ("price", "date") and value not in ("", None):
+            raws[f"{zone.key}_raw"] = str(value)
+            context[zone.key] = price(value, currency) if zone.type == "price" else format_date(value)
         else:
             context[zone.key] = "" if value is None else str(value)
+        if zone.type in ("price", "date"):
+            raws.setdefault(f"{zone.key}_raw", "")
+    for key, raw in raws.items():
+        context.setdefault(key, raw)  # a zone really named ``<key>_raw`` keeps its own value
     return context
 
 
@@ -262,9 +303,13 @@ class Variant:
         """The store-level context (cached: the same for every recipient of this variant)."""
         cache = self.__dict__.setdefault("_contexts", {})
         if html not in cache:
+            with speaking(self.language):  # prices and dates are written in the variant's language
+                zone_values = zone_context(
+                    self.zones, self.values, html=html, currency=self.organisation.get("currency") or "EUR"
+                )
             cache[html] = {
                 "store": self.store,
-                "zones": zone_context(self.zones, self.values, html=html),
+                "zones": zone_values,
                 "organisation": self.organisation,
                 "brand": self.brand,
             }
