@@ -89,6 +89,11 @@ reliability: $(STAMP)
 reliability-quick: $(STAMP)
 	$(BIN)/python -m bench.reliability --quick $(ARGS)
 
+## smoke-install: follow docs/deployment.md on this machine (PostgreSQL and Redis on loopback), end to end
+.PHONY: smoke-install
+smoke-install:
+	bash deploy/smoke-install.sh
+
 ## messages: refresh the French catalogue after changing UI strings (needs gettext)
 messages: $(STAMP)
 	cd glocal && ../$(BIN)/django-admin makemessages -l fr --no-obsolete -i "*/tests/*" && ../$(BIN)/django-admin compilemessages

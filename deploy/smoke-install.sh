@@ -78,7 +78,7 @@ run_unit() { # run_unit LOG UNIT [INSTANCE]: as systemd would, with the environm
   local log=$1 unit=$2 instance=${3:-} defaults
   defaults=$(sed -n 's/^Environment=//p' "$APP/deploy/systemd/$unit")
   # shellcheck disable=SC2086 # the unit's defaults are KEY=value words; its command line is word-split
-  start "$log" env $defaults bash -c "set -a; $(env_exports); cd '$APP'; exec $(unit_command "$unit" "$instance")"
+  start "$log" env $defaults bash -c "$(env_exports) cd '$APP'; exec $(unit_command "$unit" "$instance")"
 }
 env_exports() { # the environment file as shell exports (values quoted)
   while IFS= read -r line; do
@@ -125,7 +125,7 @@ else
 fi
 VENV=$WORK/venv
 "$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet "uv==0.13.9"
+"$VENV/bin/python" -m pip install --quiet "uv==0.13.9" 2>&1 | grep -v "^WARNING: Location" || true
 "$VENV/bin/uv" pip sync --quiet --python "$VENV/bin/python" "$APP/requirements.lock"
 "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --no-deps -e "$APP"
 "$VENV/bin/uv" pip uninstall --quiet --python "$VENV/bin/python" uv
