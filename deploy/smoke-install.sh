@@ -29,6 +29,7 @@ PG=${SMOKE_PG:-postgres://postgres@127.0.0.1:5432}
 DB=glocal_smoke
 HOST=glocal.example
 WORK=$(mktemp -d /tmp/glocal-smoke.XXXXXX)
+chmod 0711 "$WORK" # nginx's workers (another user) reach the static files, and nothing else, inside
 PIDS=()
 
 say() { printf '\n=== %s\n' "$*"; }
@@ -133,7 +134,9 @@ VENV=$WORK/venv
 
 say "3. The environment file (from deploy/glocal.env.example)"
 DATA=$WORK/data
-mkdir -p "$DATA"
+STATIC=$WORK/static
+install -d -m 0750 "$DATA"
+install -d -m 0755 "$STATIC"
 ENV_FILE=$WORK/glocal.env
 SMTP_PORT=$(free_port)
 WEB_PORT=$(free_port)
@@ -143,6 +146,7 @@ declare -A SETTINGS=(
   [SECRET_KEY]=$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(64))')
   [GLOCAL_PUBLIC_URL]=https://$HOST
   [GLOCAL_DATA_DIR]=$DATA
+  [GLOCAL_STATIC_ROOT]=$STATIC
   [DATABASE_URL]=$PG/$DB
   [REDIS_URL]=redis://127.0.0.1:$REDIS_PORT/1
   [CELERY_BROKER_URL]=redis://127.0.0.1:$REDIS_PORT/0
@@ -192,7 +196,7 @@ if command -v nginx >/dev/null; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=$HOST" -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
   sed -e "s#listen 443 ssl http2;#listen 127.0.0.1:$TLS_PORT ssl http2;#; /listen \[::\]/d; s#listen 80;#listen 127.0.0.1:$HTTP_PORT;#" \
     -e "s#server 127.0.0.1:8000 #server 127.0.0.1:$WEB_PORT #; s#/etc/letsencrypt/live/$HOST/fullchain.pem#$WORK/tls.crt#" \
-    -e "s#/etc/letsencrypt/live/$HOST/privkey.pem#$WORK/tls.key#; s#/var/lib/glocal/#$DATA/#; s#/var/log/nginx/#$WORK/nginx-#" \
+    -e "s#/etc/letsencrypt/live/$HOST/privkey.pem#$WORK/tls.key#; s#/opt/glocal/static/#$STATIC/#; s#/var/log/nginx/#$WORK/nginx-#" \
     "$APP/deploy/nginx/glocal.conf" >"$WORK/nginx-site.conf"
   cat >"$WORK/nginx.conf" <<EOF
 pid $WORK/nginx.pid;
@@ -206,7 +210,7 @@ http {
   include $WORK/nginx-site.conf;
 }
 EOF
-  mkdir -p "$WORK/nginx-tmp"
+  install -d -m 1777 "$WORK/nginx-tmp"
   nginx -t -q -c "$WORK/nginx.conf" -p "$WORK" || fail "nginx refuses deploy/nginx/glocal.conf"
   start nginx nginx -c "$WORK/nginx.conf" -p "$WORK"
   RESOLVE=(--resolve "$HOST:$TLS_PORT:127.0.0.1" --cacert "$WORK/tls.crt")
