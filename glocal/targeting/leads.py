@@ -50,7 +50,7 @@ from django.utils.translation import gettext as _
 
 from glocal.audience import services as audience
 from glocal.audience.models import Channel, ConsentSource, ConsentStatus, Contact
-from glocal.core import audit
+from glocal.core import audit, ratelimit
 from glocal.core.language import for_recipient, recipient_language, supported
 from glocal.core.roles import Role
 from glocal.core.scope import Scope, activate, current_scope, get_scope
@@ -251,22 +251,16 @@ def filled_too_fast(stamp: str, minimum: int, now: float | None = None) -> bool:
     return stamp_problem(stamp, minimum, now) is not None
 
 
-def _hit(key: str, window: int = RATE_WINDOW) -> int:
-    """Count one hit in the current window for ``key`` (shared cache)."""
-    bucket = f"leads:{key}:{window}:{int(time.time() // window)}"
-    if cache.add(bucket, 1, window + 60):
-        return 1
-    try:
-        return int(cache.incr(bucket))
-    except ValueError:  # expired between add and incr
-        cache.set(bucket, 1, window + 60)
-        return 1
+def _over(key: str, limit: int, window: int = RATE_WINDOW) -> bool:
+    """Count one hit in the current window for ``key``; True when it is beyond ``limit``. Shared by every
+    process, and atomic on Redis and on the database cache alike (``glocal.core.ratelimit``)."""
+    return not ratelimit.within(f"leads:{key}", limit, window)
 
 
 def rate_limited(*, ip: str | None, token: str, config: LeadCaptureSettings) -> bool:
     """Count this submission against the per-IP and per-token limits; True when over either."""
-    over_ip = _hit(f"ip:{config.organisation_id}:{ip or '-'}") > config.ip_limit_per_hour
-    over_token = _hit(f"token:{token}") > config.token_limit_per_hour
+    over_ip = _over(f"ip:{config.organisation_id}:{ip or '-'}", config.ip_limit_per_hour)
+    over_token = _over(f"token:{token}", config.token_limit_per_hour)
     return over_ip or over_token
 
 
@@ -276,8 +270,8 @@ def may_send_confirmation(*, address: str, ip: str | None) -> bool:
     an hour from that client: nobody can make Glocal message a stranger repeatedly."""
     per_address = int(getattr(settings, "GLOCAL_LEAD_SENDS_PER_ADDRESS", 3))
     per_ip = int(getattr(settings, "GLOCAL_LEAD_SENDS_PER_IP", 30))
-    over_address = _hit(f"send:{audience.hash_value(address)}", SEND_ADDRESS_WINDOW) > per_address
-    over_ip = _hit(f"send-ip:{ip or '-'}") > per_ip
+    over_address = _over(f"send:{audience.hash_value(address)}", per_address, SEND_ADDRESS_WINDOW)
+    over_ip = _over(f"send-ip:{ip or '-'}", per_ip)
     if over_address or over_ip:
         log.warning("lead confirmation not sent: %s limit reached", "address" if over_address else "client")
         return False

@@ -13,7 +13,9 @@
   temporary, 5xx → permanent (classified by :mod:`glocal.delivery.bounces`), and a connection lost after
   the final "." of DATA → ``unknown_outcome`` (the message may have been delivered: count a possible
   duplicate, do not silently resend).
-- :class:`TokenBucket` is the client-side rate limit per provider account (:func:`rate_limiter`).
+- :func:`rate_limiter` is the client-side rate limit per provider account, shared by every process
+  through the shared cache (:class:`glocal.core.ratelimit.SharedRateLimiter`); :class:`TokenBucket` is
+  the same limit inside one process only (for a single connection, and the tests).
 
 - 8BITMIME (RFC 6152): the dispatcher's bodies are ``8bit`` (UTF-8). :meth:`SmtpConnection.send_bytes`
   announces them with ``MAIL FROM:<…> BODY=8BITMIME`` when the server's EHLO offers it; otherwise it
@@ -39,7 +41,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import format_datetime
+from typing import Protocol
 
+from glocal.core.ratelimit import SharedRateLimiter
 from glocal.delivery.bounces import classify_smtp
 from glocal.delivery.transports.base import TransportError
 
@@ -343,17 +347,29 @@ class TokenBucket:
             self._sleep(wait)
 
 
-_BUCKETS: dict[str, TokenBucket] = {}
-_BUCKETS_LOCK = threading.Lock()
+class Limiter(Protocol):
+    """What a transport needs of a rate limit: :class:`TokenBucket` (one process) or
+    :class:`glocal.core.ratelimit.SharedRateLimiter` (every process sharing the cache)."""
+
+    def try_acquire(self) -> float: ...
+
+    def acquire(self) -> None: ...
 
 
-def rate_limiter(account: str, rate: float, burst: int = 1) -> TokenBucket:
-    """The process-wide bucket of one provider account (same key → same bucket)."""
-    with _BUCKETS_LOCK:
-        bucket = _BUCKETS.get(account)
-        if bucket is None or (bucket.rate, bucket.burst) != (rate, burst):
-            bucket = _BUCKETS[account] = TokenBucket(rate, burst)
-        return bucket
+_LIMITERS: dict[str, SharedRateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def rate_limiter(account: str, rate: float, burst: int = 1) -> SharedRateLimiter:
+    """The limiter of one provider account, shared by every process and machine through the shared cache
+    (Redis or the database: ``glocal.core.ratelimit``): two workers together send at ``rate``, not
+    twice it. One object per account in a process (same key → same limiter), which remembers locally
+    that the current window is full and waits for the next without asking the cache again."""
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get(account)
+        if limiter is None or (limiter.rate, limiter.burst) != (rate, burst):
+            limiter = _LIMITERS[account] = SharedRateLimiter(f"send:{account}", rate, burst)
+        return limiter
 
 
 # --- SMTP ----------------------------------------------------------------------------------------------
@@ -390,7 +406,7 @@ def _error_from_reply(stage: str, code: int, response: bytes | str) -> Transport
 class SmtpConnection:
     """One reusable SMTP connection; not thread-safe: one per thread, or borrowed from a :class:`SmtpPool`."""
 
-    def __init__(self, settings: SmtpSettings, *, limiter: TokenBucket | None = None) -> None:
+    def __init__(self, settings: SmtpSettings, *, limiter: Limiter | None = None) -> None:
         self.settings = settings
         self.limiter = limiter
         self._smtp: smtplib.SMTP | None = None
@@ -552,7 +568,7 @@ class SmtpConnection:
 class SmtpPool:
     """Up to ``size`` reusable connections shared between threads (LIFO: warm connections first)."""
 
-    def __init__(self, settings: SmtpSettings, size: int = 4, *, limiter: TokenBucket | None = None) -> None:
+    def __init__(self, settings: SmtpSettings, size: int = 4, *, limiter: Limiter | None = None) -> None:
         self.settings = settings
         self._idle: queue.LifoQueue[SmtpConnection] = queue.LifoQueue()
         for _ in range(size):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from glocal.delivery.transports.base import TransportError
-from glocal.delivery.transports.email_smtp import TokenBucket
+from glocal.delivery.transports.email_smtp import Limiter
 
 STOP_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ARRET"})
 E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -161,7 +161,7 @@ class JsonGateway:
 
     name = "json-gateway"
 
-    def __init__(self, url: str, token: str, *, timeout: float = 10.0, limiter: TokenBucket | None = None):
+    def __init__(self, url: str, token: str, *, timeout: float = 10.0, limiter: Limiter | None = None):
         self.url, self.token, self.timeout, self.limiter = url, token, timeout, limiter
 
     def send(self, sms: Sms) -> SmsSent:
@@ -255,7 +255,7 @@ class Twilio:
         status_callback: str | None = None,
         messaging_service_sid: str | None = None,
         timeout: float = 10.0,
-        limiter: TokenBucket | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.account_sid, self.auth_token = account_sid, auth_token
         self.base_url = base_url.rstrip("/")
