@@ -7,7 +7,7 @@ PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/glocal
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-postgres lint typecheck check browser-deps bench-deps bench bench-quick reliability reliability-quick messages clean serve worker
+.PHONY: demo test audit test-sqlite test-postgres lint typecheck check browser-deps bench-deps bench bench-quick reliability reliability-quick messages clean serve worker
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,11 +61,19 @@ test-postgres: $(STAMP) browser-deps
 	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/pytest -p no:cacheprovider
 
 ## test: set up, run the whole suite on SQLite, then on PostgreSQL when one is reachable
-test: $(STAMP) browser-deps lint typecheck check
+test: $(STAMP) browser-deps lint typecheck check audit
 	@$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$$DATABASE_URL" ] || $(BIN)/python -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(('127.0.0.1',5432)))"; then \
 	  $(MAKE) --no-print-directory test-postgres && echo "POSTGRES RUN: passed" | tee .postgres-run; \
 	else echo "POSTGRES RUN: skipped (no server on 127.0.0.1:5432 and no DATABASE_URL)" | tee .postgres-run; fi
+
+## audit: the pinned dependencies (requirements.lock) against the known vulnerabilities of PyPI's advisory
+## database (pip-audit; needs https://pypi.org/pypi/NAME/VERSION/json, or AUDIT_ARGS="-s osv" for
+## api.osv.dev). A vulnerability fails it: upgrade the pin, or ignore it with --ignore-vuln and the
+## reason in docs/security.md
+AUDIT_ARGS ?=
+audit: $(STAMP)
+	$(BIN)/pip-audit -r requirements.lock --no-deps --disable-pip --strict --progress-spinner off $(AUDIT_ARGS)
 
 ## bench-deps: Debian's postfix for smtp-source / smtp-sink, the SMTP reference of D1 and D2
 bench-deps:

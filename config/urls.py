@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -42,5 +43,5 @@ urlpatterns = [
         name="anymail_postmark_tracking",
     ),
     path("", include("glocal.delivery.public_urls")),  # u/ (unsubscribe), c/ (click), o/ (open pixel)
-    path("ops/", admin.site.urls),
+    path(settings.GLOCAL_ADMIN_PATH, admin.site.urls),  # GLOCAL_ADMIN_PATH, default "ops/"
 ]

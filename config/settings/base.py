@@ -29,7 +29,9 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "glocal-insecure-development-key-change-me-0123456789")
+# The development key, refused by production settings (config/settings/production.py).
+DEVELOPMENT_SECRET_KEY = "glocal-insecure-development-key-change-me-0123456789"  # noqa: S105
+SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -179,6 +181,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 60 * 60 * 12
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+# The Django admin (operators only) on its own path, not the well-known /admin/ (docs/security.md).
+GLOCAL_ADMIN_PATH = (os.environ.get("GLOCAL_ADMIN_PATH", "ops").strip("/") or "ops") + "/"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 # --- Security headers and cookies (hardening) -----------------------------------------------------

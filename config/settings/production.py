@@ -8,12 +8,14 @@ from django.core.exceptions import ImproperlyConfigured
 from glocal.core.checks import public_url_problem, sender_domain_problem
 
 from .base import *  # noqa: F403
-from .base import env_bool, env_list
+from .base import DEVELOPMENT_SECRET_KEY, env_bool, env_list
 
 DEBUG = False
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("Set SECRET_KEY to a random string of at least 50 characters.")
+if SECRET_KEY == DEVELOPMENT_SECRET_KEY or "insecure" in SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY is the development default: set a random one of your own.")
 # Unsubscribe links point to GLOCAL_PUBLIC_URL; mail comes from GLOCAL_SENDER_DOMAIN (SPF, DKIM, DMARC).
 GLOCAL_PUBLIC_URL = os.environ.get("GLOCAL_PUBLIC_URL", "")
 GLOCAL_SENDER_DOMAIN = os.environ.get("GLOCAL_SENDER_DOMAIN", "")
