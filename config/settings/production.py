@@ -14,8 +14,15 @@ DEBUG = False
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("Set SECRET_KEY to a random string of at least 50 characters.")
-if SECRET_KEY == DEVELOPMENT_SECRET_KEY or "insecure" in SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY is the development default: set a random one of your own.")
+
+
+def _placeholder(value: str) -> bool:
+    """A default or an example's value (the development key, deploy/glocal.env.example's "change-me…")."""
+    return value == DEVELOPMENT_SECRET_KEY or any(word in value.lower() for word in ("insecure", "change-me"))
+
+
+if _placeholder(SECRET_KEY):
+    raise ImproperlyConfigured("SECRET_KEY is a default or an example's: set a random one of your own.")
 # Unsubscribe links point to GLOCAL_PUBLIC_URL; mail comes from GLOCAL_SENDER_DOMAIN (SPF, DKIM, DMARC).
 GLOCAL_PUBLIC_URL = os.environ.get("GLOCAL_PUBLIC_URL", "")
 GLOCAL_SENDER_DOMAIN = os.environ.get("GLOCAL_SENDER_DOMAIN", "")
@@ -43,7 +50,9 @@ _WEBHOOK_SECRETS = {
     "GLOCAL_BOUNCE_WEBHOOK_TOKEN": "bearer token of the bounce webhook",
 }
 _missing = [
-    f"{name} ({what})" for name, what in _WEBHOOK_SECRETS.items() if len(os.environ.get(name, "")) < 16
+    f"{name} ({what})"
+    for name, what in _WEBHOOK_SECRETS.items()
+    if len(os.environ.get(name, "")) < 16 or _placeholder(os.environ.get(name, ""))
 ]
 if ":" not in os.environ.get("ANYMAIL_WEBHOOK_SECRET", ":"):
     _missing.append("ANYMAIL_WEBHOOK_SECRET (must be 'user:password')")
@@ -51,5 +60,6 @@ if os.environ.get("GLOCAL_SMS_PROVIDER") == "twilio" and not os.environ.get("TWI
     _missing.append("TWILIO_AUTH_TOKEN (verifies Twilio's webhooks)")
 if _missing:
     raise ImproperlyConfigured(
-        "Webhooks are mounted without a secret of at least 16 characters; set: " + "; ".join(_missing)
+        "Webhooks are mounted without a secret of at least 16 characters (not an example's); set: "
+        + "; ".join(_missing)
     )

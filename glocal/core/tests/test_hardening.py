@@ -57,7 +57,13 @@ def test_production_is_https_only_with_secure_cookies_and_a_year_of_hsts(product
     [
         ("SECRET_KEY", None, "SECRET_KEY"),
         ("SECRET_KEY", "short", "SECRET_KEY"),
-        ("SECRET_KEY", "glocal-insecure-development-key-change-me-0123456789", "development default"),
+        ("SECRET_KEY", "glocal-insecure-development-key-change-me-0123456789", "a default"),
+        (
+            "SECRET_KEY",
+            "change-me-to-a-long-random-string-of-at-least-fifty-characters-0123456789",
+            "example",
+        ),
+        ("GLOCAL_SMS_WEBHOOK_TOKEN", "change-me-sms-webhook-token-0123456789", "GLOCAL_SMS_WEBHOOK_TOKEN"),
         ("GLOCAL_SMS_WEBHOOK_TOKEN", None, "GLOCAL_SMS_WEBHOOK_TOKEN"),
         ("GLOCAL_BOUNCE_WEBHOOK_TOKEN", "too-short", "GLOCAL_BOUNCE_WEBHOOK_TOKEN"),
         ("ANYMAIL_WEBHOOK_SECRET", "no-colon-in-this-secret", "user:password"),
