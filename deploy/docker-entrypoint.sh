@@ -14,7 +14,7 @@ case "${1:-web}" in
     fi
     exec gunicorn config.wsgi:application --bind "${GLOCAL_BIND:-0.0.0.0:8000}" \
       --threads "${GUNICORN_THREADS:-4}" --timeout "${GUNICORN_TIMEOUT:-60}" --graceful-timeout 30 \
-      --access-logfile - --worker-tmp-dir /dev/shm
+      --access-logfile - --worker-tmp-dir /dev/shm --no-control-socket
     ;;
   worker)
     exec celery --app config.celery worker --queues "${2:-celery}" --hostname "${2:-celery}@%h" \
