@@ -51,6 +51,8 @@ check: $(STAMP)
 	  ANYMAIL_WEBHOOK_SECRET=check:webhook-secret-0123456789 GLOCAL_SMS_WEBHOOK_TOKEN=check-sms-token-0123456789 \
 	  GLOCAL_BOUNCE_WEBHOOK_TOKEN=check-bounce-token-0123456789 \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
+	@echo "=== Every model change has its migration (makemigrations --check) ==="
+	$(BIN)/python manage.py makemigrations --check --dry-run
 
 test-sqlite: $(STAMP) browser-deps
 	@echo "=== Test suite on SQLite ==="
@@ -101,6 +103,12 @@ reliability-quick: $(STAMP)
 .PHONY: smoke-install
 smoke-install:
 	bash deploy/smoke-install.sh
+
+## backup-check: seed a fresh PostgreSQL database ($$DATABASE_URL's server, else $(PG_URL)), back it up,
+## restore it into another fresh one and compare them table by table (ENGINE=sqlite: the same on SQLite)
+.PHONY: backup-check
+backup-check: $(STAMP)
+	$(if $(filter sqlite,$(ENGINE)),env -u DATABASE_URL,DATABASE_URL=$${DATABASE_URL:-$(PG_URL)}) bash deploy/backup-roundtrip.sh
 
 ## messages: refresh the French catalogue after changing UI strings (needs gettext)
 messages: $(STAMP)
