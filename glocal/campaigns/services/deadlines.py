@@ -41,10 +41,19 @@ def close_deadlines(*, now: dt.datetime | None = None, operation: Operation | No
     return stats
 
 
+def _lock_open(op: Operation, closed_field: str) -> bool:
+    """Lock the operation's row (ticks of several workers may close the same deadline at once: one
+    closes it, the others find it closed) and say whether the deadline is still open."""
+    still_open = Operation.objects.select_for_update().filter(pk=op.pk, **{f"{closed_field}__isnull": True})
+    return bool(list(still_open.values_list("pk", flat=True)))
+
+
 def _close_subscription(op: Operation, now: dt.datetime) -> int:
     """Stores that did not answer: out of an opt-in operation, in otherwise. Returns how many are out."""
     out = 0
     with transaction.atomic():
+        if not _lock_open(op, "subscription_closed_at"):
+            return 0  # another worker's tick closed it meanwhile
         pending = Participation.objects.filter(operation=op, status=Participation.Status.PENDING)
         if op.participation == Operation.Mode.OPT_IN:
             out = pending.update(status=Participation.Status.OUT, decided_at=now)
@@ -62,6 +71,8 @@ def _close_personalisation(op: Operation, now: dt.datetime) -> int:
     campaigns got them."""
     applied = 0
     with transaction.atomic():
+        if not _lock_open(op, "personalisation_closed_at"):
+            return 0  # another worker's tick closed it meanwhile
         for part in Participation.objects.filter(
             operation=op, status=Participation.Status.SUBSCRIBED
         ).select_related("entity"):

@@ -211,7 +211,15 @@ def act_smtp(params: dict[str, Any]) -> Iterator[Any]:
     yield grants
 
 
+def act_deadlines(params: dict[str, Any]) -> Iterator[Any]:
+    """One tick's deadline closing (what every worker's housekeeping runs)."""
+    from glocal.campaigns.services import close_due_deadlines
+
+    yield close_due_deadlines()
+
+
 ACTIONS: dict[str, Callable[[dict[str, Any]], Iterator[Any]]] = {
+    "deadlines": act_deadlines,
     "rate": act_rate,
     "lead_sends": act_lead_sends,
     "login": act_login,
