@@ -19,6 +19,9 @@ core_patterns = (
 urlpatterns = [
     path("", include(core_patterns)),
     path("healthz", core_views.healthz, name="healthz"),
+    path("livez", core_views.livez, name="livez"),  # probes and metrics: docs/operations.md
+    path("readyz", core_views.readyz, name="readyz"),
+    path("metrics", core_views.prometheus_metrics, name="metrics"),  # 404 unless GLOCAL_METRICS_TOKEN
     path("manifest.webmanifest", core_views.manifest, name="manifest"),
     path("sw.js", core_views.service_worker, name="service_worker"),
     path("offline/", core_views.offline, name="offline"),

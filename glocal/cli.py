@@ -5,6 +5,7 @@ glocal serve [--port P]         serve the web app (gunicorn) and, with no broker
 glocal worker [--no-beat]       background jobs and sending (Celery when CELERY_BROKER_URL is set)
 glocal seed --stores N --contacts M
 glocal import-network FILE [--org SLUG] [--dry-run]
+glocal check [--deploy] [--skip NAME]   configuration and connectivity, one line each (docs/operations.md)
 glocal <any manage.py command>  e.g. glocal migrate, glocal createsuperuser
 """
 
@@ -146,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         return serve(options.port, options.host, not options.no_worker)
     if command == "worker":
         return worker(beat="--no-beat" not in rest)
+    if command == "check":  # ours (check_install), which runs Django's system checks too
+        command = "check_install"
     _manage(command.replace("-", "_"), *rest)
     return 0
 

@@ -413,6 +413,9 @@ def new_campaign_body(n: Network, persona: str, kwargs: dict) -> dict:
 ROUTES: dict[str, Row] = {
     # Public routes: the same answer for everyone (other than the login page)
     "healthz": Row(ANY_MEMBER, public=True),
+    "livez": Row(ANY_MEMBER, public=True),
+    "readyz": Row(ANY_MEMBER, public=True),
+    "metrics": Row(ANY_MEMBER, get=404, public=True),  # no GLOCAL_METRICS_TOKEN: no endpoint (a token: 401)
     "manifest": Row(ANY_MEMBER, public=True),
     "service_worker": Row(ANY_MEMBER, public=True),
     "offline": Row(ANY_MEMBER, public=True),

@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from glocal.core.observability import init_sentry, logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = Path(os.environ.get("GLOCAL_DATA_DIR", BASE_DIR / "data")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -60,6 +62,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "glocal.core.request_id.RequestIdMiddleware",  # X-Request-ID on the response and on every log line
+    "glocal.core.metrics.MetricsMiddleware",  # the request latency histogram (/metrics)
     "django.middleware.security.SecurityMiddleware",
     "glocal.core.middleware.SecurityHeadersMiddleware",  # Content-Security-Policy, Permissions-Policy
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -307,10 +311,19 @@ GLOCAL_LEAD_STAMP_MAX_AGE = int(os.environ.get("GLOCAL_LEAD_STAMP_MAX_AGE", "720
 GLOCAL_LEAD_SENDS_PER_ADDRESS = int(os.environ.get("GLOCAL_LEAD_SENDS_PER_ADDRESS", "3"))
 GLOCAL_LEAD_SENDS_PER_IP = int(os.environ.get("GLOCAL_LEAD_SENDS_PER_IP", "30"))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
-}
+# --- Operations (docs/operations.md) ---------------------------------------------------------------
+# Logs on the console, as text (the default) or JSON lines (GLOCAL_LOG_FORMAT=json), each with the
+# request id (X-Request-ID) or the background job id.
+GLOCAL_LOG_FORMAT = os.environ.get("GLOCAL_LOG_FORMAT", "text")
+LOGGING = logging_config(GLOCAL_LOG_FORMAT, os.environ.get("LOG_LEVEL", "INFO"))
+# /metrics answers Prometheus with "Authorization: Bearer <this token>"; no token: no endpoint (404).
+# Several gunicorn processes: PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself).
+GLOCAL_METRICS_TOKEN = os.environ.get("GLOCAL_METRICS_TOKEN", "")
+# The probes answer over plain HTTP too (a load balancer's health check behind the TLS proxy).
+SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^readyz$", r"^healthz$"]
+# Errors to Sentry when SENTRY_DSN is set and sentry-sdk is installed (not a dependency).
+init_sentry(
+    os.environ.get("SENTRY_DSN", ""),
+    environment=os.environ.get("SENTRY_ENVIRONMENT", ""),
+    release=os.environ.get("SENTRY_RELEASE", ""),
+)

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from glocal.core.models import Job, WorkerHeartbeat
+from glocal.core.request_id import bind_job
 from glocal.core.scope import Scope, activate
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,13 @@ def job_scope(job: Job) -> Scope:
 
 
 def run_job(job_id: int, worker: str) -> bool:
-    """Claim and run one job. Returns False when another worker got there first."""
+    """Claim and run one job. Returns False when another worker got there first. Its log lines carry
+    its id (``job_id``, glocal.core.request_id)."""
+    with bind_job(job_id):
+        return _run_job(job_id, worker)
+
+
+def _run_job(job_id: int, worker: str) -> bool:
     now = timezone.now()
     claimed = Job.unscoped.filter(pk=job_id, status=Job.Status.QUEUED).update(
         status=Job.Status.RUNNING, started_at=now, worker=worker, progress=0
