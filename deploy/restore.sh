@@ -73,9 +73,12 @@ case "$GLOCAL_DB_ENGINE" in
   postgresql)
     say "restoring into PostgreSQL database ${PGDATABASE:-?} on ${PGHOST:-local socket}"
     # Tables left over from a newer schema (a rolled-back upgrade) are dropped first, in the same
-    # transaction as the restore: on any error, psql stops and the database is as it was.
+    # transaction as the restore. COMMIT is sent only once pg_restore has written the whole dump: on any
+    # error (a failed statement stops psql, a failed pg_restore sends no COMMIT) the transaction is
+    # rolled back and the database is as it was.
     {
       cat <<'SQL'
+BEGIN;
 DO $$
 DECLARE r record;
 BEGIN
@@ -87,9 +90,10 @@ BEGIN
   END LOOP;
 END $$;
 SQL
-      pg_restore --clean --if-exists --no-owner --no-privileges --file=- "$backup/database.pgdump"
-    } | PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" psql --no-psqlrc --quiet --no-password --single-transaction --set=ON_ERROR_STOP=1 \
-      --dbname="$PGDATABASE" >/dev/null
+      pg_restore --clean --if-exists --no-owner --no-privileges --file=- "$backup/database.pgdump" &&
+        echo "COMMIT;"
+    } | PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" psql --no-psqlrc --quiet --no-password \
+      --set=ON_ERROR_STOP=1 --dbname="$PGDATABASE" >/dev/null
     ;;
   sqlite)
     say "restoring into SQLite database $GLOCAL_DB_SQLITE_PATH (online backup API)"
