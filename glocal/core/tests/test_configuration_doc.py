@@ -77,3 +77,64 @@ def test_the_doc_names_no_variable_the_code_does_not_read() -> None:
         and not any(name.startswith(prefix) for prefix in prefixes)
     )
     assert not stale, f"docs/configuration.md documents variables no code reads any more: {stale}"
+
+
+def settings_in_subprocess(module: str, env: dict[str, str], code: str) -> str:
+    """Run ``code`` after django.setup() with ``module`` and only ``env`` on top of a clean environment."""
+    import os
+    import subprocess
+    import sys
+
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GLOCAL_", "DJANGO_", "ALLOWED_", "CSRF_"))
+    }
+    clean.pop("DATABASE_URL", None)
+    clean.update(env, DJANGO_SETTINGS_MODULE=module)
+    script = f"import django\ndjango.setup()\n{code}"
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=clean, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_media_go_to_an_s3_bucket_when_one_is_named(tmp_path: Path) -> None:
+    env = {
+        "GLOCAL_DATA_DIR": str(tmp_path),
+        "GLOCAL_MEDIA_S3_BUCKET": "glocal-media",
+        "GLOCAL_MEDIA_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+        "GLOCAL_MEDIA_S3_PREFIX": "prod",
+        "GLOCAL_MEDIA_S3_ADDRESSING_STYLE": "path",
+    }
+    code = (
+        "from django.core.files.storage import storages\n"
+        "s = storages['default']\n"
+        "print(type(s).__name__, s.bucket_name, s.endpoint_url, s.location, s.default_acl,"
+        " s.querystring_auth)"
+    )
+    out = settings_in_subprocess("config.settings.local", env, code)
+    assert out == "S3Storage glocal-media http://127.0.0.1:9000 prod private True"
+    out = settings_in_subprocess(
+        "config.settings.local",
+        {"GLOCAL_DATA_DIR": str(tmp_path)},
+        "from django.core.files.storage import default_storage as s\nprint(s.location)",
+    )
+    assert out == str(tmp_path / "media")
+
+
+def test_production_accepts_the_public_host_unless_told_otherwise(tmp_path: Path) -> None:
+    env = {
+        "GLOCAL_DATA_DIR": str(tmp_path),
+        "SECRET_KEY": "k" * 60,
+        "GLOCAL_PUBLIC_URL": "https://glocal.example",
+        "GLOCAL_SENDER_DOMAIN": "mail.glocal.example",
+        "ANYMAIL_WEBHOOK_SECRET": "user:webhook-secret-0123456789",
+        "GLOCAL_SMS_WEBHOOK_TOKEN": "sms-token-0123456789",
+        "GLOCAL_BOUNCE_WEBHOOK_TOKEN": "bounce-token-0123456789",
+    }
+    code = "from django.conf import settings as s\nprint(s.ALLOWED_HOSTS, s.CSRF_TRUSTED_ORIGINS)"
+    out = settings_in_subprocess("config.settings.production", env, code)
+    assert out == "['glocal.example'] ['https://glocal.example']"
+    env.update(ALLOWED_HOSTS="a.example,b.example", CSRF_TRUSTED_ORIGINS="https://a.example")
+    out = settings_in_subprocess("config.settings.production", env, code)
+    assert out == "['a.example', 'b.example'] ['https://a.example']"
