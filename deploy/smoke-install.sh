@@ -218,7 +218,7 @@ EOF
   code=$(curl -s -o /dev/null -w '%{http_code}' "${RESOLVE[@]}" "https://$HOST:$TLS_PORT/accounts/login/")
   [[ $code = 200 ]] || fail "the login page through nginx answered $code"
   echo "ok: GET https://$HOST/accounts/login/ through nginx → 200"
-  css=$(grep -o '/static/[^"]*\.css' "$WORK/last-response" | head -n 1)
+  css=$(grep -o '/static/[^"]*\.css' "$WORK/last-response" | sed -n 1p)
   [[ -n $css ]] || fail "the login page names no stylesheet"
   code=$(curl -s -o /dev/null -w '%{http_code}' "${RESOLVE[@]}" "https://$HOST:$TLS_PORT$css")
   [[ $code = 200 ]] || fail "$css through nginx answered $code"
@@ -243,7 +243,7 @@ fi
 
 say "8. Seed a small network; the worker sends its due campaign to the SMTP sink"
 manage seed --stores 3 --contacts 300 >"$WORK/seed.log" 2>&1 || fail "seed failed"
-tail -n +1 "$WORK/seed.log" | head -n 3
+sed -n 1,3p "$WORK/seed.log"
 count_messages() {
   manage shell --no-imports -c "
 from django.db.models import Count
@@ -266,7 +266,7 @@ campaign=$(grep -l -r '^List-Unsubscribe:' "$WORK/maildir/new" "$WORK/maildir/cu
 echo "messages: $counts; in the SMTP sink: $campaign campaign messages, $((received - campaign)) other mail"
 ((sent > 0)) || fail "nothing was sent"
 ((campaign == sent)) || fail "$sent messages marked sent but $campaign campaign messages in the sink"
-grep -q "^List-Unsubscribe:.*https://$HOST/" "$(grep -l -r '^List-Unsubscribe:' "$WORK/maildir/new" | head -n 1)" ||
+grep -q "^List-Unsubscribe:.*https://$HOST/" "$(grep -l -r '^List-Unsubscribe:' "$WORK/maildir/new" | sed -n 1p)" ||
   fail "a received message has no List-Unsubscribe link to https://$HOST/"
 echo "ok: $sent messages sent by the Celery worker and received by the sink"
 
@@ -279,7 +279,7 @@ expect_code '401|403' "SMS receipt, wrong token" "$HOOKS/sms/json/receipt/" -X P
   -H "Authorization: Bearer wrong-$SMS_TOKEN" -H 'Content-Type: application/json' --data "$RECEIPT"
 expect_code '2[0-9][0-9]' "inbound SMS, right token" "$HOOKS/sms/json/inbound/" -X POST \
   -H "Authorization: Bearer $SMS_TOKEN" -H 'Content-Type: application/json' --data '{"from": "+33600000000", "text": "hello"}'
-recipient=$(grep -h -m1 '^To:' "$(grep -l -r '^List-Unsubscribe:' "$WORK/maildir/new" | head -n 1)" | sed 's/^To: *//; s/.*<//; s/>.*//')
+recipient=$(grep -h -m1 '^To:' "$(grep -l -r '^List-Unsubscribe:' "$WORK/maildir/new" | sed -n 1p)" | sed 's/^To: *//; s/.*<//; s/>.*//')
 cat >"$WORK/dsn.eml" <<EOF
 From: MAILER-DAEMON@mx.example
 To: bounces@mail.glocal.example
