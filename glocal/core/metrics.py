@@ -85,13 +85,14 @@ def provider_of(channel: str) -> str:
 
 
 def outbox_depth() -> dict[tuple[str, str], int]:
-    """(status, channel) → messages waiting to be sent or being sent."""
+    """(status, channel) → messages waiting to be sent or being sent. COUNT(*): an index holding status
+    and channel can answer it alone (an index-only scan); see docs/operations.md."""
     Message = apps.get_model("delivery", "Message")
     # Platform-wide figures (every organisation), read without a scope: unscoped on purpose.
     rows = (
         Message.unscoped.filter(status__in=OUTBOX_STATUSES)
         .values_list("status", "channel")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     return {(status, channel): n for status, channel, n in rows}
