@@ -326,6 +326,21 @@ def make_personalisation(store_attr: str) -> Callable[[Network], dict]:
     return build
 
 
+def make_saved_block(entity_attr: str) -> Callable[[Network], dict]:
+    """A block saved for reuse by the node ``entity_attr`` (HQ's: seen below it, managed by HQ)."""
+
+    def build(n: Network) -> dict:
+        from glocal.creatives.models import SavedBlock
+
+        entity = getattr(n, entity_attr)
+        saved = SavedBlock.unscoped.create(
+            organisation=entity.organisation, entity=entity, name="Bouton", block={"type": "divider"}
+        )
+        return {"pk": saved.pk}
+
+    return build
+
+
 # brand
 BRAND_FOREIGN = [brand_factories.make_asset("store_b"), brand_factories.make_asset("other_store")]
 
@@ -783,6 +798,20 @@ ROUTES: dict[str, Row] = {
         obj=make_restorable_template("hq"),
         owner="hq",
         reach="tree",  # another organisation's template and a missing version: creatives' test_publishing
+    ),
+    "creatives:saved_blocks": Row(Action.TEMPLATE_MANAGE),
+    "creatives:saved_block_create": Row(
+        Action.TEMPLATE_MANAGE,
+        get=None,
+        post=Post(body(name="Séparateur", block='{"type": "divider"}'), writes="creatives.SavedBlock"),
+    ),
+    "creatives:saved_block_delete": Row(
+        Action.TEMPLATE_MANAGE,
+        get=None,
+        post=Post(writes="creatives.SavedBlock"),
+        obj=make_saved_block("hq"),
+        owner="hq",
+        reach="tree",  # POST only: another organisation's block answers 404, creatives' test_blocks_views
     ),
     "creatives:draft_preview": Row(
         Action.TEMPLATE_MANAGE, get=None, post=Post(ok=200), obj=make_template("hq"), owner="hq", reach="tree"

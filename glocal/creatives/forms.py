@@ -10,12 +10,14 @@ from django.utils.translation import gettext_noop
 from glocal.core.forms import code_help
 from glocal.network.models import Entity
 
+from . import blocks as blocklib
 from . import hooks
 from . import zones as zonelib
 from .models import Channel, ChannelTemplate, CreativeSettings
 from .widgets import RichTextArea, SmsTextArea, message_rest
 
 ZONE_PREFIX = "z_"
+EDITOR_BLOCKS, EDITOR_MJML = "blocks", "mjml"  # an email version's editor: the block editor, or MJML by hand
 
 # An image zone offers the images of the library registered in glocal.creatives.hooks (the brand
 # library: those the active scope may pick, its tag filter applied). Without one, it takes an asset id.
@@ -75,11 +77,45 @@ class VersionForm(forms.Form):
         ),
     )
 
-    def __init__(self, *args: Any, channel: str = Channel.EMAIL, **kwargs: Any) -> None:
+    blocks_json = forms.CharField(
+        label=_("Blocks (JSON)"),
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "code", "data-blocks": ""}),
+        required=False,
+        help_text=_("The block editor writes this document; without JavaScript it can be edited here."),
+    )
+
+    def __init__(
+        self, *args: Any, channel: str = Channel.EMAIL, editor: str = EDITOR_MJML, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.editor = editor if channel == Channel.EMAIL else EDITOR_MJML
         if channel != Channel.EMAIL:
             for name in ("subject", "preheader", "text"):
                 del self.fields[name]
+        if self.editor == EDITOR_BLOCKS:  # the source and zones are compiled from the blocks
+            for name in ("source", "zones_json", "text"):
+                self.fields.pop(name, None)
+        else:
+            del self.fields["blocks_json"]
+
+    def clean_blocks_json(self) -> Any:
+        document, problems = blocklib.parse(self.cleaned_data["blocks_json"])
+        if problems:
+            raise forms.ValidationError([p.text for p in problems])
+        return document
+
+    def version_data(self) -> dict[str, Any]:
+        """The keyword arguments of ``services.version_save`` (besides the template)."""
+        data = self.cleaned_data
+        common = {"subject": data.get("subject", ""), "preheader": data.get("preheader", "")}
+        if self.editor == EDITOR_BLOCKS:
+            return {**common, "source": "", "zones_data": [], "text": "", "blocks": data["blocks_json"]}
+        return {
+            **common,
+            "source": data["source"],
+            "zones_data": data["zones_json"],
+            "text": data.get("text", ""),
+        }
 
     def clean_zones_json(self) -> Any:
         raw = self.cleaned_data["zones_json"].strip() or "[]"

@@ -99,6 +99,9 @@ class TemplateVersion(TenantModel):
     preheader = models.CharField(_("preheader"), max_length=250, blank=True)
     text = models.TextField(_("plain-text part"), blank=True)
     zones = models.JSONField(_("zones"), default=list, blank=True)
+    # The block editor's document (creatives.blocks), compiled into ``source`` and ``zones`` on save;
+    # None: the version is written in MJML by hand (expert mode, or a template made before blocks).
+    blocks = models.JSONField(_("blocks"), null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -179,6 +182,40 @@ class Personalisation(EntityOwned):
 
 def values_digest(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class SavedBlock(TenantModel):
+    """A block (a section, or one content block) HQ or a region saved to reuse in any email template.
+
+    Owned by an HQ or regional node and visible like a template: inside the scope's subtree, and below
+    its owner (a region's marketers see HQ's saved blocks)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+", verbose_name=_("owner"))
+    name = models.CharField(_("name"), max_length=120)
+    block = models.JSONField(_("block"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("saved block")
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> Q:
+        return Q(organisation_id=scope.organisation_id) & (
+            Q(entity__path__startswith=scope.entity_path)
+            | Q(entity_id__in=ancestor_ids_of_path(scope.entity_path))
+        )
+
+    @property
+    def kind(self) -> str:
+        return str(self.block.get("type", "")) if isinstance(self.block, dict) else ""
 
 
 class CreativeSettings(OrganisationOwned):

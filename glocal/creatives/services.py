@@ -19,9 +19,9 @@ from glocal.core.roles import Action, role_allows
 from glocal.core.scope import get_scope
 from glocal.network.models import Entity
 
-from . import compliance, hooks, notify, selectors, variables, zones
+from . import blocks, compliance, hooks, notify, selectors, variables, zones
 from .findings import ERROR, Finding
-from .models import Channel, ChannelTemplate, CreativeSettings, Personalisation, TemplateVersion
+from .models import Channel, ChannelTemplate, CreativeSettings, Personalisation, SavedBlock, TemplateVersion
 
 STARTER_SOURCE: dict[str, str] = {
     Channel.EMAIL: (
@@ -87,13 +87,18 @@ def template_create(
         )
         template.full_clean()
         template.save()
+        source, zones_data, document = STARTER_SOURCE.get(channel, ""), STARTER_ZONES.get(channel, []), None
+        if channel == Channel.EMAIL:  # an email starts in the block editor, on a blank page
+            document = blocks.blank_document()
+            source, zones_data = _compile_blocks(template, document)
         TemplateVersion.objects.create(
             organisation_id=scope.organisation_id,
             template=template,
             number=1,
-            source=STARTER_SOURCE.get(channel, ""),
+            source=source,
             subject=name.strip() if channel == Channel.EMAIL else "",
-            zones=STARTER_ZONES.get(channel, []),
+            zones=zones_data,
+            blocks=document,
         )
         audit.record(
             action="template.create",
@@ -112,13 +117,18 @@ def version_save(
     subject: str = "",
     preheader: str = "",
     text: str = "",
+    blocks: Any = None,
 ) -> TemplateVersion:
     """Save the template's draft version (a new draft, copied forward, when the latest is published:
-    published versions never change)."""
+    published versions never change). With ``blocks`` (the block editor's document, email only) the
+    source and zones are compiled from it (``source`` and ``zones_data`` are ignored); without, the
+    version is MJML written by hand and keeps no block document."""
     _require(Action.TEMPLATE_MANAGE)
     _check_owner(template)
     if template.status == ChannelTemplate.Status.ARCHIVED:
         raise ValidationError(_("An archived template cannot be edited."))
+    if blocks is not None:
+        source, zones_data = _compile_blocks(template, blocks)
     findings = selectors.check_version_content(template.channel, source, subject, preheader, text, zones_data)
     findings += variables.check_version_variables(
         template.channel, source, subject, preheader, text, zones_data
@@ -139,11 +149,26 @@ def version_save(
             version = latest
         version.source, version.subject, version.preheader, version.text = source, subject, preheader, text
         version.zones = zones_data
+        version.blocks = blocks
         version.save()
         audit.record(
-            action="template.save", summary=f"{template.name} v{version.number}", entity_id=template.entity_id
+            action="template.save",
+            summary=f"{template.name} v{version.number}",
+            entity_id=template.entity_id,
+            data={"editor": "blocks" if blocks is not None else "mjml"},
         )
     return version
+
+
+def _compile_blocks(template: ChannelTemplate, document: Any) -> tuple[str, list[dict[str, Any]]]:
+    """The MJML source and zones of a block document; its problems refuse the save."""
+    if template.channel != Channel.EMAIL:
+        raise ValidationError({"blocks": _("Only email templates are built from blocks.")})
+    problems = blocks.validate(document)
+    if problems:
+        raise findings_error(problems)
+    compiled = blocks.compile_document(document, checked=True)
+    return compiled.source, compiled.zones
 
 
 def _check_publishable(findings: list[Finding], accept_warnings: bool) -> None:
@@ -266,7 +291,7 @@ def version_restore(
             )
         )
         version.source, version.subject, version.preheader = source.source, source.subject, source.preheader
-        version.text, version.zones = source.text, source.zones
+        version.text, version.zones, version.blocks = source.text, source.zones, source.blocks
         version.save()
         return _publish(
             template,
@@ -364,3 +389,52 @@ def settings_save(
     settings.save()
     audit.record(action="template.settings", summary="creative settings")
     return settings
+
+
+# -- saved blocks ----------------------------------------------------------------------------------
+
+
+def saved_block_create(*, name: str, block: Any, entity: Entity | None = None) -> SavedBlock:
+    """Save a block (a section or a content block) for reuse in any email template, owned by
+    ``entity`` (default: the scope's node, HQ or a region)."""
+    _require(Action.TEMPLATE_MANAGE)
+    scope = get_scope()
+    owner = entity or Entity.objects.get(pk=scope.entity_id)
+    if not scope.covers_path(owner.path) or owner.organisation_id != scope.organisation_id:
+        raise PermissionDenied
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": _("Give the block a name.")})
+    problems = blocks.validate_block(block)
+    if problems:
+        raise findings_error(problems)
+    saved = SavedBlock(
+        organisation_id=scope.organisation_id,
+        entity=owner,
+        name=name[:120],
+        block=blocks.duplicate(block),
+        created_by_id=scope.user_id,
+    )
+    saved.full_clean()
+    saved.save()
+    audit.record(
+        action="template.block_save",
+        summary=saved.name,
+        entity_id=owner.pk,
+        data={"name": saved.name, "type": saved.kind},
+    )
+    return saved
+
+
+def saved_block_delete(*, saved: SavedBlock) -> None:
+    """Delete a saved block (the templates that inserted it keep their copy)."""
+    _require(Action.TEMPLATE_MANAGE)
+    if not get_scope().covers_path(saved.entity.path):
+        raise PermissionDenied
+    audit.record(
+        action="template.block_delete",
+        summary=saved.name,
+        entity_id=saved.entity_id,
+        data={"name": saved.name},
+    )
+    saved.delete()

@@ -19,14 +19,23 @@ from django.views.decorators.http import require_POST
 
 from glocal.core.forms import add_validation_errors
 from glocal.core.http import ScopedRequest
-from glocal.core.roles import Action, role_allows
+from glocal.core.roles import Action, Role, role_allows
 from glocal.core.views_base import scoped
 from glocal.network.models import Entity
 
-from . import carry, rendering, selectors, services
+from . import blocks as blocklib
+from . import carry, hooks, rendering, selectors, services
 from . import zones as zonelib
-from .forms import PersonalisationForm, SettingsForm, TemplateCreateForm, VersionForm
-from .models import Channel, ChannelTemplate, Personalisation, TemplateVersion
+from .forms import (
+    EDITOR_BLOCKS,
+    EDITOR_MJML,
+    PersonalisationForm,
+    SettingsForm,
+    TemplateCreateForm,
+    VersionForm,
+)
+from .models import Channel, ChannelTemplate, Personalisation, SavedBlock, TemplateVersion
+from .widgets import rich_buttons, rich_labels
 
 PREVIEW_WIDTHS = {"desktop": 640, "mobile": 375}
 
@@ -101,6 +110,53 @@ def _store_from(request: ScopedRequest, template: ChannelTemplate, value: Any) -
         raise Http404 from None
 
 
+def _editor(request: ScopedRequest, template: ChannelTemplate, version: TemplateVersion) -> str:
+    """The editor a page or a POST works in: asked for (``editor`` posted, ``?mode=``), else the block
+    editor for an email version that has blocks, else MJML."""
+    if template.channel != Channel.EMAIL:
+        return EDITOR_MJML
+    asked = request.POST.get("editor") or request.GET.get("mode")
+    if asked in (EDITOR_BLOCKS, EDITOR_MJML):
+        return asked
+    return EDITOR_BLOCKS if version.blocks is not None else EDITOR_MJML
+
+
+def _block_document(template: ChannelTemplate, version: TemplateVersion) -> Any:
+    """The document the block editor opens: the version's, else (back to blocks from MJML written by
+    hand) the latest version's that has one, else a blank page."""
+    if version.blocks is not None:
+        return version.blocks
+    earlier = selectors.versions(template).filter(blocks__isnull=False).order_by("-number").first()
+    return earlier.blocks if earlier is not None else blocklib.blank_document()
+
+
+def _version_initial(template: ChannelTemplate, version: TemplateVersion) -> dict[str, Any]:
+    return {
+        "source": version.source,
+        "subject": version.subject,
+        "preheader": version.preheader,
+        "text": version.text,
+        "zones_json": json.dumps(version.zones, indent=2, ensure_ascii=False),
+        "blocks_json": json.dumps(_block_document(template, version), ensure_ascii=False),
+    }
+
+
+def _save_data(form: VersionForm, version: TemplateVersion) -> dict[str, Any]:
+    """What the editor saves. MJML saved unchanged from its blocks keeps them (looking at the MJML is
+    not editing it by hand); any hand edit leaves the block editor for this version."""
+    data = form.version_data()
+
+    def same(text: str) -> str:
+        return text.replace("\r\n", "\n").strip()
+
+    unchanged = (
+        same(data.get("source", "")) == same(version.source) and data.get("zones_data") == version.zones
+    )
+    if form.editor == EDITOR_MJML and version.blocks is not None and unchanged:
+        data["blocks"] = version.blocks
+    return data
+
+
 @scoped(Action.TEMPLATE_MANAGE)
 def template_edit(request: ScopedRequest, pk: int) -> HttpResponse:
     template = get_object_or_404(selectors.templates(), pk=pk)
@@ -109,25 +165,12 @@ def template_edit(request: ScopedRequest, pk: int) -> HttpResponse:
     version = template.latest_version()
     if version is None:  # every template is created with a first version
         raise Http404
-    initial = {
-        "source": version.source,
-        "subject": version.subject,
-        "preheader": version.preheader,
-        "text": version.text,
-        "zones_json": json.dumps(version.zones, indent=2, ensure_ascii=False),
-    }
-    form = VersionForm(request.POST or None, initial=initial, channel=template.channel)
+    editor = _editor(request, template, version)
+    initial = _version_initial(template, version)
+    form = VersionForm(request.POST or None, initial=initial, channel=template.channel, editor=editor)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
         try:
-            version = services.version_save(
-                template=template,
-                source=data["source"],
-                zones_data=data["zones_json"],
-                subject=data.get("subject", ""),
-                preheader=data.get("preheader", ""),
-                text=data.get("text", ""),
-            )
+            version = services.version_save(template=template, **_save_data(form, version))
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
@@ -148,34 +191,149 @@ def template_edit(request: ScopedRequest, pk: int) -> HttpResponse:
         "store": store,
         "preview": preview,
         "widths": PREVIEW_WIDTHS,
+        "editor": editor,
+        # MJML written by hand: the block view is gone for this version ("back to blocks" discards it).
+        "expert": template.channel == Channel.EMAIL and version.blocks is None,
     }
+    if editor == EDITOR_BLOCKS:
+        context.update(block_editor_context())
     return render(request, "creatives/template_edit.html", context)
+
+
+def block_editor_context() -> dict[str, Any]:
+    """The block editor's palette, saved blocks, words and choices (read by blockeditor.js)."""
+    library = hooks.image_library()
+    images = library.choices(zonelib.Zone(key="image", type="image")) if library is not None else []
+    saved = SavedBlock.objects.select_related("entity")[:200]
+    return {
+        "palette": [(kind, blocklib.TYPE_LABELS[kind]) for kind in ("section", *blocklib.CONTENT_TYPES)],
+        "saved_blocks": [(block, json.dumps(block.block, ensure_ascii=False)) for block in saved],
+        "block_config": block_words(images),
+    }
+
+
+def block_words(images: list[tuple[str, str]]) -> dict[str, Any]:
+    """blockeditor.js's words (in the reader's language) and choices: no JavaScript catalogue needed."""
+    return {
+        "types": {kind: str(label) for kind, label in blocklib.TYPE_LABELS.items()},
+        "images": [{"value": value, "label": label} for value, label in images],
+        "roles": [{"value": role, "label": str(Role(role).label)} for role in zonelib.ROLES],
+        "formats": list(blocklib.IMAGE_FORMATS),
+        "brand": list(blocklib.BRAND_COLOURS),
+        "rich": {
+            "buttons": " ".join(rich_buttons(zonelib.RICH_TAGS)),
+            "tags": " ".join(sorted(zonelib.RICH_TAGS)),
+            "schemes": " ".join(sorted(zonelib.RICH_URL_SCHEMES)),
+            "labels": rich_labels(),
+        },
+        "words": {
+            "moveUp": _("Move up"),
+            "moveDown": _("Move down"),
+            "remove": _("Remove"),
+            "duplicate": _("Duplicate"),
+            "saveBlock": _("Save this block for reuse"),
+            "saveName": _("Name of the saved block"),
+            "properties": _("Properties"),
+            "add": _("Add %(block)s"),
+            "insert": _("Insert"),
+            "dropHere": _("Drag blocks here, or use the Add buttons."),
+            "emptyPage": _("A blank page: drag a block here, or use the Add buttons."),
+            "column": _("Column %(n)s"),
+            "columns": _("Columns"),
+            "section": _("Section %(n)s"),
+            "moved": _("Moved."),
+            "removed": _("Removed."),
+            "added": _("%(block)s added."),
+            "background": _("Background colour"),
+            "padding": _("Padding (px)"),
+            "colourHelp": _("Like #1f5135, or brand.primary, brand.secondary, brand.accent (the brand kit)."),
+            "html": _("Text"),
+            "align": _("Alignment"),
+            "left": _("Left"),
+            "center": _("Centre"),
+            "right": _("Right"),
+            "color": _("Text colour"),
+            "size": _("Text size (px)"),
+            "asset": _("Image from the library"),
+            "none": _("— none —"),
+            "src": _("Or an image address (https://…)"),
+            "alt": _("Alternative text"),
+            "href": _("Link (https://…)"),
+            "width": _("Width (px)"),
+            "label": _("Label"),
+            "buttonColour": _("Button colour"),
+            "product": _("Product %(n)s"),
+            "addProduct": _("Add a product"),
+            "removeProduct": _("Remove the last product"),
+            "name": _("Name"),
+            "price": _("Price"),
+            "title": _("Title"),
+            "mapLabel": _("Map link text"),
+            "phoneLabel": _("Phone label"),
+            "height": _("Height (px)"),
+            "thickness": _("Thickness (px)"),
+            "editable": _("Stores may edit this"),
+            "lockedNote": _("Off: head office's content, locked."),
+            "zoneLabel": _("Zone label"),
+            "zoneKey": _("Zone key"),
+            "zoneKeyHelp": _("Derived from the label; used as {{ zones.<key> }}."),
+            "roles": _("Who may edit (none ticked: everyone who personalises)"),
+            "required": _("Required"),
+            "maxLength": _("Maximum length (characters)"),
+            "formats": _("Allowed formats"),
+            "minWidth": _("Minimum width (px)"),
+            "maxKb": _("Maximum size (KB)"),
+            "unsubscribe": _("Unsubscribe link text"),
+            "footer": _(
+                "Footer, always added: the store's name and postal address, and the unsubscribe link."
+            ),
+            "storeCard": _("The store's name, address, opening hours, phone and map link."),
+            "social": _("The store's Facebook and Instagram pages (shown when the store has them)."),
+            # A new block's first content.
+            "newText": _("Your text"),
+            "newButton": _("Discover"),
+            "newMap": _("Directions"),
+            "newPhone": _("Phone:"),
+            "newUnsubscribe": _("Unsubscribe"),
+        },
+    }
 
 
 @require_POST
 @scoped(Action.TEMPLATE_MANAGE)
 def draft_preview(request: ScopedRequest, pk: int) -> HttpResponse:
-    """The editor's live preview: the unsaved source and zones, rendered for a chosen store."""
+    """The editor's live preview: the unsaved source and zones (or blocks, compiled), rendered for the
+    store chosen in the editor's form."""
     template = get_object_or_404(selectors.templates(), pk=pk)
     if not request.scope.covers_path(template.entity.path):
         raise PermissionDenied
-    form = VersionForm(request.POST, channel=template.channel)
+    version = template.latest_version()
+    editor = _editor(request, template, version) if version is not None else EDITOR_MJML
+    form = VersionForm(request.POST, channel=template.channel, editor=editor)
     store = _store_from(request, template, request.POST.get("store")) or (
         selectors.personalisable_stores(template).first()
     )
+    problems: list[str] = []
     if not form.is_valid() or store is None:
         problems = [str(e) for errors in form.errors.values() for e in errors]
+    else:
+        data = form.version_data()
+        if form.editor == EDITOR_BLOCKS:
+            compiled, _doc, found = blocklib.compile_json(request.POST.get("blocks_json"))
+            problems = [f.text for f in found]
+            if compiled is not None:
+                data.update(source=compiled.source, zones_data=compiled.zones)
+    if problems or store is None:
         return render(request, "creatives/_draft_problems.html", {"problems": problems, "store": store})
-    data = form.cleaned_data
     draft = TemplateVersion(
         organisation_id=template.organisation_id,
         template=template,
         number=0,
         source=data["source"],
-        subject=data.get("subject", ""),
-        preheader=data.get("preheader", ""),
-        text=data.get("text", ""),
-        zones=data["zones_json"],
+        subject=data["subject"] if template.channel == Channel.EMAIL else "",
+        preheader=data["preheader"] if template.channel == Channel.EMAIL else "",
+        text=data["text"],
+        zones=data["zones_data"],
     )
     result = selectors.preview(draft, store, {})
     return render(request, "creatives/_preview.html", {"preview": result, "widths": PREVIEW_WIDTHS})
@@ -387,3 +545,45 @@ def creative_settings(request: ScopedRequest) -> HttpResponse:
             messages.success(request, _("Settings saved."))
             return redirect("creatives:settings")
     return render(request, "creatives/settings.html", {"form": form, "channels": Channel})
+
+
+# -- saved blocks -------------------------------------------------------------------------------------
+
+
+@scoped(Action.TEMPLATE_MANAGE)
+def saved_blocks(request: ScopedRequest) -> HttpResponse:
+    """The blocks saved for reuse that the scope sees (its own, and its ancestors' read-only)."""
+    found = SavedBlock.objects.select_related("entity", "created_by")
+    rows = [(saved, request.scope.covers_path(saved.entity.path)) for saved in found]
+    return render(request, "creatives/saved_blocks.html", {"rows": rows, "labels": blocklib.TYPE_LABELS})
+
+
+@require_POST
+@scoped(Action.TEMPLATE_MANAGE)
+def saved_block_create(request: ScopedRequest) -> HttpResponse:
+    """Save a block of the editor for reuse (the editor posts it with htmx and gets its palette back)."""
+    error = ""
+    try:
+        block = json.loads(request.POST.get("block") or "null")
+        services.saved_block_create(name=request.POST.get("name", ""), block=block)
+    except json.JSONDecodeError:
+        error = _("The block could not be read.")
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    if request.htmx:
+        context = {**block_editor_context(), "saved_error": error, "saved_ok": not error}
+        return render(request, "creatives/_blocks_saved.html", context)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, _("The block is saved for reuse."))
+    return redirect("creatives:saved_blocks")
+
+
+@require_POST
+@scoped(Action.TEMPLATE_MANAGE)
+def saved_block_delete(request: ScopedRequest, pk: int) -> HttpResponse:
+    saved = get_object_or_404(SavedBlock.objects.select_related("entity"), pk=pk)
+    services.saved_block_delete(saved=saved)
+    messages.success(request, _("The saved block “%(name)s” is deleted.") % {"name": saved.name})
+    return redirect("creatives:saved_blocks")
