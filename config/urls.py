@@ -34,6 +34,7 @@ urlpatterns = [
     path("customers/", include("glocal.audience.urls")),
     path("", include("glocal.targeting.urls")),  # l/ (public forms), leads/, segments/, prospect-lists/
     path("campaigns/", include("glocal.campaigns.urls")),
+    path("reports/", include("glocal.reporting.urls")),
     path("delivery/print/", include("glocal.delivery.print_urls")),  # print kits, direct mail, social export
     path("delivery/", include("glocal.delivery.urls")),
     path("hooks/", include("glocal.delivery.hooks_urls")),  # provider webhooks: SMS receipts, STOP, bounces

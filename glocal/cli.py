@@ -99,6 +99,9 @@ def worker(beat: bool = True) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     delivery.start()
+    from glocal.reporting.jobs import RollupWorker
+
+    RollupWorker().start()  # the reporting rollups every minute (with a broker: the beat's "reporting-rollup")
     print(
         f"Embedded worker {embedded.name} polling for jobs and sending ({delivery.threads} threads)",
         flush=True,

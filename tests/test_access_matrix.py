@@ -1141,6 +1141,24 @@ ROUTES: dict[str, Row] = {
         ),
     ),
     "delivery:window": Row(Action.CAMPAIGN_SUBMIT, post=Post(body(sms_start="10:00", sms_end="18:00"))),
+    # reporting: results of the acting node, drill-down into its subtree (other nodes: 404), HQ's attribution
+    "reports:dashboard": Row(Action.CAMPAIGN_VIEW),
+    "reports:entity": Row(
+        Action.CAMPAIGN_VIEW,
+        obj=entity_of("store_a"),
+        owner="store_a",
+        foreign=[entity_of("store_b"), entity_of("other_store"), entity_of("hq")],
+    ),
+    "reports:export": Row(
+        Action.CAMPAIGN_VIEW,
+        obj=entity_of("store_a"),
+        owner="store_a",
+        foreign=[entity_of("store_b"), entity_of("other_store"), entity_of("hq")],
+    ),
+    "reports:settings": Row(
+        Action.MARKETING_RULES,
+        post=Post(body(window_days="10", touch="first"), writes="reporting.ReportingSettings"),
+    ),
     # provider webhooks: POST only, authenticated by a token or a signature (none here: refused)
     "hooks:sms_json_receipt": Row(ANY_MEMBER, get=None, post=Post(ok=403), public=True),
     "hooks:sms_json_inbound": Row(ANY_MEMBER, get=None, post=Post(ok=403), public=True),

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "glocal.campaigns",
     "glocal.targeting",
     "glocal.brand",
+    "glocal.reporting",  # results: rollups, attribution, dashboards (read side, below web)
     "glocal.web",  # the pages shell (home pages): above every business app
     "glocal.demo",  # the demo network (`glocal seed`): the top layer, last
 ]
@@ -288,6 +289,7 @@ GLOCAL_BOUNCE_WEBHOOK_TOKEN = os.environ.get("GLOCAL_BOUNCE_WEBHOOK_TOKEN", "")
 GLOCAL_DELIVERY_TASKS = int(os.environ.get("GLOCAL_DELIVERY_TASKS", "8"))  # concurrent Celery senders
 CELERY_BEAT_SCHEDULE = {
     "delivery-tick": {"task": "glocal.delivery.tasks.delivery_tick", "schedule": 5.0},
+    "reporting-rollup": {"task": "glocal.reporting.tasks.rollup_tick", "schedule": 60.0},
 }
 GLOCAL_DELIVERY_THREADS = int(os.environ.get("GLOCAL_DELIVERY_THREADS", "4"))
 # Temporary failures come back after base × 2^(n-1) (capped at 4 h, given up after 3 days); an unknown

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from glocal.core.scope import activate
 from glocal.network.models import Entity, Organisation
+from glocal.reporting import rollup
 
 from . import audience, brand, campaigns, creatives, targeting
 from .network import DEMO_PASSWORD, hq_scope, seed_network, seed_users
@@ -48,4 +49,5 @@ def seed_demo(
         campaigns.seed_campaigns(org)
         brand.seed_brand(org)
         targeting.seed_targeting(org)
+    rollup.run(settle=0)  # results pages read rollups: count what the seed wrote (the worker does it after)
     return SeedResult(organisation=org, entities=entities, users=users)
