@@ -243,7 +243,7 @@ fi
 
 say "8. Seed a small network; the worker sends its due campaign to the SMTP sink"
 manage seed --stores 3 --contacts 300 >"$WORK/seed.log" 2>&1 || fail "seed failed"
-sed -n 1,3p "$WORK/seed.log"
+grep -m1 "^Seeded" "$WORK/seed.log" || fail "seed printed no summary"
 count_messages() {
   manage shell --no-imports -c "
 from django.db.models import Count
@@ -279,7 +279,11 @@ expect_code '401|403' "SMS receipt, wrong token" "$HOOKS/sms/json/receipt/" -X P
   -H "Authorization: Bearer wrong-$SMS_TOKEN" -H 'Content-Type: application/json' --data "$RECEIPT"
 expect_code '2[0-9][0-9]' "inbound SMS, right token" "$HOOKS/sms/json/inbound/" -X POST \
   -H "Authorization: Bearer $SMS_TOKEN" -H 'Content-Type: application/json' --data '{"from": "+33600000000", "text": "hello"}'
-recipient=$(grep -h -m1 '^To:' "$(grep -l -r '^List-Unsubscribe:' "$WORK/maildir/new" | sed -n 1p)" | sed 's/^To: *//; s/.*<//; s/>.*//')
+# A bounce of one received campaign message: its recipient and its Message-ID (how Glocal finds it).
+bounced=$(grep -l -r '^List-Unsubscribe:' "$WORK/maildir/new" | sed -n 1p)
+recipient=$(grep -h -m1 '^To:' "$bounced" | sed 's/^To: *//; s/.*<//; s/>.*//')
+message_id=$(grep -h -i -m1 '^Message-ID:' "$bounced" | sed 's/^[^:]*: *//')
+[[ -n $recipient && -n $message_id ]] || fail "no recipient or Message-ID in $bounced"
 cat >"$WORK/dsn.eml" <<EOF
 From: MAILER-DAEMON@mx.example
 To: bounces@mail.glocal.example
@@ -300,10 +304,17 @@ Final-Recipient: rfc822; $recipient
 Action: failed
 Status: 5.1.1
 Diagnostic-Code: smtp; 550 5.1.1 user unknown
+--b
+Content-Type: text/rfc822-headers
+
+From: shop@mail.glocal.example
+To: $recipient
+Message-ID: $message_id
 --b--
 EOF
 expect_code '2[0-9][0-9]' "bounce report, right token" "$HOOKS/email/bounce/" -X POST \
   -H "Authorization: Bearer $BOUNCE_TOKEN" -H 'Content-Type: message/rfc822' --data-binary "@$WORK/dsn.eml"
+grep -q '"matched": true' "$WORK/last-response" || fail "the bounce did not find its message: $(cat "$WORK/last-response")"
 echo "   $(cat "$WORK/last-response")"
 expect_code '401|403' "bounce report, wrong token" "$HOOKS/email/bounce/" -X POST \
   -H "Authorization: Bearer wrong-$BOUNCE_TOKEN" -H 'Content-Type: message/rfc822' --data-binary "@$WORK/dsn.eml"
