@@ -1141,6 +1141,17 @@ ROUTES: dict[str, Row] = {
         ),
     ),
     "delivery:window": Row(Action.CAMPAIGN_SUBMIT, post=Post(body(sms_start="10:00", sms_end="18:00"))),
+    # HQ's test send from the template editor (an SMS template here: refused with its message, nothing
+    # sent). The sending itself, and another organisation's template answering 404 to a POST:
+    # delivery's test_test_send, with a real SMTP server.
+    "delivery:template_test_send": Row(
+        Action.TEMPLATE_MANAGE,
+        get=None,
+        post=Post(lambda n, p, kw: {"addresses": "qa@example.test", "store": n.store_a.pk}),
+        obj=make_template("hq"),
+        owner="hq",
+        reach="tree",
+    ),
     # reporting: results of the acting node, drill-down into its subtree (other nodes: 404), HQ's attribution
     "reports:dashboard": Row(Action.CAMPAIGN_VIEW),
     "reports:entity": Row(

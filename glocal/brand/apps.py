@@ -25,7 +25,9 @@ class BrandConfig(AppConfig):
             starter_source=social.STARTER_SOURCE,
             starter_zones=social.STARTER_ZONES,
         )
-        hooks.register_image_library(hooks.ImageLibrary(url=usage.image_url, choices=usage.image_choices))
+        hooks.register_image_library(
+            hooks.ImageLibrary(url=usage.image_url, choices=usage.image_choices, info=usage.image_info)
+        )
         hooks.register_personalisation_check(usage.check_personalisation)
         hooks.register_brand_kit(selectors.store_kit, selectors.KIT_FIELDS)
         usage.connect()

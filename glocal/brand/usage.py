@@ -7,7 +7,9 @@ Registered in ``BrandConfig.ready`` through ``glocal.creatives.hooks`` (creative
   in the active scope; an image zone offers the images the scope may pick.
 - :func:`check_personalisation` (``hooks.register_personalisation_check``): called by
   ``creatives.services.personalisation_save`` before it writes; refuses an asset the store cannot see,
-  or one without the tag the zone requires (``ValidationError``, nothing written).
+  one without the tag the zone requires, or one that breaks the zone's image rules (format, width,
+  weight: ``zones.image_rule_problem``, the error names the rules) (``ValidationError``, nothing
+  written). :func:`image_choices` offers only the images that meet them; :func:`image_info` tells them.
 - ``post_save`` of ``TemplateVersion`` and ``Personalisation`` (:func:`connect`): the
   :class:`AssetUsage` rows of that version (HQ defaults) or personalisation (a store's choices) are
   replaced by what its image zones reference now. A signal here, not a call: usage is an index derived
@@ -56,13 +58,37 @@ def image_url(asset_id: str, zone: Any) -> str:
     return public_url(asset.current) if asset is not None and asset.current is not None else ""
 
 
+def version_info(version: AssetVersion) -> zonelib.ImageInfo:
+    return zonelib.ImageInfo.from_content_type(version.content_type, version.width, version.size_bytes)
+
+
+def image_info(asset_id: str) -> zonelib.ImageInfo | None:
+    """An asset's current version's format, width and size (the image zones' rules), if visible."""
+    if current_scope() is None or not str(asset_id).isdigit():
+        return None
+    asset = Asset.objects.filter(pk=int(asset_id)).select_related("current").first()
+    return version_info(asset.current) if asset is not None and asset.current is not None else None
+
+
+def _fitting(assets: Any, zone: Any) -> Any:
+    """Only the assets whose current version meets the zone's image rules (formats, min_width, max_kb)."""
+    if getattr(zone, "formats", ()):
+        assets = assets.filter(current__content_type__in=[zonelib.IMAGE_FORMATS[f] for f in zone.formats])
+    if getattr(zone, "min_width", None) is not None:
+        assets = assets.filter(current__width__gte=zone.min_width)
+    if getattr(zone, "max_kb", None) is not None:
+        assets = assets.filter(current__size_bytes__lte=zone.max_kb * 1024)
+    return assets
+
+
 def image_choices(zone: Any) -> list[tuple[str, str]]:
-    """The images the active scope may pick for an image zone (its tag filter applied)."""
+    """The images the active scope may pick for an image zone (its tag filter and image rules applied)."""
     if current_scope() is None:
         return []
     assets = Asset.objects.filter(kind__in=[Asset.Kind.IMAGE, Asset.Kind.LOGO], current__isnull=False)
     if getattr(zone, "tag", ""):
         assets = assets.filter(tags__name=zone.tag)
+    assets = _fitting(assets, zone)
     return [
         (str(a.pk), f"{a.name} ({a.entity.name})")
         for a in assets.select_related("entity").order_by("name", "pk")[:300]
@@ -99,11 +125,16 @@ def check_personalisation(instance: Any) -> None:
         candidates = visible.filter(pk=asset_id, current__isnull=False)
         if zone.tag:
             candidates = candidates.filter(tags__name=zone.tag)
-        if not candidates.exists():
+        found = candidates.select_related("current").first()
+        if found is None:
             errors[key] = [
                 _("“%(zone)s”: choose an image of the library%(tag)s.")
                 % {"zone": zone.title, "tag": f" (#{zone.tag})" if zone.tag else ""}
             ]
+            continue
+        problem = zonelib.image_rule_problem(zone, version_info(found.current))
+        if problem is not None:
+            errors[key] = [problem.text]
     if errors:
         raise ValidationError(errors)
 

@@ -155,6 +155,9 @@ ZONE_ATTRIBUTES_SHOWN = (
     "roles",
     "tag",
     "allow_upload",
+    "formats",
+    "min_width",
+    "max_kb",
     "help",
 )
 

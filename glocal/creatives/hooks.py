@@ -4,7 +4,9 @@
 - :func:`register_channel`: a channel's renderer (``rendering.RENDERERS``) and its starter template
   (``services.STARTER_SOURCE`` / ``STARTER_ZONES``): print and social.
 - :func:`register_image_library`: image zones pick from a library (``forms.PersonalisationForm``) and
-  their values (asset ids) become URLs when rendered (``rendering.image_url``).
+  their values (asset ids) become URLs when rendered (``rendering.image_url``); the library tells an
+  asset's format, width and size (``ImageLibrary.info``) for the zone's image rules, and offers only the
+  images that meet them.
 - :func:`register_brand_kit`: the brand kit in effect for a store (HQ's kit with its region's overrides)
   as a plain dict, the ``brand`` of every channel's context (``rendering.Variant.brand``); ``{}`` without
   one. Also its known names (:data:`BRAND_FIELDS`), checked at authoring.
@@ -23,13 +25,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .models import Personalisation
     from .rendering import Renderer
-    from .zones import Zone
+    from .zones import ImageInfo, Zone
 
 
 @dataclass(frozen=True)
 class ImageLibrary:
     url: Callable[[str, Zone], str]  # (asset id, zone) -> a URL the channel can load ("" if unknown)
-    choices: Callable[[Zone], list[tuple[str, str]]]  # an image zone's choices: (asset id, label)
+    # An image zone's choices: (asset id, label), only the images that meet the zone's rules (formats,
+    # min_width, max_kb: ``zones.image_fits``).
+    choices: Callable[[Zone], list[tuple[str, str]]]
+    # asset id -> its current version's format, width and size (``zones.ImageInfo``); None if unknown.
+    info: Callable[[str], ImageInfo | None] | None = None
 
 
 IMAGE_LIBRARY: list[ImageLibrary] = []

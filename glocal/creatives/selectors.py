@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -14,7 +15,7 @@ from glocal.core.language import entity_language, recipient_language
 from glocal.core.scope import get_scope
 from glocal.network.models import Entity, Organisation
 
-from . import carry, compliance, hooks, rendering, sandbox, zones
+from . import carry, compliance, darkmode, hooks, rendering, sandbox, zones
 from .findings import ERROR, WARNING, Finding
 from .models import Channel, ChannelTemplate, CreativeSettings, Personalisation, TemplateVersion
 
@@ -114,6 +115,13 @@ class Preview:
     variant: rendering.Variant
     rendered: rendering.Rendered
     findings: list[Finding]
+
+    @functools.cached_property
+    def dark(self) -> darkmode.DarkPreview | None:
+        """The email as a dark-mode client shows it (the preview's third frame); None for other channels."""
+        if self.rendered.channel != "email" or not self.rendered.html:
+            return None
+        return darkmode.dark_variant(self.rendered.html)
 
 
 def preview(

@@ -46,9 +46,17 @@ ZONE_ATTRIBUTES = (
     "allow_upload",
     "min",
     "max",
+    "formats",
+    "min_width",
+    "max_kb",
 )
 ALLOWED_ATTRIBUTES = {"key", "type", *ZONE_ATTRIBUTES}
 SHORT_TEXT_MAX = 500
+# An image zone's allowed formats (``formats``), by code; their MIME types and names as people read them.
+IMAGE_FORMATS = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif"}
+IMAGE_FORMAT_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WebP", "gif": "GIF"}
+MAX_MIN_WIDTH = 10_000  # pixels
+MAX_MAX_KB = 50_000  # kilobytes
 RICH_TEXT_MAX = 10_000
 
 # Rich text allow-list: inline formatting, paragraphs, lists and links (http, https, mailto, tel).
@@ -73,6 +81,9 @@ class Zone:
     allow_upload: bool = False
     min: Decimal | None = None
     max: Decimal | None = None
+    formats: tuple[str, ...] = ()  # image zones: the allowed formats (IMAGE_FORMATS codes); empty: any
+    min_width: int | None = None  # image zones: the narrowest image accepted, in pixels
+    max_kb: int | None = None  # image zones: the heaviest image accepted, in kilobytes (1 KB = 1024 bytes)
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -122,7 +133,19 @@ class Zone:
         for name in ("min", "max"):
             if getattr(self, name) is not None:
                 data[name] = str(getattr(self, name))
+        data.update(self._image_rules_dict())
         return data
+
+    def _image_rules_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"formats": list(self.formats)} if self.formats else {}
+        for name in ("min_width", "max_kb"):
+            if getattr(self, name) is not None:
+                data[name] = getattr(self, name)
+        return data
+
+    @property
+    def has_image_rules(self) -> bool:
+        return bool(self.formats) or self.min_width is not None or self.max_kb is not None
 
 
 def sanitise_rich_text(html: str) -> str:
@@ -221,6 +244,9 @@ def parse_zones(data: Any) -> tuple[list[Zone], list[Finding]]:
             allow_upload=bool(item.get("allow_upload", False)),
             min=Decimal(str(item["min"])) if "min" in item else None,
             max=Decimal(str(item["max"])) if "max" in item else None,
+            formats=tuple(item.get("formats", ())),
+            min_width=item.get("min_width"),
+            max_kb=item.get("max_kb"),
         )
         if zone.default not in ("", None):
             value, problem = _clean_value(zone, zone.default)
@@ -362,6 +388,52 @@ def _check_locked_default(key: str, ztype: str, item: dict[str, Any]) -> list[Fi
     return []
 
 
+def _check_image_rules(key: str, ztype: str, item: dict[str, Any]) -> list[Finding]:
+    """formats (a list among IMAGE_FORMATS), min_width and max_kb (whole numbers): image zones only."""
+    names = [name for name in ("formats", "min_width", "max_kb") if name in item]
+    if names and ztype != "image":
+        return [
+            _error(
+                "zone_bad_image_rule",
+                key,
+                _("Zone “%(key)s”: %(name)s applies to image zones."),
+                key=key,
+                name=", ".join(names),
+            )
+        ]
+    problems: list[Finding] = []
+    formats = item.get("formats")
+    if "formats" in item and (
+        not isinstance(formats, list)
+        or not formats
+        or not all(f in IMAGE_FORMATS for f in formats)
+        or len(set(formats)) != len(formats)
+    ):
+        problems.append(
+            _error(
+                "zone_bad_image_rule",
+                key,
+                _("Zone “%(key)s”: formats must be a list among %(formats)s."),
+                key=key,
+                formats=", ".join(IMAGE_FORMATS),
+            )
+        )
+    for name, cap in (("min_width", MAX_MIN_WIDTH), ("max_kb", MAX_MAX_KB)):
+        value = item.get(name)
+        if name in item and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= cap):
+            problems.append(
+                _error(
+                    "zone_bad_image_rule",
+                    key,
+                    _("Zone “%(key)s”: %(name)s must be a whole number between 1 and %(cap)s."),
+                    key=key,
+                    name=name,
+                    cap=cap,
+                )
+            )
+    return problems
+
+
 DEFINITION_CHECKS = (
     _check_max_length,
     _check_choices,
@@ -370,6 +442,7 @@ DEFINITION_CHECKS = (
     _check_bounds,
     _check_texts,
     _check_locked_default,
+    _check_image_rules,
 )
 
 
@@ -485,6 +558,61 @@ def _clean_image(zone: Zone, raw: Any) -> tuple[Any, Finding | None]:
             "bad_image", zone.key, _("“%(zone)s” must be an image of the library."), zone=zone.title
         )
     return raw, None
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What an image zone's rules look at in a library image (its current version)."""
+
+    format: str  # an IMAGE_FORMATS code ("jpeg"…), or "" when the type is another
+    width: int | None  # pixels
+    size_bytes: int
+
+    @classmethod
+    def from_content_type(cls, content_type: str, width: int | None, size_bytes: int) -> ImageInfo:
+        by_type = {mime: code for code, mime in IMAGE_FORMATS.items()}
+        return cls(format=by_type.get(content_type.lower(), ""), width=width, size_bytes=size_bytes)
+
+
+def _or_list(items: list[str]) -> str:
+    if len(items) < 2:
+        return "".join(items)
+    return _("%(items)s or %(last)s") % {"items": ", ".join(items[:-1]), "last": items[-1]}
+
+
+def image_rules_text(zone: Zone) -> str:
+    """The zone's image rules as one sentence in the active language, e.g. "This zone accepts JPEG or PNG
+    images at least 600 px wide, at most 500 KB."; "" when it has none."""
+    if not zone.has_image_rules:
+        return ""
+    what = (
+        _("%(formats)s images") % {"formats": _or_list([IMAGE_FORMAT_NAMES[f] for f in zone.formats])}
+        if zone.formats
+        else str(_("images of any format"))
+    )
+    if zone.min_width is not None:
+        what += " " + _("at least %(width)s px wide") % {"width": zone.min_width}
+    if zone.max_kb is not None:
+        what += ", " + _("at most %(kb)s KB") % {"kb": zone.max_kb}
+    return _("This zone accepts %(what)s.") % {"what": what}
+
+
+def image_fits(zone: Zone, info: ImageInfo) -> bool:
+    """Does a library image meet the zone's format, width and weight rules?"""
+    return (
+        (not zone.formats or info.format in zone.formats)
+        and (zone.min_width is None or (info.width or 0) >= zone.min_width)
+        and (zone.max_kb is None or info.size_bytes <= zone.max_kb * 1024)
+    )
+
+
+def image_rule_problem(zone: Zone, info: ImageInfo) -> Finding | None:
+    """An error naming the zone's rules when ``info`` does not meet them, else None."""
+    if image_fits(zone, info):
+        return None
+    return _error(
+        "image_rules", zone.key, _("“%(zone)s”: %(rules)s"), zone=zone.title, rules=image_rules_text(zone)
+    )
 
 
 VALUE_CLEANERS = {

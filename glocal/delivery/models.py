@@ -232,3 +232,19 @@ class SendingWindow(TenantModel):
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
         return _store_q(scope)
+
+
+class SeedList(OrganisationOwned):
+    """The addresses HQ sends its test emails to (a template's draft, from the template editor): the last
+    list used, remembered per organisation and offered again (``delivery.test_send``)."""
+
+    organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE, related_name="+")
+    addresses = models.JSONField(_("test addresses"), default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("test send addresses")
+        verbose_name_plural = _("test send addresses")
+
+    def __str__(self) -> str:
+        return ", ".join(self.addresses)

@@ -12,4 +12,5 @@ urlpatterns = [
     path("campaigns/<int:pk>/", views.campaign_report, name="campaign"),
     path("settings/", views.delivery_settings, name="settings"),
     path("window/", views.sending_window, name="window"),
+    path("templates/<int:pk>/test-send/", views.template_test_send, name="template_test_send"),
 ]

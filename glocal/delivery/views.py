@@ -21,6 +21,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -32,12 +33,14 @@ from glocal.campaigns.models import Campaign
 from glocal.core.language import entity_language, recipient_language, speaking
 from glocal.core.roles import Action, role_allows, sees_personal_data
 from glocal.core.views_base import scoped
+from glocal.creatives import selectors as creative_selectors
 from glocal.network.models import Entity
 
 from . import selectors as delivery_selectors
-from . import services, tokens, window_summary
+from . import services, test_send, tokens, window_summary
 from .models import DeliverySettings, Exclusion, Message, MessageEvent, SendingWindow
 from .models import explain as explain_exclusion
+from .templatetags.delivery_test_send import test_send_form
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
@@ -436,3 +439,40 @@ def _entity_summary(request: Any, row: SendingWindow | None) -> window_summary.W
     if row is None:
         return window_summary.for_entity(settings_row, entity, [], None, None)
     return window_summary.for_entity(settings_row, entity, row.sms_days, row.sms_start, row.sms_end)
+
+
+# -- HQ's test send from the template editor ---------------------------------------------------------
+
+
+@require_http_methods(["POST"])
+@scoped(Action.TEMPLATE_MANAGE)
+def template_test_send(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send the template's saved version to the seed addresses (``test_send.template_test_send``); the
+    editor's form posts with htmx and gets the form back with the outcome, else a redirect to the editor."""
+    template = get_object_or_404(creative_selectors.templates(), pk=pk)  # another scope's: 404
+    addresses = request.POST.get("addresses", "")
+    store_id = request.POST.get("store", "")
+    store = (
+        creative_selectors.personalisable_stores(template)
+        .filter(pk=int(store_id) if store_id.isdigit() else 0)
+        .first()
+    )
+    ts = test_send_form(template, store)
+    ts.update(addresses=addresses)
+    try:
+        if store is None:
+            raise ValidationError(_("Choose a store to render the test as."), code="no_store")
+        result = test_send.template_test_send(template=template, store=store, addresses=addresses)
+    except ValidationError as exc:
+        ts["error"] = " ".join(exc.messages)
+    else:
+        ts["done"] = result.summary
+        ts["addresses"] = "\n".join(result.sent)
+    if getattr(request, "htmx", False):
+        return render(request, "delivery/_test_send.html", {"template": template, "ts": ts})
+    if "error" in ts:
+        flash.error(request, ts["error"])
+    else:
+        flash.success(request, ts["done"])
+    url = reverse("creatives:edit", args=[template.pk])
+    return redirect(f"{url}?store={store.pk}" if store is not None else url)
