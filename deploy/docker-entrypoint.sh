@@ -12,6 +12,9 @@ case "${1:-web}" in
     if [[ ${GLOCAL_MIGRATE:-1} != 0 ]]; then
       glocal migrate --noinput
     fi
+    # gunicorn's processes add up their metrics in a directory emptied at each start (docs/operations.md).
+    export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-/dev/shm/glocal-metrics}
+    rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
     exec gunicorn config.wsgi:application --bind "${GLOCAL_BIND:-0.0.0.0:8000}" \
       --threads "${GUNICORN_THREADS:-4}" --timeout "${GUNICORN_TIMEOUT:-60}" --graceful-timeout 30 \
       --access-logfile - --worker-tmp-dir /dev/shm --no-control-socket

@@ -73,11 +73,11 @@ wait_for() { # wait_for SECONDS DESCRIPTION CMD…: poll CMD until it succeeds
 unit_command() {
   local unit=$1 instance=${2:-}
   sed -n '/^ExecStart=/,/[^\\]$/p' "$APP/deploy/systemd/$unit" | sed 's/^ExecStart=//; s/\\$//' | tr '\n' ' ' |
-    sed "s#/opt/glocal/venv#$VENV#g; s#/var/lib/glocal#$DATA#g; s#%i#$instance#g; s#%%#%#g"
+    sed "s#/opt/glocal/venv#$VENV#g; s#/var/lib/glocal#$DATA#g; s#/run/glocal#$WORK/run#g; s#%i#$instance#g; s#%%#%#g"
 }
 run_unit() { # run_unit LOG UNIT [INSTANCE]: as systemd would, with the environment file and the unit's defaults
   local log=$1 unit=$2 instance=${3:-} defaults
-  defaults=$(sed -n 's/^Environment=//p' "$APP/deploy/systemd/$unit")
+  defaults=$(sed -n 's/^Environment=//p' "$APP/deploy/systemd/$unit" | sed "s#/run/glocal#$WORK/run#g")
   # shellcheck disable=SC2086 # the unit's defaults are KEY=value words; its command line is word-split
   start "$log" env $defaults bash -c "$(env_exports) cd '$APP'; exec $(unit_command "$unit" "$instance")"
 }
@@ -129,7 +129,6 @@ VENV=$WORK/venv
 "$VENV/bin/python" -m pip install --quiet "uv==0.13.9" 2>&1 | grep -v "^WARNING: Location" || true
 "$VENV/bin/uv" pip sync --quiet --python "$VENV/bin/python" "$APP/requirements.lock"
 "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --no-deps -e "$APP"
-"$VENV/bin/uv" pip uninstall --quiet --python "$VENV/bin/python" uv
 "$VENV/bin/glocal" --help >/dev/null
 
 say "3. The environment file (from deploy/glocal.env.example)"
@@ -156,6 +155,7 @@ declare -A SETTINGS=(
   [GLOCAL_BOUNCE_WEBHOOK_TOKEN]=$BOUNCE_TOKEN
   [ANYMAIL_WEBHOOK_SECRET]=glocal:$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))')
   [GLOCAL_BIND]=127.0.0.1:$WEB_PORT
+  [GLOCAL_METRICS_TOKEN]=$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))')
   [WEB_CONCURRENCY]=2
   [WORKER_CONCURRENCY]=2
 )
@@ -178,6 +178,7 @@ manage migrate --noinput >"$WORK/migrate.log" 2>&1 || fail "migrate failed"
 manage collectstatic --noinput --verbosity 0 >"$WORK/collectstatic.log" 2>&1 || fail "collectstatic failed"
 
 say "5. SMTP sink, web, worker and beat (the systemd units' command lines)"
+install -d -m 0750 "$WORK/run" "$WORK/run/metrics" # systemd's RuntimeDirectory= of glocal-web.service
 start smtp-sink "$VENV/bin/python" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$WORK/maildir"
 run_unit web glocal-web.service
 run_unit worker glocal-worker@.service celery
@@ -232,6 +233,10 @@ fi
 PATH=$VENV/bin:$PATH GLOCAL_PUBLIC_URL=https://$HOST GLOCAL_BIND=127.0.0.1:$WEB_PORT \
   bash "$APP/deploy/docker-entrypoint.sh" healthcheck || fail "the image's healthcheck (deploy/docker-entrypoint.sh) failed"
 echo "ok: the container image's healthcheck command"
+metrics_token=$(sed -n 's/^GLOCAL_METRICS_TOKEN=//p' "$ENV_FILE")
+expect_code 200 "GET /metrics with its token" "http://127.0.0.1:$WEB_PORT/metrics" -H "Authorization: Bearer $metrics_token"
+grep -q '^glocal_http_request_duration_seconds_count' "$WORK/last-response" ||
+  fail "/metrics has no request latency histogram (PROMETHEUS_MULTIPROC_DIR of glocal-web.service)"
 
 say "7. glocal check"
 if manage check --help 2>/dev/null | grep -qi -e broker -e connectivity; then
