@@ -92,6 +92,19 @@ def test_readyz_reads_the_migration_files_once_then_only_pings(monkeypatch):
     assert sql[0] == "SELECT 1" and not any("django_migrations" in s for s in sql)
 
 
+@pytest.mark.django_db
+def test_the_probes_are_not_redirected_to_https_in_production(settings):
+    """A load balancer probes a process over plain HTTP; the pages still go to https."""
+    settings.SECURE_SSL_REDIRECT = True
+    assert Client().get("/livez").status_code == 200
+    assert Client().get("/readyz").status_code == 200
+    assert Client().get("/accounts/login/").status_code == 301
+    settings.GLOCAL_METRICS_TOKEN = TOKEN
+    assert (
+        Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 301
+    )  # the token: https
+
+
 def test_the_probes_answer_get_and_head_only():
     client = Client(enforce_csrf_checks=True)
     assert client.head("/livez").status_code == 200
