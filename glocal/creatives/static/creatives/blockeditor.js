@@ -586,6 +586,7 @@
     doc.sections.forEach(identify);
     var holder = textarea.closest(".field");
     (holder || textarea).hidden = true;
+    (holder || textarea).style.display = "none"; // a .field's display would show it
     var list = el("datalist", { id: "be-colours" });
     config.brand.forEach(function (name) { list.appendChild(el("option", { value: name })); });
     canvas.parentNode.appendChild(list);
