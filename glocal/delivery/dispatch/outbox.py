@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import logging
 import time
+from collections.abc import Collection
 from typing import Any
 
 from django.conf import settings
@@ -128,18 +129,20 @@ def _with_lock_retries(write: Any) -> Any:
     raise AssertionError("unreachable")
 
 
-def release_claims(worker: str, *, accepted: int | None = None) -> int:
-    """A live worker gives back the rows it still holds (after an error in its batch). The one message a
-    provider had already accepted, if any, is flagged as a possible duplicate: it will be sent again.
-    Returns how many went back, or -1 when the database refused (the worker tries again later)."""
+def release_claims(worker: str, *, accepted: int | Collection[int] | None = None) -> int:
+    """A live worker gives back the rows it still holds (after an error in its batch). The messages a
+    provider had already accepted and that are not recorded, if any, are flagged as possible duplicates:
+    they will be sent again. Returns how many went back, or -1 when the database refused (the worker
+    tries again later)."""
     now = timezone.now()
+    flag = [] if accepted is None else [accepted] if isinstance(accepted, int) else list(accepted)
 
     def release() -> int:
         with transaction.atomic():
             mine = Message.unscoped.filter(status=Message.Status.SENDING, claimed_by=worker)
             rows = list(_locked(mine).values_list("id", "organisation_id", "claimed_by"))
-            if accepted is not None:
-                Message.unscoped.filter(pk=accepted, status=Message.Status.SENDING).update(
+            if flag:
+                Message.unscoped.filter(pk__in=flag, status=Message.Status.SENDING).update(
                     possible_duplicate=True
                 )
             return _requeue(rows, now, claimed_by=worker) if rows else 0

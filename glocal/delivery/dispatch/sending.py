@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from glocal.audience.models import Contact
@@ -30,7 +30,8 @@ from ..models import Message, MessageEvent
 from ..transports.base import TransportError
 from ..transports.email_smtp import DkimKey
 from ..transports.sms_http import Sms
-from .outbox import CLAIM_SIZE, PENDING, _with_lock_retries, claim, release_claims
+from .marks import Accepted, SentWriter, record_sent
+from .outbox import CLAIM_SIZE, _with_lock_retries, claim, release_claims
 from .providers import EmailTransport, SmsTransport, dkim_key, email_transport, sms_transport
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class Dispatcher:
     email: EmailTransport | None = None
     sms: SmsTransport | None = None
     claim_size: int = CLAIM_SIZE
+    marks: SentWriter | None = None  # the process's group commit of "sent" marks; None: one commit each
     _mails: dict[tuple[int, str], VariantMail] = field(default_factory=dict)
     _sms_variants: dict[tuple[int, str], rendering.Variant] = field(default_factory=dict)
     _campaigns: dict[int, Campaign] = field(default_factory=dict)
@@ -120,8 +122,12 @@ class Dispatcher:
                 self.process(batch, outcome)
             except Exception:
                 # A database error (or any other) in the middle of a batch: hand this worker's rows still
-                # "sending" back at once instead of holding them until the lease ends.
-                self._unreleased = release_claims(self.name, accepted=self._accepted) < 0
+                # "sending" back at once instead of holding them until the lease ends — after the marks
+                # of the messages it already handed to the writer are committed (else flagged).
+                accepted = [] if self._accepted is None else [self._accepted]
+                if self.marks is not None and not self.marks.sync():
+                    accepted += self.marks.unrecorded(self.name)
+                self._unreleased = release_claims(self.name, accepted=accepted) < 0
                 self._accepted = None
                 raise
         return outcome
@@ -311,7 +317,10 @@ class Dispatcher:
             self._failed(message, Contact.unscoped.filter(pk=contact["id"]).first(), failure, outcome)
             return
         self._accepted = message.pk  # accepted by the provider, not yet recorded: the duplicate window
-        _with_lock_retries(lambda: mark_sent(message, provider_id, body, self.name))
+        if self.marks is not None and self.marks.alive():  # committed with others within milliseconds
+            self.marks.submit(Accepted(message.pk, message.organisation_id, provider_id, body, self.name))
+        else:
+            _with_lock_retries(lambda: mark_sent(message, provider_id, body, self.name))
         self._accepted = None
         outcome.sent += 1
 
@@ -381,23 +390,6 @@ class Dispatcher:
 
 def mark_sent(message: Message, provider_id: str, body: str, worker: str = "") -> None:
     """The provider accepted the message: record it at once, in its own transaction (the duplicate window
-    is the time between the SMTP final "." and this commit). Two plain statements: this runs once per
-    message on the hot path, where the ORM's query building cost more than the database."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())  # the ORM's own storage format
-    table, events = Message._meta.db_table, MessageEvent._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
-        # A worker that could not beat (a long lock elsewhere) may have lost the row to another one,
-        # which may send it too: then the row says "possible duplicate", so that it is counted.
-        cursor.execute(
-            f"UPDATE {table} SET status = %s, sent_at = %s, provider_id = %s, body = %s, last_error = '',"  # noqa: S608
-            " possible_duplicate = (possible_duplicate OR claimed_by <> %s)"
-            " WHERE id = %s AND status IN (%s, %s)",
-            [Message.Status.SENT, now, provider_id[:120], body, worker, message.pk, *PENDING],
-        )
-        if cursor.rowcount == 0:  # already recorded as sent by the worker that took it over
-            cursor.execute(f"UPDATE {table} SET possible_duplicate = %s WHERE id = %s", [True, message.pk])  # noqa: S608
-        cursor.execute(
-            f"INSERT INTO {events} (organisation_id, message_id, kind, at, detail)"  # noqa: S608
-            " VALUES (%s, %s, %s, %s, %s)",
-            [message.organisation_id, message.pk, MessageEvent.Kind.SENT, now, "{}"],
-        )
+    is the time between the SMTP final "." and this commit) — a sender without a group commit
+    (:class:`.marks.SentWriter`, the embedded worker's) does this for every message."""
+    record_sent([Accepted(message.pk, message.organisation_id, provider_id, body, worker)])

@@ -21,6 +21,7 @@ from glocal.core.scope import activate, system_scope
 
 from .. import launch
 from ..models import Message
+from .marks import SentWriter
 from .outbox import DONE, PENDING, requeue_stale
 from .sending import Dispatcher, Outcome
 
@@ -71,9 +72,16 @@ def tick(*, now: dt.datetime | None = None) -> dict[str, int]:
     }
 
 
-def drain(name: str, *, max_batches: int | None = None, stop: threading.Event | None = None) -> Outcome:
-    """Send until nothing is due (or ``max_batches``): the loop of one sending thread."""
-    dispatcher = Dispatcher(name)
+def drain(
+    name: str,
+    *,
+    max_batches: int | None = None,
+    stop: threading.Event | None = None,
+    marks: SentWriter | None = None,
+) -> Outcome:
+    """Send until nothing is due (or ``max_batches``): the loop of one sending thread. ``marks``: the
+    process's group commit of the "sent" marks (else each is committed on its own)."""
+    dispatcher = Dispatcher(name, marks=marks)
     total = Outcome()
     batches = 0
     try:
@@ -94,19 +102,22 @@ def drain(name: str, *, max_batches: int | None = None, stop: threading.Event | 
 
 class DeliveryWorker:
     """The broker-less sender: ``threads`` sending loops plus the housekeeping tick, beating like the job
-    worker so that another worker requeues its rows if it is killed."""
+    worker so that another worker requeues its rows if it is killed. The sending loops hand the messages
+    providers accepted to one writer, which commits their "sent" marks together (:mod:`.marks`)."""
 
     def __init__(self, threads: int | None = None, poll_seconds: float = 1.0) -> None:
         self.threads = threads or settings.GLOCAL_DELIVERY_THREADS
         self.poll_seconds = poll_seconds
         self.stopped = threading.Event()
         self.name = jobs.worker_name("delivery")
+        self.marks: SentWriter | None = None
+        self._senders: list[threading.Thread] = []
 
     def _sender(self, index: int) -> None:
         name = f"{self.name}/{index}"
         while not self.stopped.is_set():
             try:
-                outcome = drain(name, max_batches=50, stop=self.stopped)
+                outcome = drain(name, max_batches=50, stop=self.stopped, marks=self.marks)
                 idle = not (outcome.sent or outcome.retried or outcome.failed or outcome.skipped)
             except Exception:  # keep sending; the row's own state says what happened
                 log.exception("delivery loop error")
@@ -124,14 +135,29 @@ class DeliveryWorker:
             self.stopped.wait(self.poll_seconds)
 
     def start(self) -> list[threading.Thread]:
-        threads = [threading.Thread(target=self._housekeeping, name="glocal-delivery-tick", daemon=True)]
-        threads += [
+        """Start the tick, the sending loops and the writer of their "sent" marks (joined last)."""
+        if settings.GLOCAL_SENT_COMMIT_MAX > 1:
+            self.marks = SentWriter().start()
+        self._senders = [
             threading.Thread(target=self._sender, args=(i,), name=f"glocal-delivery-{i}", daemon=True)
             for i in range(self.threads)
         ]
-        for thread in threads:
+        threads = [threading.Thread(target=self._housekeeping, name="glocal-delivery-tick", daemon=True)]
+        threads += self._senders
+        closer = threading.Thread(target=self._close_marks, name="glocal-delivery-close", daemon=True)
+        for thread in [*threads, closer]:
             thread.start()
-        return threads
+        return [*threads, closer]
+
+    def _close_marks(self) -> None:
+        """Once stopped and every sending loop has ended, commit the last marks and stop the writer."""
+        self.stopped.wait()
+        for thread in self._senders:
+            thread.join(timeout=30)
+        if self.marks is not None:
+            self.marks.close()
 
     def stop(self) -> None:
+        """Stop sending; returns once the marks of what was sent are committed (or after ~30 s)."""
         self.stopped.set()
+        self._close_marks()
