@@ -142,3 +142,14 @@ def test_the_filter_never_overwrites_an_explicit_id():
     record.request_id = "given"
     assert RequestIdFilter().filter(record)
     assert vars(record)["request_id"] == "given" and vars(record)["job_id"] == "-"
+
+
+def test_sentry_is_optional(monkeypatch, caplog):
+    """No DSN: nothing happens; a DSN without sentry-sdk installed: a warning, and the start goes on."""
+    from glocal.core.observability import init_sentry
+
+    assert init_sentry("") is False
+    monkeypatch.setitem(sys.modules, "sentry_sdk", None)  # as if not installed: its import fails
+    with caplog.at_level(logging.WARNING, logger="glocal.core.observability"):
+        assert init_sentry("https://key@sentry.example/1") is False
+    assert "pip install sentry-sdk" in caplog.text
