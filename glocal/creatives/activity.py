@@ -19,6 +19,8 @@ labels(
         "template.archive": gettext_lazy("archived a template"),
         "template.personalise": gettext_lazy("personalised a template"),
         "template.settings": gettext_lazy("changed the templates' settings"),
+        "template.block_save": gettext_lazy("saved a reusable block"),
+        "template.block_delete": gettext_lazy("deleted a reusable block"),
     }
 )
 no_details("template.settings")
@@ -55,3 +57,8 @@ def _publish(event: AuditEvent) -> str | None:
     if event.data.get("despite_warnings"):
         text += " — " + _("published despite warnings")
     return text
+
+
+@details("template.block_save", "template.block_delete")
+def _block(event: AuditEvent) -> str | None:
+    return event.data.get("name")

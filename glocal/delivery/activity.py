@@ -15,6 +15,7 @@ labels(
         "delivery.settings": gettext_lazy("changed the delivery rules"),
         "delivery.window": gettext_lazy("changed a store's SMS sending hours"),
         "campaign.launch": gettext_lazy("launched a campaign"),
+        "template.test_send": gettext_lazy("sent a test of a template"),
     }
 )
 no_details("delivery.settings")
@@ -41,3 +42,11 @@ def _batch(event: AuditEvent) -> str | None:
 @details(AUDIT_DOWNLOAD)
 def _download(event: AuditEvent) -> str | None:
     return event.data.get("name", "")
+
+
+@details("template.test_send")
+def _test_send(event: AuditEvent) -> str | None:
+    if "addresses" not in event.data:
+        return None
+    count = len(event.data["addresses"])
+    return ngettext("to %(n)s address", "to %(n)s addresses", count) % {"n": count}
