@@ -101,7 +101,8 @@ def worker(beat: bool = True) -> int:
     delivery.start()
     from glocal.reporting.jobs import RollupWorker
 
-    RollupWorker().start()  # the reporting rollups every minute (with a broker: the beat's "reporting-rollup")
+    # The reporting rollups every minute (with a broker: the beat's "reporting-rollup" entry).
+    RollupWorker().start()
     print(
         f"Embedded worker {embedded.name} polling for jobs and sending ({delivery.threads} threads)",
         flush=True,
