@@ -85,3 +85,41 @@ def test_hq_builds_an_email_from_blocks_and_the_preview_keeps_unsaved_edits(
         TemplateVersion.unscoped.get(template=template).zones[0]["default"]
         != "<p>Grande rentrée des classes</p>"
     )
+
+
+def test_blocks_are_added_moved_duplicated_and_removed_with_the_keyboard(
+    page: Page, personas: Network, log_in: LogIn
+) -> None:
+    log_in(page, "hq_marketer")
+    page.goto("/templates/new/")
+    page.get_by_label("Name").fill("Clavier")
+    page.get_by_label("Channel").select_option("email")
+    page.get_by_role("button", name="Create").click()
+    page.get_by_role("button", name="Add Text").focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Add Button").focus()
+    page.keyboard.press("Enter")
+    blocks = page.locator(".be-block")
+    expect(blocks).to_have_count(2)
+    expect(blocks.nth(0)).to_have_attribute("data-testid", "block-text")
+    move_up = page.get_by_test_id("block-button").get_by_role("button", name=re.compile("^Move up"))
+    move_up.focus()
+    page.keyboard.press("Enter")  # past the top of its section: into the section above, at its end
+    expect(page.get_by_test_id("section")).to_have_count(2)
+    page.get_by_test_id("block-button").get_by_role("button", name=re.compile("^Move up")).press("Enter")
+    expect(blocks.nth(0)).to_have_attribute("data-testid", "block-button")
+    expect(
+        page.get_by_role("button", name=re.compile("^Move up")).and_(page.locator(":focus"))
+    ).to_have_count(1)
+    page.get_by_test_id("block-text").get_by_role("button", name=re.compile("^Duplicate")).press("Enter")
+    expect(page.get_by_test_id("block-text")).to_have_count(2)
+    page.get_by_test_id("block-button").get_by_role("button", name=re.compile("^Remove")).press("Enter")
+    expect(page.get_by_test_id("block-button")).to_have_count(0)
+    settled(page)
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Draft v1 saved.")).to_be_visible()
+    saved = TemplateVersion.unscoped.get(template__name="Clavier").blocks
+    assert [b["type"] for s in saved["sections"] for c in s["columns"] for b in c["blocks"]] == [
+        "text",
+        "text",
+    ]
