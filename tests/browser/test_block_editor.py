@@ -15,6 +15,7 @@ from glocal.creatives.models import ChannelTemplate, TemplateVersion
 
 LogIn = Callable[[Page, str], None]
 NewPage = Callable[..., Page]
+Screenshot = Callable[[Page, str], None]
 
 pytestmark = pytest.mark.browser
 
@@ -29,7 +30,7 @@ def preview_html(page: Page) -> Locator:
 
 
 def test_hq_builds_an_email_from_blocks_and_the_preview_keeps_unsaved_edits(
-    new_page: NewPage, personas: Network, log_in: LogIn
+    new_page: NewPage, personas: Network, log_in: LogIn, screenshot: Screenshot
 ) -> None:
     # Tall enough for the palette and the page to be in view together: a drag never scrolls.
     page = new_page({"width": 1280, "height": 1600})
@@ -58,6 +59,7 @@ def test_hq_builds_an_email_from_blocks_and_the_preview_keeps_unsaved_edits(
     image.get_by_label("Zone label").fill("Photo du magasin")
     image.get_by_label("Local manager").check()
     settled(page)
+    screenshot(page, "block-editor")
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_text("Draft v1 saved.")).to_be_visible()
     zones = page.locator("table").filter(has_text="Who edits")
