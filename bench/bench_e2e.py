@@ -31,6 +31,7 @@ import resource
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -69,6 +70,11 @@ class Dataset:
         self.seed = reliability.make_database(database, workdir / "seed")
         self.info = reliability.setup_campaign(self.seed, recipients, seed=7, mjml=str(mjml), timeout=3600)
         self.seed_s = time.perf_counter() - started
+        print(
+            f"E1: seeded {recipients:,} contacts ({database}) in {self.seed_s:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
         self.copies = 0
 
     def fresh(self) -> reliability.Database:
@@ -99,6 +105,19 @@ class Dataset:
         self.seed.drop()
 
 
+PROGRESS_S = 60.0
+
+
+def _progress(conn: Any, t0: float) -> None:
+    counts = reliability.status_counts(conn)
+    print(
+        f"E1 progress: {time.time() - t0:.0f} s, outbox {sum(counts.values()):,} rows, sent "
+        f"{counts.get('sent', 0):,}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def ours_once(data: Dataset, workers: int, threads: int, timeout: float) -> dict[str, float]:
     """One campaign end to end on a fresh copy of the data; the phases' seconds."""
     db = data.fresh()
@@ -109,9 +128,13 @@ def ours_once(data: Dataset, workers: int, threads: int, timeout: float) -> dict
             for _ in range(workers):
                 pool.start()
             deadline = time.monotonic() + timeout
+            progress = time.monotonic() + PROGRESS_S
             with contextlib.closing(db.connect()) as conn:
                 p = db.placeholder()
                 while True:  # poll one row: the campaign is marked sent when nothing is left
+                    if time.monotonic() > progress:  # long runs say how far they got (stderr)
+                        progress = time.monotonic() + PROGRESS_S
+                        _progress(conn, t0)
                     state = conn.execute(
                         f"SELECT state FROM campaigns_campaign WHERE id = {p}", [data.info["campaign_id"]]
                     ).fetchone()[0]
