@@ -117,6 +117,13 @@ class Message(TenantModel):
             models.Index(fields=["organisation", "contact", "created_at"], name="message_contact_history"),
             models.Index(fields=["provider_id"], name="message_provider_id"),  # receipts without our id
             models.Index(fields=["to_address", "channel"], name="message_to_address"),  # inbound STOP
+            # The outbox alone (rows not sent yet): /metrics counts its depth by status and channel from
+            # this small index instead of reading the whole message table (docs/operations.md).
+            models.Index(
+                fields=["status", "channel"],
+                name="message_outbox",
+                condition=models.Q(status__in=["queued", "sending"]),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["campaign", "contact"], name="message_one_per_contact"),
