@@ -326,7 +326,8 @@ def _document_html(options: printing.PrintOptions, kit: dict[str, Any], body: st
         wt=printing.WINDOW["top"],
         ww=printing.WINDOW["width"],
         wh=printing.WINDOW["height"],
-        body=LETTER_CSS.format(h=page.height_mm) + body,
+        # The kit's uploaded fonts as @font-face rules, as on a single print render.
+        body=printing._font_faces(kit) + LETTER_CSS.format(h=page.height_mm) + body,
         address="",
     )
 

@@ -717,3 +717,29 @@ def test_a_poster_campaign_is_a_print_kit_at_its_send_date_not_a_letter_batch(
     assert [j.params["campaign"] for j in batches] == [letters.pk]
     dispatch.finish_campaigns()
     assert Campaign.unscoped.get(pk=kit.pk).state == State.SENT
+
+
+def test_the_kits_uploaded_font_is_embedded_in_the_letters(network, letter, audience):
+    """A font HQ uploaded and chose in the brand kit reaches the direct-mail batch, as it reaches a
+    single print render: the letters' PDF embeds it."""
+    from glocal.brand import services as brand_services
+    from glocal.brand.models import Asset
+    from glocal.brand.tests.test_brand_context import _renamed_font
+
+    with activate(network.scope("hq_admin")):
+        folder = brand_services.folder_create(entity=network.hq, name="Polices")
+        brand_services.asset_upload(
+            folder=folder,
+            name="",
+            filename="gbs.ttf",
+            data=_renamed_font("Glocal Batch Sans"),
+            kind=Asset.Kind.FONT,
+        )
+        brand_services.brand_kit_save(entity=network.hq, data={"fonts": ["Glocal Batch Sans"]})
+    campaign = make_campaign(network.store_a, letter, excluded_contacts=audience["excluded"])
+
+    result = batch(network, campaign)
+
+    pdf = read_zip(result.zip_bytes)["letters.pdf"]
+    assert b"Glocal-Batch-Sans" in printing.pdf_objects_text(pdf)
+    assert result.fonts_embedded
