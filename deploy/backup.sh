@@ -13,28 +13,8 @@
 #   sudo -u glocal GLOCAL_ENV_FILE=/etc/glocal/glocal.env /opt/glocal/app/deploy/backup.sh /var/backups/glocal
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# The installation's environment file (KEY=value lines, exported as they are, as deploy/glocal-manage does).
-if [[ -n "${GLOCAL_ENV_FILE:-}" ]]; then
-  while IFS= read -r line || [[ -n $line ]]; do
-    if [[ $line =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then export "${line?}"; fi
-  done <"$GLOCAL_ENV_FILE"
-fi
-# How Django runs: GLOCAL_MANAGE, else this code's manage.py with its virtualenv (.venv beside it, or
-# GLOCAL_VENV, /opt/glocal/venv by default as in docs/deployment.md).
-if [[ -n "${GLOCAL_MANAGE:-}" ]]; then
-  read -r -a MANAGE <<<"$GLOCAL_MANAGE"
-else
-  PY=python3
-  for candidate in "$ROOT/.venv/bin/python" "${GLOCAL_VENV:-/opt/glocal/venv}/bin/python"; do
-    if [[ -x $candidate ]]; then
-      PY=$candidate
-      break
-    fi
-  done
-  MANAGE=("$PY" "$ROOT/manage.py")
-fi
-manage() { "${MANAGE[@]}" "$@"; }
+# shellcheck source=lib/manage.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/manage.sh"
 say() { printf 'backup: %s\n' "$*" >&2; }
 
 dest=${1:-${GLOCAL_BACKUP_DIR:-$PWD/backups}}
