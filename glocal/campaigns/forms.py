@@ -136,16 +136,48 @@ class ScheduleForm(forms.Form):
         help_text=_("The budget its cost goes to; general: the budget covering the send date."),
     )
 
-    def __init__(self, *args: Any, budget_lines: list[str] | None = None, **kwargs: Any) -> None:
+    holdout_percent = forms.IntegerField(
+        label=_("Control group (%)"),
+        required=False,
+        min_value=0,
+        help_text=_("This share of the audience is not messaged, to measure what the campaign adds."),
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        budget_lines: list[str] | None = None,
+        holdout_range: tuple[int, int] | None = None,
+        **kwargs: Any,
+    ) -> None:
         """``budget_lines``: the lines the store may name (``selectors.budget_lines``); the choice is
-        shown only when there is more than one."""
+        shown only when there is more than one. ``holdout_range``: HQ's (smallest, largest) control
+        group; without it the field is not shown."""
         super().__init__(*args, **kwargs)
+        self.holdout_range = holdout_range
+        if holdout_range is None:
+            del self.fields["holdout_percent"]
+        else:
+            self.fields["holdout_percent"].widget.attrs.update(
+                {"min": holdout_range[0], "max": holdout_range[1]}
+            )
         if budget_lines and len(budget_lines) > 1:
             cast(forms.ChoiceField, self.fields["budget_line"]).choices = [
                 (line, line or _("General budget")) for line in budget_lines
             ]
         else:
             del self.fields["budget_line"]
+
+    def clean_holdout_percent(self) -> int | None:
+        value = self.cleaned_data.get("holdout_percent")
+        if value is None or self.holdout_range is None:
+            return value
+        low, high = self.holdout_range
+        if not low <= value <= high:
+            raise forms.ValidationError(
+                _("Choose a control group between %(low)s %% and %(high)s %%.") % {"low": low, "high": high}
+            )
+        return value
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -188,6 +220,7 @@ class OperationForm(forms.ModelForm):
             "participation",
             "approval_policy",
             "pressure_weight",
+            "holdout_percent",
             "eligibility",
             "eligible_root",
             "eligible_group",
@@ -254,6 +287,9 @@ class SettingsForm(forms.ModelForm):
             "over_budget",
             "local_criteria",
             "reminder_hours",
+            "holdout_default",
+            "holdout_min",
+            "holdout_max",
         ]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -49,6 +50,9 @@ POLICY_STEPS: dict[str, tuple[str, ...]] = {
 }
 
 
+HOLDOUT_CEILING = 50  # no control group above half of an audience
+
+
 class CampaignSettings(OrganisationOwned):
     """The organisation's campaign rules, chosen by HQ: unit costs, the over-budget rule, guardrails."""
 
@@ -72,6 +76,24 @@ class CampaignSettings(OrganisationOwned):
     )
     reminder_hours = models.PositiveSmallIntegerField(
         _("reminders this many hours before a deadline"), default=48
+    )
+    # Control groups: the share of each campaign's final audience held out (not messaged) to measure
+    # what the campaign adds; HQ's default and the range a store may choose in (docs/reporting.md).
+    holdout_default = models.PositiveSmallIntegerField(
+        _("control group by default (%)"),
+        default=5,
+        validators=[MaxValueValidator(HOLDOUT_CEILING)],
+        help_text=_("The share of each campaign's audience held out, not messaged, to measure its effect."),
+    )
+    holdout_min = models.PositiveSmallIntegerField(
+        _("smallest control group a store may choose (%)"),
+        default=0,
+        validators=[MaxValueValidator(HOLDOUT_CEILING)],
+    )
+    holdout_max = models.PositiveSmallIntegerField(
+        _("largest control group a store may choose (%)"),
+        default=20,
+        validators=[MaxValueValidator(HOLDOUT_CEILING)],
     )
 
     class Meta:
@@ -146,6 +168,13 @@ class Operation(TenantModel):
     audience_criteria = models.JSONField(_("suggested audience"), default=dict, blank=True)
     pressure_weight = models.SmallIntegerField(
         _("priority weight"), default=0, help_text=_("Higher goes first when marketing pressure must choose.")
+    )
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("control group (%)"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(HOLDOUT_CEILING)],
+        help_text=_("Empty: the organisation's default."),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -244,6 +273,11 @@ class Campaign(EntityOwned):
     audience_criteria = models.JSONField(_("audience"), default=dict, blank=True)
     excluded_contacts = models.JSONField(_("contacts removed"), default=list, blank=True)
     pressure_weight = models.SmallIntegerField(_("priority weight"), default=0)
+    # The share of the final audience held out as a control group, set at creation from the operation,
+    # else the organisation's default; empty (campaigns older than control groups): resolved at launch.
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("control group (%)"), null=True, blank=True, validators=[MaxValueValidator(HOLDOUT_CEILING)]
+    )
     scheduled_at = models.DateTimeField(_("send date and time"), null=True, blank=True)
     personalised_at = models.DateTimeField(null=True, blank=True)  # last content save by the store
     state = models.CharField(_("state"), max_length=20, default=State.DRAFT, db_index=True)

@@ -185,8 +185,12 @@ def edit(request: ScopedRequest, pk: int) -> HttpResponse:
             "send_date": local_when.date() if local_when else None,
             "send_time": local_when.time() if local_when else None,
             "budget_line": campaign.budget_line,
+            "holdout_percent": campaign.holdout_percent,
         },
         budget_lines=selectors.budget_lines(campaign.entity, campaign.budget_line) if is_local else None,
+        holdout_range=services.holdout_range(selectors.settings_for(campaign.organisation_id))
+        if is_local
+        else None,
     )
     criteria_form = CriteriaFields(
         data,
@@ -206,6 +210,7 @@ def edit(request: ScopedRequest, pk: int) -> HttpResponse:
                     scheduled_at=schedule.cleaned_data["scheduled_at"] if is_local else None,
                     name=schedule.cleaned_data["name"] if is_local else None,
                     budget_line=schedule.cleaned_data.get("budget_line") if is_local else None,
+                    holdout_percent=schedule.cleaned_data.get("holdout_percent") if is_local else None,
                     submit=request.POST.get("action") == "submit",
                 )
             except ValidationError as exc:

@@ -12,7 +12,9 @@ launched together, so that the arbitration sees them all:
    keeps its reason as data (a code and its parameters, :mod:`glocal.delivery.reasons`), which the store
    reads in its own language ("Excluded: 3 emails already in the last 7 days (limit 3), including HQ's
    Wine fair."): the launch runs in a worker, whose language is nobody's;
-3. the messages (with ``not_before`` = the next lawful instant in the recipient's time zone), the
+3. of each campaign's final audience, a random ``holdout_percent`` (rounded down, seeded by the campaign's
+   id) is held out as its control group (:func:`hold_out`): an exclusion "control group", no message;
+4. the messages (with ``not_before`` = the next lawful instant in the recipient's time zone), the
    exclusions and the campaign's move to "sending" are written in ONE transaction: a launch that dies
    half-way leaves nothing, and the next tick launches again.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -552,12 +555,48 @@ def _json_param(value: dict[str, Any]) -> Any:
     return Exclusion._meta.get_field("params").get_db_prep_save(value, connection)
 
 
+@dataclass(frozen=True)
+class ControlGroup:
+    percent: int
+    contacts: frozenset[int] = frozenset()
+
+
+def holdout_percent(campaign: Campaign) -> int:
+    """The campaign's control group share: its own, else (a campaign older than control groups) its
+    operation's, else the organisation's default."""
+    if campaign.holdout_percent is not None:
+        return campaign.holdout_percent
+    settings = campaign_selectors.settings_for(campaign.organisation_id)
+    return campaign_services.default_holdout(settings, campaign.operation)
+
+
+def draw_control(campaign_id: int, selected: Iterable[int], percent: int) -> frozenset[int]:
+    """floor(n × percent / 100) of the ``selected`` contact ids, drawn at random with a generator seeded
+    by the campaign's id: a launch run again over the same audience holds out the same contacts."""
+    pool = sorted(selected)
+    size = len(pool) * max(percent, 0) // 100
+    if size <= 0:
+        return frozenset()
+    # Not a secret: a reproducible draw (S311 is about cryptography).
+    rng = random.Random(f"glocal-holdout-{campaign_id}")  # noqa: S311
+    return frozenset(rng.sample(pool, size))
+
+
+def hold_out(campaign: Campaign, selected: set[int]) -> ControlGroup:
+    """The campaign's control group, drawn from its final audience (after consent, address, opposition,
+    the store's removals and marketing pressure): contacts only, a rented list's rows are never held
+    out. They get no message, so no later pressure count sees them."""
+    percent = holdout_percent(campaign)
+    return ControlGroup(percent, draw_control(campaign.pk, selected, percent))
+
+
 def _write(
     aud: Audience,
     selected: set[int],
     pressure_excluded: list[tuple[int, dict[str, Any]]],
     now: dt.datetime,
     settings: DeliverySettings,
+    control: ControlGroup | None = None,
 ) -> LaunchReport:
     campaign = aud.campaign
     report = LaunchReport(campaign.pk)
@@ -593,6 +632,15 @@ def _write(
         )
         for contact_id, params in pressure_excluded
     ]  # fmt: skip
+    if control is not None and control.contacts:
+        held = _json_param({"percent": control.percent})
+        exclusions += [
+            (
+                campaign.organisation_id, entity.path, campaign.pk, contact_id, Exclusion.Reason.CONTROL,
+                reasons.CONTROL_GROUP, held, "", at,
+            )
+            for contact_id in sorted(control.contacts)
+        ]  # fmt: skip
     insert_rows(Exclusion, EXCLUSION_COLUMNS, exclusions)
     for row in exclusions:
         report.excluded[row[4]] = report.excluded.get(row[4], 0) + 1
@@ -714,9 +762,10 @@ def launch(campaigns: list[Campaign], *, now: dt.datetime | None = None) -> list
         audiences = [read_audience(c) for c in sendable]
         selected, excluded = arbitrate(audiences, rules, now)
         for aud in audiences:
-            reports.append(
-                _write(aud, selected[aud.campaign.pk], excluded.get(aud.campaign.pk, []), now, settings)
-            )
+            pk = aud.campaign.pk
+            control = hold_out(aud.campaign, selected[pk])
+            selected[pk] = selected[pk] - control.contacts
+            reports.append(_write(aud, selected[pk], excluded.get(pk, []), now, settings, control))
         for campaign in locked:
             campaign_services.campaign_start_sending(campaign=campaign)
             audit.record(

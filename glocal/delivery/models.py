@@ -184,6 +184,7 @@ class Exclusion(TenantModel):
         OPPOSITION = "opposition", _("On the opposition list")
         REMOVED = "removed", _("Removed by the store")
         PRESSURE = "pressure", _("Marketing pressure")
+        CONTROL = "control", _("Control group")
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     entity_path = models.CharField(max_length=255)

@@ -6,6 +6,8 @@ store English text. So the launch stores ``detail_code`` and ``params`` (plain J
 :func:`sentence` writes them in the active language — the reader's request. Codes only ever get added:
 a stored row must read the same in a year.
 
+- ``control_group``: ``{"percent": 5}`` — held out of the campaign (never messaged) as its control group,
+  the campaign's share of its final audience.
 - ``pressure_cap``: ``{"channel": "email" | "sms" | "", "count", "days", "limit",
   "campaigns": [{"id", "name", "owner"}, …]}`` (at most three campaigns that used the quota; the rows
   migrated from stored sentences have ``"including"`` instead, the campaigns as the sentence named them).
@@ -20,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 PRESSURE_CAP = "pressure_cap"
+CONTROL_GROUP = "control_group"
 
 
 def _excluded_sentence(channel: str | None, count: int) -> str:
@@ -63,7 +66,15 @@ def pressure_sentence(params: Mapping[str, Any]) -> str:
     return text + "."
 
 
-SENTENCES = {PRESSURE_CAP: pressure_sentence}
+def control_sentence(params: Mapping[str, Any]) -> str:
+    """The sentence of a ``control_group`` reason, e.g. "Control group: 5 % of the audience is held out
+    to measure what the campaign adds." """
+    return _(
+        "Control group: %(percent)s %% of the audience is held out to measure what the campaign adds."
+    ) % {"percent": int(params["percent"])}
+
+
+SENTENCES = {PRESSURE_CAP: pressure_sentence, CONTROL_GROUP: control_sentence}
 
 
 def sentence(code: str, params: Mapping[str, Any]) -> str | None:

@@ -39,7 +39,7 @@ from .operations import (
 )
 from .planning import budget_close, budget_save, slot_create
 from .sending import campaign_mark_sent, campaign_start_sending
-from .settings import settings_save, template_policy_set
+from .settings import check_holdout, default_holdout, holdout_range, settings_save, template_policy_set
 from .transitions import campaign_transition
 
 __all__ = [
@@ -55,6 +55,10 @@ __all__ = [
     # settings
     "settings_save",
     "template_policy_set",
+    # control groups
+    "check_holdout",
+    "default_holdout",
+    "holdout_range",
     # the state machine
     "campaign_transition",
     # local campaigns

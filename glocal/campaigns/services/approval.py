@@ -49,6 +49,7 @@ def campaign_save(
     name: str | None = None,
     budget_line: str | None = None,
     submit: bool = False,
+    holdout_percent: int | None = None,
 ) -> Campaign:
     """The edit page's save: ``campaign_update``, then ``campaign_submit`` when asked, in one
     transaction: a refused submission leaves the campaign as it was."""
@@ -60,6 +61,7 @@ def campaign_save(
             scheduled_at=scheduled_at,
             name=name,
             budget_line=budget_line,
+            holdout_percent=holdout_percent,
         )
         if submit:
             campaign_submit(campaign=campaign)

@@ -23,6 +23,7 @@ from .. import audience, selectors
 from ..models import Campaign, CampaignTransition, line_key
 from ..states import Event, State
 from ._common import DEADLINE_PASSED, NOT_EDITABLE, REOPENED_BY_EDIT, _require, _supersede_pending
+from .settings import check_holdout, default_holdout
 from .transitions import campaign_transition
 
 
@@ -46,6 +47,7 @@ def campaign_create(*, entity: Entity, template: ChannelTemplate, name: str = ""
             version=version,
             values=creative_selectors.stored_values(version, entity),
             approval_policy=selectors.template_policy(template),
+            holdout_percent=default_holdout(selectors.settings_for(scope.organisation_id)),
             created_by_id=scope.user_id,
         )
         CampaignTransition.objects.create(
@@ -69,6 +71,7 @@ def campaign_update(
     name: str | None = None,
     excluded: list[int] | None = None,
     budget_line: str | None = None,
+    holdout_percent: int | None = None,
 ) -> Campaign:
     """Change a campaign's content, audience, date, name or budget line. Zone values go through the creatives
     personalisation service (locked zones refused, nothing written on any error). A change to a
@@ -79,6 +82,7 @@ def campaign_update(
         **_schedule_change(campaign, scheduled_at),
         **_name_change(campaign, name),
         **_budget_line_change(campaign, budget_line),
+        **_holdout_change(campaign, holdout_percent),
     }
     criteria_now = changes.get("audience_criteria", campaign.audience_criteria)
     changes.update(_excluded_change(campaign, excluded, criteria_now))
@@ -146,6 +150,15 @@ def _budget_line_change(campaign: Campaign, budget_line: str | None) -> dict[str
     if line_key(budget_line) not in lines:
         raise ValidationError(_("This store has no open budget on that line."))
     return {"budget_line": lines[line_key(budget_line)]}
+
+
+def _holdout_change(campaign: Campaign, percent: int | None) -> dict[str, Any]:
+    """The share of the audience held out as a control group: within HQ's range (any campaign, local
+    or of an operation: the store chooses its own hold-out)."""
+    if percent is None or percent == campaign.holdout_percent:
+        return {}
+    check_holdout(percent, selectors.settings_for(campaign.organisation_id))
+    return {"holdout_percent": percent}
 
 
 def _excluded_change(

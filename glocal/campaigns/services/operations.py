@@ -24,6 +24,7 @@ from .. import audience, selectors
 from ..models import Campaign, CampaignTransition, Operation, OperationWave, Participation
 from ..states import Event, State
 from ._common import DEADLINE_PASSED, _require, _supersede_pending
+from .settings import default_holdout, holdout_error
 from .transitions import campaign_transition
 
 
@@ -51,6 +52,10 @@ def operation_create(*, fields: dict[str, Any], eligible_entities: list[Entity] 
 def _check_operation(op: Operation) -> None:
     op.full_clean(exclude=["eligible_entities"])
     errors: dict[str, str] = {}
+    if op.holdout_percent is not None:
+        problem = holdout_error(op.holdout_percent, selectors.settings_for(op.organisation_id))
+        if problem:
+            errors["holdout_percent"] = problem
     if op.subscription_deadline > op.personalisation_deadline:
         errors["personalisation_deadline"] = _(
             "The personalisation deadline comes after the subscription deadline."
@@ -188,6 +193,7 @@ def _ensure_wave_campaigns(part: Participation) -> list[Campaign]:
             audience_criteria=dict(operation.audience_criteria),
             scheduled_at=wave.send_at,
             approval_policy=operation.approval_policy,
+            holdout_percent=default_holdout(selectors.settings_for(operation.organisation_id), operation),
             created_by_id=get_scope().user_id,
         )
         CampaignTransition.objects.create(

@@ -13,7 +13,7 @@ from glocal.core.scope import get_scope
 from glocal.creatives.models import ChannelTemplate
 
 from .. import audience
-from ..models import ApprovalPolicy, CampaignSettings, TemplatePolicy
+from ..models import ApprovalPolicy, CampaignSettings, Operation, TemplatePolicy
 from ._common import _require
 
 
@@ -27,6 +27,10 @@ def settings_save(*, changes: dict[str, Any]) -> CampaignSettings:
     if unknown:
         raise ValidationError({"local_criteria": _("Unknown criteria.")})
     obj.full_clean()
+    if not obj.holdout_min <= obj.holdout_default <= obj.holdout_max:
+        raise ValidationError(
+            {"holdout_default": _("The default control group must lie between the smallest and the largest.")}
+        )
     obj.save()
     audit.record(action="campaign.settings", summary="campaign settings")
     return obj
@@ -46,3 +50,33 @@ def template_policy_set(*, template: ChannelTemplate, policy: str) -> None:
         summary=f"{template.name}: {policy}",
         data={"template": template.name, "policy": policy},
     )
+
+
+# -- control groups (hold-outs) ----------------------------------------------------------------------
+
+
+def holdout_range(settings: CampaignSettings) -> tuple[int, int]:
+    return settings.holdout_min, settings.holdout_max
+
+
+def holdout_error(percent: int, settings: CampaignSettings) -> str | None:
+    """Why ``percent`` is not a control group a store may choose (HQ's range), or None."""
+    low, high = holdout_range(settings)
+    if low <= percent <= high:
+        return None
+    return _("Choose a control group between %(low)s %% and %(high)s %%.") % {"low": low, "high": high}
+
+
+def check_holdout(percent: int, settings: CampaignSettings, field: str = "holdout_percent") -> int:
+    """``percent`` when HQ's range allows it; else a ValidationError on ``field`` naming the range."""
+    problem = holdout_error(percent, settings)
+    if problem:
+        raise ValidationError({field: problem})
+    return percent
+
+
+def default_holdout(settings: CampaignSettings, operation: Operation | None = None) -> int:
+    """A new campaign's control group: its operation's share, else the organisation's default."""
+    if operation is not None and operation.holdout_percent is not None:
+        return operation.holdout_percent
+    return settings.holdout_default
