@@ -199,7 +199,15 @@ class Exclusion(TenantModel):
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["campaign", "reason"], name="exclusion_campaign_reason")]
+        indexes = [
+            models.Index(fields=["campaign", "reason"], name="exclusion_campaign_reason"),
+            # Reporting's control conversions: a buyer's hold-outs (a small share of the rows).
+            models.Index(
+                fields=["contact", "at"],
+                name="exclusion_control_contact",
+                condition=models.Q(reason="control"),
+            ),
+        ]
 
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:

@@ -7,9 +7,10 @@ the latest sent wins (last touch, the default) or the earliest (first touch); eq
 first. Purchases carry a date, not a time: a purchase on the send day counts. A purchase is attributed
 once (``Conversion.purchase`` is unique), when the rollup job first reads it.
 
-Extension point — control groups: when the launch records hold-outs (an exclusion reason "control
-group"), the same window applied to the held-out contacts' purchases gives the control conversions;
-:func:`eligible_messages` is where treated messages are chosen and would stay as is.
+Control groups: the launch records the contacts it holds out of a campaign as exclusions "control
+group" (never messaged). A purchase by such a contact on day P is a control conversion of that campaign
+when L ≤ P ≤ L + window, L being the launch day (:func:`control_conversions`); every campaign the
+contact was held out of gets one. :func:`eligible_messages` chooses the treated messages, unchanged.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from glocal.delivery.models import Message
+from glocal.delivery.models import Exclusion, Message
 
-from .models import Conversion, ReportingSettings, Touch
+from .models import ControlConversion, Conversion, ReportingSettings, Touch
 
 DELIVERED = (Message.Status.SENT, Message.Status.DELIVERED)
 DEFAULT_WINDOW = 7
@@ -104,4 +105,55 @@ def attribute(purchases: list[dict[str, Any]]) -> list[Conversion]:
                 touch=touch,
             )
         )
+    return made
+
+
+def _hold_outs(purchases: list[dict[str, Any]], longest: int) -> dict[int, list[dict[str, Any]]]:
+    """Every control-group exclusion of the purchases' contacts whose window may hold a purchase."""
+    first_day = min(p["date"] for p in purchases) - dt.timedelta(days=longest)
+    last_day = max(p["date"] for p in purchases) + dt.timedelta(days=1)
+    by_contact: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    rows = (
+        Exclusion.unscoped.filter(
+            contact_id__in={p["contact_id"] for p in purchases},
+            reason=Exclusion.Reason.CONTROL,
+            at__gte=_start_of(first_day),
+            at__lt=_start_of(last_day),
+        )
+        .order_by("at", "id")
+        .values("organisation_id", "campaign_id", "campaign__entity_id", "contact_id", "at")
+    )
+    for row in rows:
+        by_contact[row["contact_id"]].append(row)
+    return by_contact
+
+
+def control_conversions(purchases: list[dict[str, Any]]) -> list[ControlConversion]:
+    """The control conversions of these purchases (unsaved): one per purchase × campaign the buyer was
+    held out of, launched at most ``window`` days before the purchase (the launch day included)."""
+    purchases = [p for p in purchases if p["contact_id"] is not None]
+    if not purchases:
+        return []
+    settings = rules(p["organisation_id"] for p in purchases)
+    longest = max(settings[p["organisation_id"]][0] for p in purchases)
+    held = _hold_outs(purchases, longest)
+    made = []
+    for purchase in purchases:
+        window = settings[purchase["organisation_id"]][0]
+        for row in held.get(purchase["contact_id"], []):
+            launched = timezone.localtime(row["at"]).date()
+            if row["organisation_id"] != purchase["organisation_id"]:
+                continue
+            if 0 <= (purchase["date"] - launched).days <= window:
+                made.append(
+                    ControlConversion(
+                        organisation_id=purchase["organisation_id"],
+                        entity_id=row["campaign__entity_id"],
+                        purchase_id=purchase["id"],
+                        campaign_id=row["campaign_id"],
+                        contact_id=purchase["contact_id"],
+                        revenue=Decimal(purchase["amount"]),
+                        day=launched,
+                    )
+                )
     return made

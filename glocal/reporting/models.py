@@ -149,3 +149,28 @@ class Conversion(EntityOwned):
 
     class Meta:
         indexes = [models.Index(fields=["campaign"], name="conversion_campaign")]
+
+
+class ControlConversion(EntityOwned):
+    """A purchase by a contact held out of a campaign as its control group (an exclusion "control
+    group" at launch), within the attribution window after the launch day: what that contact would have
+    bought anyway. Once per purchase × campaign (a contact may be held out of several campaigns);
+    ``entity`` is the campaign's store, ``day`` the launch day. Written by the rollup job with the
+    purchases' watermark."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    entity = models.ForeignKey("network.Entity", on_delete=models.CASCADE, related_name="+")
+    purchase = models.ForeignKey("audience.Purchase", on_delete=models.CASCADE, related_name="+")
+    campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(
+        "audience.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revenue = models.DecimalField(max_digits=12, decimal_places=2)
+    day = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["purchase", "campaign"], name="control_conversion_once"),
+        ]
+        indexes = [models.Index(fields=["campaign"], name="control_conversion_campaign")]

@@ -38,7 +38,7 @@ from glocal.campaigns.models import Campaign, LedgerEntry
 from glocal.delivery.models import Message, MessageEvent
 
 from . import attribution
-from .models import AMOUNTS, Conversion, DailyRollup, MessageFirstSeen, RollupWatermark
+from .models import AMOUNTS, ControlConversion, Conversion, DailyRollup, MessageFirstSeen, RollupWatermark
 
 BATCH = 1000
 SOURCES = ("events", "purchases", "ledger")
@@ -110,6 +110,7 @@ def rebuild(*, now: dt.datetime | None = None, settle: float | None = None) -> d
     with transaction.atomic():
         DailyRollup.unscoped.all().delete()
         Conversion.unscoped.all().delete()
+        ControlConversion.unscoped.all().delete()
         MessageFirstSeen.objects.all().delete()
         RollupWatermark.objects.all().update(last_id=0, updated_at=timezone.now())
     return run(now=now, settle=settle)
@@ -287,6 +288,8 @@ def _purchases_batch(after: int, cutoff: dt.datetime, batch: int, out: Contribut
             conversion.day = sent_days.get(conversion.message_id) or local_day(message["sent_at"])
             out.add(message_key(message, conversion.day), converted=1, revenue=conversion.revenue)
         Conversion.unscoped.bulk_create(made)
+    # Control groups: the same batch, so the watermark covers both (one transaction).
+    ControlConversion.unscoped.bulk_create(attribution.control_conversions(rows))
     return len(rows), rows[-1]["id"]
 
 
