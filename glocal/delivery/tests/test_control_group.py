@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from glocal.campaigns import services as campaign_services
@@ -148,3 +149,14 @@ def test_the_draw_is_seeded_by_the_campaign():
     assert len(launch.draw_control(7, pool, 5)) == 50
     assert launch.draw_control(7, pool, 5) != launch.draw_control(8, pool, 5)
     assert launch.draw_control(7, set(range(19)), 5) == frozenset()  # floor(19 × 5 / 100) = 0
+
+
+def test_the_pages_offer_the_share(network, templates, login):
+    with activate(network.scope("store_a")):
+        c = campaign_services.campaign_create(entity=network.store_a, template=templates.email)
+    edit = login(network, "store_a").get(reverse("campaigns:edit", args=[c.pk])).content.decode()
+    assert 'name="holdout_percent"' in edit and 'value="5"' in edit and 'max="20"' in edit
+    settings_page = login(network, "hq_admin").get(reverse("campaigns:settings")).content.decode()
+    assert 'name="holdout_default"' in settings_page and 'name="holdout_max"' in settings_page
+    new_operation = login(network, "hq_admin").get(reverse("campaigns:operation_new")).content.decode()
+    assert 'name="holdout_percent"' in new_operation
