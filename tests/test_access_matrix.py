@@ -1166,6 +1166,12 @@ ROUTES: dict[str, Row] = {
         owner="store_a",
         foreign=[entity_of("store_b"), entity_of("other_store"), entity_of("hq")],
     ),
+    "reports:export_xlsx": Row(
+        Action.CAMPAIGN_VIEW,
+        obj=entity_of("store_a"),
+        owner="store_a",
+        foreign=[entity_of("store_b"), entity_of("other_store"), entity_of("hq")],
+    ),
     "reports:settings": Row(
         Action.MARKETING_RULES,
         post=Post(body(window_days="10", touch="first"), writes="reporting.ReportingSettings"),

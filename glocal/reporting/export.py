@@ -1,11 +1,14 @@
-"""The figures of a report as table rows (the page's and the CSV's), and the CSV itself — every cell a
-spreadsheet cannot run (formula injection: a leading = + - @ tab CR gets a quote)."""
+"""The figures of a report as table rows (the page's and the exports'), the CSV and the XLSX — every cell a
+spreadsheet cannot run (formula injection: in the CSV a leading = + - @ tab CR gets a quote; in the XLSX
+such a cell is written as text with the "quote prefix" style, so it shows as typed and is never run)."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -14,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 if TYPE_CHECKING:
-    from .selectors import Figures, Report
+    from .selectors import Daily, Figures, Report
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
 NUMBER = re.compile(r"-?\d+(\.\d+)?\Z")
@@ -90,9 +93,10 @@ def _value(row: FigureRow, previous: bool) -> list[str]:
     return [*cells, safe_cell("" if rate is None else rate)]
 
 
-def report_csv(report: Report) -> bytes:
-    """Three tables one after the other: the node's figures (this period, previous), then one line per
-    child node and per campaign (this period's figures, then the previous period's)."""
+def report_csv(report: Report, daily: Daily | None = None) -> bytes:
+    """The page's tables one after the other: the node's figures (this period, previous), one line per
+    child node and per campaign (this period's figures, then the previous period's), and with ``daily``
+    the daily chart's numbers (one line per day)."""
     out = io.StringIO()
     writer = csv.writer(out)
     p, q = report.period, report.period.previous()
@@ -116,6 +120,10 @@ def report_csv(report: Report) -> bytes:
             writer.writerow(
                 [safe_cell(line.label), *(_flat(r, False) for r in rows), *(_flat(r, True) for r in rows)]
             )
+    if daily is not None:
+        writer.writerow([])
+        writer.writerow(daily_header())
+        writer.writerows([[safe_cell(v) for v in row] for row in daily_rows(daily)])
     return ("\ufeff" + out.getvalue()).encode()
 
 
@@ -125,3 +133,108 @@ def _flat(row: FigureRow, previous: bool) -> str:
         value = row.previous_rate if previous else row.rate
         return safe_cell("" if value is None else value)
     return safe_cell(row.previous if previous else row.current)
+
+
+# --- Daily series (the chart's numbers) and the XLSX ----------------------------------------------------
+
+DAILY = [  # key, label, Figures attribute: the lines of the daily chart
+    ("sent", gettext_lazy("Sent"), "sent"),
+    ("delivered", gettext_lazy("Delivered"), "delivered"),
+    ("opened", gettext_lazy("Opened"), "opened_unique"),
+    ("clicked", gettext_lazy("Clicked"), "clicked_unique"),
+]
+
+
+def daily_header() -> list[str]:
+    names = [str(label) for _key, label, _attr in DAILY]
+    previous = _("previous period")
+    return [_("Day"), *names, _("Day (previous period)"), *(f"{n} ({previous})" for n in names)]
+
+
+def daily_rows(daily: Daily) -> list[list[object]]:
+    """One row per day: the day and its figures, then the aligned day of the previous period and its."""
+    rows: list[list[object]] = []
+    for day, now, before_day, before in zip(
+        daily.days, daily.current, daily.previous_days, daily.previous, strict=True
+    ):
+        rows.append(
+            [
+                day,
+                *(getattr(now, attr) for _k, _l, attr in DAILY),
+                before_day,
+                *(getattr(before, attr) for _k, _l, attr in DAILY),
+            ]
+        )
+    return rows
+
+
+def _figure_value(row: FigureRow, previous: bool) -> object:
+    """One cell per figure in the per-line tables: the rate for ROI, else the count (as a number)."""
+    if row.percent_only:
+        return row.previous_rate if previous else row.rate
+    return row.previous if previous else row.current
+
+
+def report_xlsx(report: Report, daily: Daily) -> bytes:
+    """The page's tables, one sheet each: the node's figures, its child nodes, its campaigns and the
+    daily chart's numbers. Counts and amounts are numbers, days are dates, rates are percent numbers."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = _sheet_title(_("Figures"))
+    p, q = report.period, report.period.previous()
+    _append(sheet, [report.entity.name, p.start, p.end, _("previous period"), q.start, q.end])
+    _append(sheet, [_("Figure"), _("This period"), _("Rate (%)"), _("Previous period"), _("Rate (%)")])
+    for row in figure_rows(report.current, report.previous):
+        now = None if row.percent_only else row.current
+        before = None if row.percent_only else row.previous
+        _append(sheet, [row.label, now, row.rate, before, row.previous_rate])
+    names = [str(label) for _k, label, *_rest in SPEC]
+    previous = _("previous period")
+    for title, lines in ((_("Child nodes"), report.children), (_("Campaigns"), report.campaigns)):
+        sheet = book.create_sheet(_sheet_title(title))
+        _append(sheet, [title, *names, *(f"{n} ({previous})" for n in names)])
+        for line in lines:
+            rows = figure_rows(line.current, line.previous)
+            _append(
+                sheet,
+                [
+                    line.label,
+                    *(_figure_value(r, False) for r in rows),
+                    *(_figure_value(r, True) for r in rows),
+                ],
+            )
+    sheet = book.create_sheet(_sheet_title(_("Day by day")))
+    _append(sheet, daily_header())
+    for values in daily_rows(daily):
+        _append(sheet, values)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _sheet_title(title: str) -> str:
+    """Excel refuses []:*?/\\ in a sheet's name and more than 31 characters."""
+    return re.sub(r"[\\[\]:*?/]", " ", str(title))[:31]
+
+
+def _append(sheet: object, values: Sequence[object]) -> None:
+    from openpyxl.worksheet.worksheet import Worksheet
+
+    assert isinstance(sheet, Worksheet)
+    row = sheet.max_row + 1 if sheet.max_row > 1 or sheet.cell(1, 1).value is not None else 1
+    for column, value in enumerate(values, start=1):
+        cell = sheet.cell(row, column)
+        if isinstance(value, dt.date):
+            cell.value = value
+            cell.number_format = "yyyy-mm-dd"
+        elif isinstance(value, int | float | Decimal):
+            cell.value = value
+        elif value is not None:
+            text = str(value)
+            cell.value = text
+            cell.data_type = "s"  # never a formula, whatever it starts with
+            if text.startswith(FORMULA_START):
+                cell.quotePrefix = True

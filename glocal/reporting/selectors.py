@@ -197,3 +197,31 @@ def entity_report(entity: Entity, period: Period, *, campaign_limit: int = 50) -
 def settings_row(organisation_id: int) -> ReportingSettings:
     row = ReportingSettings.objects.filter(organisation_id=organisation_id).first()
     return row or ReportingSettings(organisation_id=organisation_id, window_days=7, touch=Touch.LAST)
+
+
+@dataclass(frozen=True)
+class Daily:
+    """One figure set per day of a period and of the one before, aligned by position: ``previous[i]``
+    is the day ``period.previous().start + i`` (the same weekday as ``days[i]`` for whole weeks)."""
+
+    days: list[dt.date]
+    current: list[Figures]
+    previous_days: list[dt.date]
+    previous: list[Figures]
+
+
+def daily_series(entity: Entity, period: Period) -> Daily:
+    """``entity``'s subtree day by day over ``period`` and the one before (days without rollups: zero).
+    Two grouped queries on the rollups."""
+    subtree = DailyRollup.objects.filter(entity__path__startswith=entity.path)
+    before = period.previous()
+    now = _by(subtree.filter(period.q()), "day")
+    then = _by(subtree.filter(before.q()), "day")
+    days = [period.start + dt.timedelta(days=i) for i in range(period.days)]
+    previous_days = [before.start + dt.timedelta(days=i) for i in range(period.days)]
+    return Daily(
+        days,
+        [now.get(d, Figures()) for d in days],
+        previous_days,
+        [then.get(d, Figures()) for d in previous_days],
+    )
