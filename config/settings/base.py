@@ -257,6 +257,19 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
+# Separate queues (docs/scaling.md): with GLOCAL_CELERY_QUEUES on, the beat's delivery tick (it launches due
+# campaigns) goes to "launch", the senders to "send", background jobs and the rollups to "jobs"; run one
+# worker per queue (``celery worker --queues launch`` …). Off (default): everything on Celery's "celery".
+CELERY_TASK_ROUTES: dict[str, dict[str, str]] = (
+    {
+        "glocal.delivery.tasks.delivery_tick": {"queue": "launch"},
+        "glocal.delivery.tasks.send_batch": {"queue": "send"},
+        "glocal.core.tasks.run_job_task": {"queue": "jobs"},
+        "glocal.reporting.tasks.rollup_tick": {"queue": "jobs"},
+    }
+    if env_bool("GLOCAL_CELERY_QUEUES", False)
+    else {}
+)
 GLOCAL_WORKER_HEARTBEAT_SECONDS = int(os.environ.get("GLOCAL_WORKER_HEARTBEAT_SECONDS", "15"))
 
 # --- Delivery (docs/delivery.md) --------------------------------------------------------------------
