@@ -309,7 +309,10 @@ def test_hq_sees_campaigns_with_many_bounces(network, templates, login, settings
     add_contacts(network.store_a, 20)
     now = dt.datetime(2026, 12, 8, 10, 0, tzinfo=PARIS)  # a Tuesday morning: SMS may go out
     campaign = local_campaign(network, templates.sms, days=3, name="Soldes")
-    Campaign.unscoped.filter(pk=campaign.pk).update(scheduled_at=now - dt.timedelta(minutes=1))
+    # no control group: all 20 contacts get the SMS
+    Campaign.unscoped.filter(pk=campaign.pk).update(
+        scheduled_at=now - dt.timedelta(minutes=1), holdout_percent=0
+    )
     launch.launch_due(now=now)
     worker = dispatch.Dispatcher("sms-worker")
     for message in dispatch.claim("sms-worker", now=now):
