@@ -106,7 +106,8 @@ def test_mjml_for_experts_leaves_the_blocks_and_back_to_blocks_reopens_them(netw
     assert "the block view is no longer available" in page and "Back to blocks" in page
     assert 'name="source"' in page and 'data-testid="block-editor"' not in page
     back = client.get(url + "?mode=blocks").content.decode()
-    assert 'data-testid="block-editor"' in back and "&quot;sections&quot;: []" in back  # no earlier blocks: blank
+    # No earlier blocks: a blank document.
+    assert 'data-testid="block-editor"' in back and "&quot;sections&quot;: []" in back
 
 
 def test_saved_blocks_are_saved_listed_and_deleted_in_their_scope(network, login, email):
