@@ -36,7 +36,10 @@ def scheduled_campaign(network, template, *, store=None, name="Réouverture", pe
         values = {"headline": "Nous rouvrons !", "body": "<p>Venez nous voir</p>"}
         if template.channel == "sms":
             values = {"message": "Soldes ce week-end"}
-        campaign_services.campaign_update(campaign=c, values=values, scheduled_at=in_days(3))
+        # no control group (test_control_group.py has them): every contact is messaged
+        campaign_services.campaign_update(
+            campaign=c, values=values, scheduled_at=in_days(3), holdout_percent=0
+        )
         campaign_services.campaign_submit(campaign=Campaign.objects.get(pk=c.pk))
     campaign = Campaign.unscoped.get(pk=c.pk)
     assert campaign.state == State.SCHEDULED
