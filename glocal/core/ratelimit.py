@@ -34,6 +34,7 @@ from typing import Any
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
+from django.db import OperationalError
 
 PREFIX = "glocal:rl"
 
@@ -133,7 +134,11 @@ class SharedRateLimiter:
         with self._lock:
             if now < self._full_until:
                 return self._full_until - now
-        if take(self.key, self.burst, self.window, now=now, cache=self._cache) is not None:
+        try:
+            taken = take(self.key, self.burst, self.window, now=now, cache=self._cache)
+        except OperationalError:  # the database cache busy (SQLite's write lock): try again shortly
+            return min(self.window, 0.05)
+        if taken is not None:
             return 0.0
         until = self._next_window(now)
         with self._lock:
